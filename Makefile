@@ -1,0 +1,57 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+# Both bootstrap .venv once; a second run installs nothing.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FOLDER ?= resources/demo
+# Faces of a folder are kept in a catalog beside the venv when run from here,
+# so `make run` never touches a user's real catalog.
+CATALOG ?= $(VENV)/run-catalog.sqlite
+
+.PHONY: run test lint unit bench screenshots bundle clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, pinned to the wheels on this machine's disk: a bare range
+	# would let pip fetch a multi-gigabyte build from the network.
+	$(BIN)/python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1" || \
+		$(BIN)/python -m pip install --quiet "torch>=2.4,<2.15" "torchvision>=0.19,<0.30"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = "Darwin" ]; then \
+		$(BIN)/facealbum-app --catalog "$(CATALOG)" "$(FOLDER)"; \
+	else \
+		echo "No display found (DISPLAY and WAYLAND_DISPLAY are unset): running the headless scan of $(FOLDER) instead."; \
+		$(BIN)/facealbum --catalog "$(CATALOG)" scan "$(FOLDER)" && \
+		$(BIN)/facealbum --catalog "$(CATALOG)" people; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check engine app tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+test: lint unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/scan_speed.py
+
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m app.screenshots docs/screenshots
+
+bundle: $(STAMP)
+	$(BIN)/python -m pip install --quiet "pyinstaller>=6.5"
+	$(BIN)/pyinstaller --noconfirm build.spec
+	QT_QPA_PLATFORM=offscreen dist/facealbum/facealbum --version
+	QT_QPA_PLATFORM=offscreen dist/facealbum/facealbum --catalog dist/smoke.sqlite scan resources/demo
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,89 @@
+"""One dataclass per catalog record.
+
+Records are plain immutable values read from the catalog; they never talk to
+the database themselves. Coordinates are pixels of the photo after its EXIF
+orientation is applied.
+"""
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+
+class PhotoStatus(StrEnum):
+    OK = "ok"
+    MISSING = "missing"  # was scanned, is no longer on disk; kept until purged
+    PROBLEM = "problem"  # could not be read; ``problem`` says why
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: int
+    root: bytes  # os.fsencode of the scanned folder
+    relpath: bytes  # os.fsencode, relative to root
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    width: int | None
+    height: int | None
+    status: PhotoStatus
+    problem: str | None
+    detector: str | None
+    scanned_at: float
+
+    @property
+    def path(self) -> str:
+        """Absolute path as the OS names it (undecodable bytes surrogate-escaped)."""
+        return os.fsdecode(os.path.join(self.root, self.relpath))
+
+    @property
+    def display_path(self) -> str:
+        """The relative path, printable even when the name is not UTF-8."""
+        return self.relpath.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class Face:
+    id: int
+    photo_id: int
+    box: tuple[float, float, float, float]  # x, y, w, h
+    landmarks: np.ndarray | None  # (5, 2) float32: eyes, nose, mouth corners
+    score: float
+    quality: float
+    sharpness: float
+    detector: str
+    source: str  # 'detected' | 'manual' | 'xmp'
+    person_id: int | None
+    assigned_by: str | None  # None | 'auto' | 'user'
+    state: str  # 'face' | 'not_face' | 'stranger'
+    created_at: float
+
+    @property
+    def confirmed(self) -> bool:
+        return self.assigned_by == "user"
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str | None
+    hidden: bool
+    cover_face_id: int | None
+    merged_into: int | None
+    created_at: float
+
+    @property
+    def label(self) -> str:
+        return self.name or "Unnamed"
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: int
+    at: float
+    kind: str
+    summary: str
+    payload: str
+    undone: bool

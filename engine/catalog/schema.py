@@ -1,0 +1,161 @@
+"""The catalog's schema, its version, and the migrations between versions.
+
+This is the only module that creates or alters tables. ``migrate`` brings any
+older catalog up to ``SCHEMA_VERSION`` inside one transaction, so an upgrade
+either happens whole or not at all; a catalog written by a newer program is
+refused rather than guessed at. Never edit a released migration: add one.
+
+Facts a user decided live in plain columns and tables that no automatic step
+writes: ``faces.assigned_by = 'user'``, ``faces.state``, ``persons.name``,
+``persons.hidden``, ``persons.merged_into``, ``rejections``.
+"""
+
+import sqlite3
+from collections.abc import Callable
+
+from engine.errors import CatalogError
+
+_V1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- A folder the user scanned; photo paths are stored relative to it so a
+-- moved library keeps its faces.
+CREATE TABLE roots (
+    id   INTEGER PRIMARY KEY,
+    path BLOB NOT NULL UNIQUE          -- os.fsencode(absolute path)
+);
+
+CREATE TABLE photos (
+    id         INTEGER PRIMARY KEY,
+    root_id    INTEGER NOT NULL REFERENCES roots(id),
+    relpath    BLOB NOT NULL,          -- os.fsencode: names need not be UTF-8
+    size       INTEGER NOT NULL,
+    mtime_ns   INTEGER NOT NULL,
+    sha256     TEXT,                   -- of the file's bytes; NULL for problems
+    width      INTEGER,                -- after EXIF orientation
+    height     INTEGER,
+    status     TEXT NOT NULL CHECK (status IN ('ok', 'missing', 'problem')),
+    problem    TEXT,                   -- why it could not be read
+    detector   TEXT,                   -- model that looked for faces
+    scanned_at REAL NOT NULL,
+    UNIQUE (root_id, relpath)
+);
+CREATE INDEX photos_sha256 ON photos(sha256);
+CREATE INDEX photos_status ON photos(status);
+
+CREATE TABLE persons (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT,                -- NULL: unnamed
+    hidden        INTEGER NOT NULL DEFAULT 0,
+    cover_face_id INTEGER,
+    merged_into   INTEGER REFERENCES persons(id),
+    created_at    REAL NOT NULL
+);
+
+CREATE TABLE faces (
+    id          INTEGER PRIMARY KEY,
+    photo_id    INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+    landmarks   BLOB,                  -- 5 x 2 float32, pixels of the oriented photo
+    score       REAL NOT NULL,         -- detector confidence, 1.0 for manual faces
+    quality     REAL NOT NULL,         -- 0..1 from size and sharpness
+    sharpness   REAL NOT NULL,         -- variance of the Laplacian of the crop
+    detector    TEXT NOT NULL,         -- model name, or 'manual' / 'xmp'
+    source      TEXT NOT NULL DEFAULT 'detected'
+                CHECK (source IN ('detected', 'manual', 'xmp')),
+    person_id   INTEGER REFERENCES persons(id) ON DELETE SET NULL,
+    assigned_by TEXT CHECK (assigned_by IN ('auto', 'user')),
+    state       TEXT NOT NULL DEFAULT 'face'
+                CHECK (state IN ('face', 'not_face', 'stranger')),
+    created_at  REAL NOT NULL
+);
+CREATE INDEX faces_photo ON faces(photo_id);
+CREATE INDEX faces_person ON faces(person_id);
+
+CREATE TABLE embeddings (
+    face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+    model   TEXT NOT NULL,             -- embedder that made it
+    vector  BLOB NOT NULL,             -- float32, L2-normalised
+    PRIMARY KEY (face_id, model)
+);
+
+-- "Not this person": a fact kept forever.
+CREATE TABLE rejections (
+    face_id    INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+    person_id  INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (face_id, person_id)
+);
+
+-- The operation log behind undo and redo, shared by the GUI and the CLI.
+CREATE TABLE operations (
+    id      INTEGER PRIMARY KEY,
+    at      REAL NOT NULL,
+    kind    TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    payload TEXT NOT NULL,             -- JSON: what changed, before and after
+    undone  INTEGER NOT NULL DEFAULT 0
+);
+
+-- A projection head learned from the user's facts, per embedder.
+CREATE TABLE adapters (
+    model      TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    facts      INTEGER NOT NULL,       -- how many facts it was trained on
+    enabled    INTEGER NOT NULL DEFAULT 1,
+    state      BLOB NOT NULL,          -- torch state dict, serialised
+    metrics    TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run each statement of ``script`` with ``execute``, inside the caller's
+    transaction (``executescript`` would commit on its own)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            conn.execute(buffer)
+            buffer = ""
+
+
+# MIGRATIONS[i] takes a catalog at version i to version i + 1, using only
+# ``conn.execute`` so that ``migrate`` can run every step in one transaction.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    lambda conn: _run_script(conn, _V1),
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring ``conn``'s catalog to ``SCHEMA_VERSION``; return the version it had.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``).
+    """
+    found = current_version(conn)
+    if found > SCHEMA_VERSION:
+        raise CatalogError(
+            f"this catalog has schema version {found}, but this program knows up to "
+            f"{SCHEMA_VERSION}; open it with a newer facealbum (nothing was changed)"
+        )
+    if found == SCHEMA_VERSION:
+        return found
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated while we waited for the lock.
+        for version in range(current_version(conn), SCHEMA_VERSION):
+            MIGRATIONS[version](conn)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found

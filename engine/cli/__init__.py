@@ -1,0 +1,1 @@
+"""The ``facealbum`` command line: one client of the engine."""

@@ -1,0 +1,33 @@
+"""What every command shares: the catalog option and opening the catalog."""
+
+import argparse
+import os
+from pathlib import Path
+
+from engine.catalog import Catalog, default_catalog_path
+
+
+def add_command(
+    sub: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, help_text: str
+) -> argparse.ArgumentParser:
+    """A sub-command that takes ``--catalog PATH`` after its name, too."""
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help=f"catalog file (default: {default_catalog_path()}, or $FACEALBUM_CATALOG)",
+    )
+    return parser
+
+
+def catalog_path(args: argparse.Namespace) -> Path:
+    given = getattr(args, "catalog", None)
+    if given is not None:
+        return Path(given)
+    env = os.environ.get("FACEALBUM_CATALOG")
+    return Path(env) if env else default_catalog_path()
+
+
+def open_catalog(args: argparse.Namespace) -> Catalog:
+    return Catalog(catalog_path(args))

@@ -1,0 +1,1 @@
+"""Face detectors and embedders behind a small registry."""

@@ -1,0 +1,59 @@
+"""The two kinds of model the engine runs, as small typed interfaces.
+
+A ``Detector`` finds faces and their five landmarks in an RGB image; an
+``Embedder`` turns aligned face crops into L2-normalised vectors whose squared
+Euclidean distance says "different person". Both load lazily: constructing
+one does no file I/O and no download; ``load()`` (called on first
+``predict``) reads converted weights from the cache, converting them from
+their carrier package once if needed.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face found in an image, in that image's pixel coordinates."""
+
+    box: tuple[float, float, float, float]  # x, y, w, h
+    landmarks: np.ndarray  # (5, 2) float32: right eye, left eye, nose, mouth right, mouth left
+    score: float
+
+
+class Detector(ABC):
+    name: str
+
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self._loaded = False
+
+    @abstractmethod
+    def load(self) -> None:
+        """Read the weights; idempotent."""
+
+    @abstractmethod
+    def predict(self, image: np.ndarray) -> list[Detection]:
+        """Faces in an RGB uint8 (H, W, 3) image, best first."""
+
+
+class Embedder(ABC):
+    name: str
+    dim: int
+    input_size: int  # crops are input_size x input_size
+    template: np.ndarray  # (5, 2) landmark positions in the crop, pixels
+
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self._loaded = False
+
+    @abstractmethod
+    def load(self) -> None:
+        """Read the weights; idempotent."""
+
+    @abstractmethod
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """(N, dim) float32 L2-normalised embeddings of (N, S, S, 3) uint8 RGB aligned crops."""
