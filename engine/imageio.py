@@ -1,0 +1,198 @@
+"""Read photos: bytes once, decode once, at the size the scan needs.
+
+A photo is read from disk once (its bytes are hashed and decoded from the
+same buffer) and decoded once, straight to a working size with JPEG draft
+mode, then turned upright by its EXIF orientation. Anything that stops a
+photo from being read raises ``PhotoError`` whose message is the reason the
+scan records; this module never decides whether a scan goes on.
+"""
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from engine.errors import PhotoError
+
+try:  # HEIC/HEIF support is optional at import time, required by pyproject
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - the dependency is declared
+    pillow_heif = None
+
+# Pillow stops on truncated data; that is what we want (recorded as a problem).
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Larger than this is refused as a possible decompression bomb. Generous for
+# real panoramas (150 MP), small enough to keep memory bounded.
+MAX_PIXELS = 150_000_000
+
+PHOTO_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif",
+     ".heic", ".heif", ".hif"}
+)
+
+
+# EXIF orientation -> the transpose that makes the photo upright.
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A photo decoded upright at working size.
+
+    ``scale`` is working pixels per pixel of the upright original, so a point
+    ``p`` in ``image`` is ``p / scale`` in the original.
+    """
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    scale: float
+    width: int  # of the upright original
+    height: int
+
+
+def is_photo_name(name: str | bytes) -> bool:
+    suffix = os.path.splitext(os.fsdecode(name))[1].lower()
+    return suffix in PHOTO_SUFFIXES
+
+
+def read_bytes(path: str | bytes | os.PathLike[str]) -> bytes:
+    """The whole file, or ``PhotoError`` saying why it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except PermissionError as exc:
+        raise PhotoError("permission denied: the file cannot be read by this user") from exc
+    except FileNotFoundError as exc:
+        if os.path.islink(path):
+            target = os.fsdecode(os.readlink(path))
+            raise PhotoError(f"broken symbolic link (points to {target!r})") from exc
+        raise PhotoError("the file disappeared during the scan") from exc
+    except IsADirectoryError as exc:
+        raise PhotoError("a folder with a photo's name, not a photo") from exc
+    except OSError as exc:
+        raise PhotoError(f"cannot read the file: {exc.strerror or exc}") from exc
+    if not data:
+        raise PhotoError("empty file (0 bytes)")
+    return data
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes, *, min_side: int = 960, max_side: int = 1920) -> Decoded:
+    """Decode ``data`` upright to a long side between ``min_side`` and ``max_side``.
+
+    Smaller photos are kept at their own size. JPEGs use draft mode, so a
+    24-megapixel photo is decoded at 1/2, 1/4 or 1/8 scale directly.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                return _decode_open(im, min_side, max_side)
+        except PhotoError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise PhotoError(f"image too large, refused as a possible decompression bomb ({exc})")\
+                from exc
+        except UnidentifiedImageError as exc:
+            raise PhotoError("not an image this program can read") from exc
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise PhotoError(f"damaged or truncated image data ({exc})") from exc
+
+
+def load_oriented(path: str | bytes | os.PathLike[str], max_side: int) -> Image.Image:
+    """An upright RGB copy of a photo whose long side is at most ``max_side``.
+
+    For thumbnails and exports; raises ``PhotoError`` like ``decode``.
+    """
+    decoded = decode(read_bytes(path), min_side=max_side, max_side=max_side)
+    return Image.fromarray(decoded.image)
+
+
+def _decode_open(im: Image.Image, min_side: int, max_side: int) -> Decoded:
+    width, height = im.size
+    if width * height > MAX_PIXELS:
+        raise PhotoError(
+            f"image too large ({width}x{height}, {width * height / 1e6:.0f} megapixels; "
+            f"limit {MAX_PIXELS / 1e6:.0f}): refused as a possible decompression bomb"
+        )
+    orientation = _orientation(im)
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    if im.format == "JPEG" and max(width, height) > min_side:
+        # draft() picks the largest reduction that stays at least this big.
+        factor = min_side / max(width, height)
+        im.draft("RGB", (max(1, int(im.size[0] * factor)), max(1, int(im.size[1] * factor))))
+    im.seek(0)  # first frame of animations
+    im.load()
+    rgb = _to_rgb(im)
+    if orientation in _TRANSPOSE:
+        rgb = rgb.transpose(_TRANSPOSE[orientation])
+    long_side = max(rgb.size)
+    if long_side > max_side:
+        factor = max_side / long_side
+        rgb = rgb.resize(
+            (max(1, round(rgb.size[0] * factor)), max(1, round(rgb.size[1] * factor))),
+            Image.Resampling.BILINEAR,
+            reducing_gap=2.0,
+        )
+    image = np.asarray(rgb, dtype=np.uint8)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise PhotoError(f"unexpected pixel layout {image.shape} after conversion to RGB")
+    return Decoded(image=image, scale=image.shape[1] / width, width=width, height=height)
+
+
+def _orientation(im: Image.Image) -> int | None:
+    try:
+        value = im.getexif().get(0x0112)
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else None
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """RGB for every mode a camera, scanner or editor writes."""
+    mode = im.mode
+    if mode == "RGB":
+        return im
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16-bit (or 32-bit int) grey: scale to 8 bits instead of clipping.
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        grey = np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        span = max(float(arr.max() - arr.min()), 1e-9)
+        return Image.fromarray(((arr - arr.min()) * 255.0 / span).astype(np.uint8)).convert("RGB")
+    if mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        # Transparent areas become white, as an image viewer shows them.
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def sidecar_candidates(path: str | bytes) -> list[Path]:
+    """Where an XMP sidecar of ``path`` may be: ``photo.jpg.xmp``, ``photo.xmp``."""
+    p = Path(os.fsdecode(path))
+    return [p.with_name(p.name + ".xmp"), p.with_suffix(".xmp")]
