@@ -19,12 +19,9 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from engine.errors import PhotoError
 
-try:  # HEIC/HEIF support is optional at import time, required by pyproject
-    import pillow_heif
+import pillow_heif
 
-    pillow_heif.register_heif_opener()
-except ImportError:  # pragma: no cover - the dependency is declared
-    pillow_heif = None
+pillow_heif.register_heif_opener()
 
 # Pillow stops on truncated data; that is what we want (recorded as a problem).
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -69,7 +66,7 @@ def is_photo_name(name: str | bytes) -> bool:
     return suffix in PHOTO_SUFFIXES
 
 
-def read_bytes(path: str | bytes | os.PathLike[str]) -> bytes:
+def read_bytes(path: str | bytes) -> bytes:
     """The whole file, or ``PhotoError`` saying why it cannot be read."""
     try:
         with open(path, "rb") as handle:
@@ -78,7 +75,7 @@ def read_bytes(path: str | bytes | os.PathLike[str]) -> bytes:
         raise PhotoError("permission denied: the file cannot be read by this user") from exc
     except FileNotFoundError as exc:
         if os.path.islink(path):
-            target = os.fsdecode(os.readlink(path))
+            target = os.fsdecode(os.readlink(os.fsencode(path)))
             raise PhotoError(f"broken symbolic link (points to {target!r})") from exc
         raise PhotoError("the file disappeared during the scan") from exc
     except IsADirectoryError as exc:
@@ -116,7 +113,7 @@ def decode(data: bytes, *, min_side: int = 960, max_side: int = 1920) -> Decoded
             raise PhotoError(f"damaged or truncated image data ({exc})") from exc
 
 
-def load_oriented(path: str | bytes | os.PathLike[str], max_side: int) -> Image.Image:
+def load_oriented(path: str | bytes, max_side: int) -> Image.Image:
     """An upright RGB copy of a photo whose long side is at most ``max_side``.
 
     For thumbnails and exports; raises ``PhotoError`` like ``decode``.
