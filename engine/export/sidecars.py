@@ -1,0 +1,216 @@
+"""XMP sidecar files: where they live, what the catalog says goes in them,
+and how they are written.
+
+A sidecar is named after its photo in one of two conventions other tools
+use: ``photo.jpg.xmp`` (digiKam, darktable) or ``photo.xmp`` (Lightroom).
+Writing merges into an existing sidecar (other tools' fields survive, see
+``xmp.merge_face_metadata``), happens only when the bytes would change, and
+is atomic: a temporary file in the same folder renamed over the old one.
+An existing sidecar that cannot be parsed is never overwritten. This module
+never writes into a photo file itself.
+"""
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from engine.catalog import Catalog, Photo, PhotoStatus
+from engine.export.errors import ExportError, XmpError
+from engine.export.xmp import Region, merge_face_metadata
+from engine.progress import CancelToken, Progress
+
+
+class SidecarStyle(StrEnum):
+    """How a sidecar is named after its photo."""
+
+    FULL = "photo.jpg.xmp"  # the photo's whole name plus .xmp
+    STEM = "photo.xmp"  # the photo's extension replaced by .xmp
+
+
+@dataclass(frozen=True)
+class PhotoFaces:
+    """What the catalog says about one photo's faces, ready for XMP.
+
+    ``regions`` are written (faces of named, visible people, and faces that
+    came from XMP); ``known`` holds every face the catalog has for the photo,
+    so stale regions of those faces are replaced rather than kept.
+    """
+
+    regions: list[Region]
+    known: list[Region]
+    size: tuple[int, int]
+
+
+@dataclass
+class SidecarReport:
+    """What writing sidecars did."""
+
+    written: list[str] = field(default_factory=list)  # created or changed
+    unchanged: int = 0
+    problems: list[str] = field(default_factory=list)  # "path: why", file left alone
+
+
+def sidecar_path(photo_path: str | os.PathLike[str], style: SidecarStyle) -> Path:
+    """The sidecar of ``photo_path`` in the ``style`` convention."""
+    path = Path(photo_path)
+    if style is SidecarStyle.STEM:
+        return path.with_suffix(".xmp")
+    return path.with_name(path.name + ".xmp")
+
+
+def sidecar_candidates(photo_path: str | os.PathLike[str]) -> list[Path]:
+    """Sidecars that may describe ``photo_path``, most specific first."""
+    path = Path(photo_path)
+    names = [path.name + ".xmp", path.name + ".XMP", path.stem + ".xmp", path.stem + ".XMP"]
+    return [path.with_name(n) for n in dict.fromkeys(names)]
+
+
+def photo_faces(catalog: Catalog, photo: Photo, confirmed_only: bool = False) -> PhotoFaces:
+    """The regions the catalog holds for ``photo`` (needs its width and height)."""
+    if not photo.width or not photo.height:
+        raise ExportError(
+            f"expected the size of {photo.display_path} in the catalog, but it has none "
+            f"(status {photo.status}); rescan the folder so the photo is read again"
+        )
+    size = (int(photo.width), int(photo.height))
+    names = _final_names(catalog)
+    regions: list[Region] = []
+    known: list[Region] = []
+    rows = catalog.conn.execute(
+        "SELECT x, y, w, h, state, source, person_id, assigned_by FROM faces"
+        " WHERE photo_id = ? ORDER BY id",
+        (photo.id,),
+    ).fetchall()
+    for x, y, w, h, state, source, person_id, assigned_by in rows:
+        region_name = names.get(person_id) if person_id is not None else None
+        if confirmed_only and assigned_by != "user":
+            region_name = None
+        region = Region.from_box(region_name, (x, y, w, h), size)
+        known.append(region)
+        if state == "face" and (region_name or source in ("xmp", "manual")):
+            regions.append(region)
+    return PhotoFaces(regions=regions, known=known, size=size)
+
+
+def write_sidecar(path: str | os.PathLike[str], faces: PhotoFaces, dry_run: bool = False) -> bool:
+    """Merge ``faces`` into the sidecar at ``path``; True when the file changed
+    (or, with ``dry_run``, would change; nothing is written then).
+
+    Raises ``XmpError`` (and leaves the file alone) when an existing sidecar
+    cannot be parsed, ``ExportError`` when it cannot be written.
+    """
+    target = Path(path)
+    try:
+        existing = target.read_bytes() if target.exists() else None
+    except OSError as exc:
+        raise ExportError(
+            f"cannot read the existing sidecar {target}: {exc}; check its permissions"
+        ) from exc
+    if existing is None and not faces.regions:
+        return False  # nothing to say, and no file to correct
+    try:
+        data = merge_face_metadata(existing, faces.regions, faces.size, faces.known)
+    except XmpError as exc:
+        raise XmpError(f"{target}: {exc}") from exc
+    if data == existing:
+        return False
+    if dry_run:
+        return True
+    atomic_write(target, data)
+    return True
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so a reader sees the old or the new file, never half."""
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".facealbum-", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ExportError(
+            f"cannot write into {path.parent}: {exc}; choose a writable folder"
+        ) from exc
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ExportError(f"cannot write {path}: {exc}; check the disk and permissions") from exc
+
+
+def write_beside_originals(
+    catalog: Catalog,
+    style: SidecarStyle,
+    person_ids: Iterable[int] | None = None,
+    *,
+    confirmed_only: bool = False,
+    dry_run: bool = False,
+    cancel: CancelToken | None = None,
+    report: SidecarReport | None = None,
+) -> Iterator[Progress]:
+    """Write a sidecar beside every original photo with named faces.
+
+    ``person_ids`` limits it to photos showing those people (all named people
+    otherwise). ``report``, when given, is filled as the work goes. Yields
+    ``Progress("sidecars", done, total)``; stops between photos on ``cancel``.
+    """
+    report = report if report is not None else SidecarReport()
+    photos = _photos_with_named_faces(catalog, person_ids)
+    yield Progress("sidecars", 0, len(photos))
+    for done, photo in enumerate(photos, start=1):
+        if cancel is not None and cancel.cancelled:
+            return
+        target = sidecar_path(photo.path, style)
+        try:
+            faces = photo_faces(catalog, photo, confirmed_only)
+            if write_sidecar(target, faces, dry_run=dry_run):
+                report.written.append(str(target))
+            else:
+                report.unchanged += 1
+        except (XmpError, ExportError) as exc:
+            report.problems.append(str(exc))
+        yield Progress("sidecars", done, len(photos), {"written": len(report.written)})
+
+
+def _photos_with_named_faces(catalog: Catalog, person_ids: Iterable[int] | None) -> list[Photo]:
+    wanted = None if person_ids is None else {int(p) for p in person_ids}
+    names = _final_names(catalog)
+    photo_ids: set[int] = set()
+    for photo_id, person_id in catalog.conn.execute(
+        "SELECT photo_id, person_id FROM faces WHERE person_id IS NOT NULL AND state = 'face'"
+    ):
+        if person_id in names and (wanted is None or _final_id(catalog, person_id) in wanted):
+            photo_ids.add(int(photo_id))
+    return [p for p in catalog.photos(PhotoStatus.OK) if p.id in photo_ids]
+
+
+def _final_id(catalog: Catalog, person_id: int) -> int:
+    """The person ``person_id`` was merged into, following the chain."""
+    seen = {person_id}
+    while True:
+        row = catalog.conn.execute(
+            "SELECT merged_into FROM persons WHERE id = ?", (person_id,)
+        ).fetchone()
+        if row is None or row[0] is None or row[0] in seen:
+            return person_id
+        person_id = int(row[0])
+        seen.add(person_id)
+
+
+def _final_names(catalog: Catalog) -> dict[int, str]:
+    """Name of every person id whose (merged-into) person is named and not hidden."""
+    rows = catalog.conn.execute("SELECT id, name, hidden, merged_into FROM persons").fetchall()
+    by_id = {int(r[0]): r for r in rows}
+    names: dict[int, str] = {}
+    for person_id in by_id:
+        final = by_id.get(_final_id(catalog, person_id))
+        if final is not None and final[1] and not final[2]:
+            names[person_id] = str(final[1]).strip()
+    return names
+
