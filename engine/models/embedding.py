@@ -1,0 +1,98 @@
+"""The shared body of every torch embedder: lazy load, batching, devices.
+
+A ``TorchEmbedder`` subclass names its ``ModelCard``, how to convert the
+carrier file into a state dict, how to build the network from that state dict
+and how to scale uint8 pixels; this module does the rest the same way for all
+of them: weights are read on the first ``predict`` (never in ``__init__``),
+crops run in batches under ``torch.inference_mode``, and on CUDA in fp16
+autocast with channels-last memory.
+
+It must never align faces (``engine.align`` does) nor touch the catalog.
+"""
+
+from abc import abstractmethod
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.errors import ModelError
+from engine.models.base import Embedder
+from engine.models.weights import ModelCard, StateDict, load_state_dict_cached
+
+
+class TorchEmbedder(Embedder):
+    """An ``Embedder`` whose network is one of our torch modules."""
+
+    card: ModelCard
+    batch_size = 32
+
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        super().__init__(device)
+        self.name = self.card.name
+        self.dim = self.card.dim
+        self.input_size = self.card.input_size[0]
+        self.template = self.card.template_array()
+        self._net: nn.Module | None = None
+
+    @staticmethod
+    @abstractmethod
+    def convert(source: Path) -> StateDict:
+        """State dict of our module from the verified carrier file."""
+
+    @staticmethod
+    @abstractmethod
+    def build(*, weights: StateDict | None = None) -> nn.Module:
+        """The network, with ``weights`` loaded when given."""
+
+    @abstractmethod
+    def scale(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Float (N, 3, S, S) network input from float RGB pixels in 0..255."""
+
+    @property
+    def network(self) -> nn.Module:
+        """The loaded network (loads it first if needed)."""
+        self.load()
+        if self._net is None:  # load() sets it or raises
+            raise ModelError(f"the {self.name} network did not load")
+        return self._net
+
+    def load(self) -> None:
+        if self._loaded:
+            return
+        state = load_state_dict_cached(self.card, self.convert)
+        net = self.build(weights=state).eval().to(self.device)
+        if self.device.type == "cuda":
+            net = net.to(memory_format=torch.channels_last)
+        self._net = net
+        self._loaded = True
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        size = self.input_size
+        if crops.ndim != 4 or crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
+            raise ModelError(
+                f"{self.name} expects aligned crops as a uint8 array of shape "
+                f"(N, {size}, {size}, 3), got {crops.dtype} {crops.shape}; align faces "
+                f"with engine.align.align_faces(image, landmarks, embedder)"
+            )
+        if len(crops) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        net = self.network
+        out = np.empty((len(crops), self.dim), dtype=np.float32)
+        cuda = self.device.type == "cuda"
+        with torch.inference_mode():
+            for start in range(0, len(crops), self.batch_size):
+                batch = torch.from_numpy(crops[start : start + self.batch_size])
+                x = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
+                x = self.scale(x)
+                if cuda:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                    with torch.autocast("cuda", dtype=torch.float16):
+                        y = net(x)
+                else:
+                    y = net(x)
+                # The network ends in L2 normalisation; renormalise after fp16.
+                y = nn.functional.normalize(y.float(), dim=1)
+                out[start : start + len(batch)] = y.cpu().numpy()
+        return out

@@ -1,0 +1,97 @@
+"""The registry of detectors and embedders the engine can run, by name.
+
+``get_detector`` and ``get_embedder`` build a model by its registered name
+without any file I/O: weights are read on the model's first ``predict``.
+``model_card`` gives the weight metadata (carrier package and file, SHA-256,
+licence, input size, scaling, dimension, alignment template) that travels
+beside each network's code. ``resolve_device`` turns "auto"/"cpu"/"cuda"/"mps"
+into a ``torch.device`` that exists on this machine.
+
+This module never loads weights itself and never imports Qt.
+"""
+
+from collections.abc import Callable
+
+import torch
+
+from engine.errors import ModelError
+from engine.models.base import Detector, Embedder
+from engine.models.facenet import FaceNetEmbedder
+from engine.models.sface import SFaceEmbedder
+from engine.models.weights import ModelCard
+from engine.models.yunet import YuNetDetector
+
+DEFAULT_DETECTOR = "yunet"
+DEFAULT_EMBEDDER = "sface"
+
+_DETECTORS: dict[str, tuple[ModelCard, Callable[[torch.device], Detector]]] = {
+    "yunet": (YuNetDetector.card, YuNetDetector),
+}
+_EMBEDDERS: dict[str, tuple[ModelCard, Callable[[torch.device], Embedder]]] = {
+    "sface": (SFaceEmbedder.card, SFaceEmbedder),
+    "facenet": (FaceNetEmbedder.card, FaceNetEmbedder),
+}
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def detector_names() -> list[str]:
+    return list(_DETECTORS)
+
+
+def embedder_names() -> list[str]:
+    return list(_EMBEDDERS)
+
+
+def model_card(name: str) -> ModelCard:
+    """Weight metadata of a registered detector or embedder."""
+    entry = _DETECTORS.get(name) or _EMBEDDERS.get(name)
+    if entry is None:
+        raise ModelError(
+            f"unknown model {name!r}; registered detectors: {', '.join(_DETECTORS)}; "
+            f"embedders: {', '.join(_EMBEDDERS)}"
+        )
+    return entry[0]
+
+
+def get_detector(name: str = DEFAULT_DETECTOR, device: str | torch.device = "cpu") -> Detector:
+    """The detector registered as ``name``, not loaded yet."""
+    if name not in _DETECTORS:
+        raise ModelError(f"unknown detector {name!r}; expected one of: {', '.join(_DETECTORS)}")
+    return _DETECTORS[name][1](resolve_device(device))
+
+
+def get_embedder(name: str = DEFAULT_EMBEDDER, device: str | torch.device = "cpu") -> Embedder:
+    """The embedder registered as ``name``, not loaded yet."""
+    if name not in _EMBEDDERS:
+        raise ModelError(f"unknown embedder {name!r}; expected one of: {', '.join(_EMBEDDERS)}")
+    return _EMBEDDERS[name][1](resolve_device(device))
+
+
+def available_devices() -> list[str]:
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.insert(0, "cuda")
+    if torch.backends.mps.is_available():
+        found.insert(0 if "cuda" not in found else 1, "mps")
+    return found
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; an absent explicit device is an error."""
+    given: torch.device | None
+    if isinstance(device, torch.device):
+        kind, given = device.type, device
+    else:
+        kind = device.split(":", 1)[0].strip().lower()
+        if kind not in DEVICES:
+            raise ModelError(f"unknown device {device!r}; expected one of: {', '.join(DEVICES)}")
+        given = None if kind == "auto" else torch.device(device.strip().lower())
+    available = available_devices()
+    if kind == "auto":
+        return torch.device(available[0])
+    if kind not in available:
+        raise ModelError(
+            f"device {kind!r} is not available on this machine; available: "
+            f"{', '.join(available)} (or 'auto')"
+        )
+    return given if given is not None else torch.device(kind)

