@@ -185,12 +185,12 @@ def _photos_with_named_faces(catalog: Catalog, person_ids: Iterable[int] | None)
     for photo_id, person_id in catalog.conn.execute(
         "SELECT photo_id, person_id FROM faces WHERE person_id IS NOT NULL AND state = 'face'"
     ):
-        if person_id in names and (wanted is None or _final_id(catalog, person_id) in wanted):
+        if person_id in names and (wanted is None or resolve_merged(catalog, person_id) in wanted):
             photo_ids.add(int(photo_id))
     return [p for p in catalog.photos(PhotoStatus.OK) if p.id in photo_ids]
 
 
-def _final_id(catalog: Catalog, person_id: int) -> int:
+def resolve_merged(catalog: Catalog, person_id: int) -> int:
     """The person ``person_id`` was merged into, following the chain."""
     seen = {person_id}
     while True:
@@ -209,7 +209,7 @@ def _final_names(catalog: Catalog) -> dict[int, str]:
     by_id = {int(r[0]): r for r in rows}
     names: dict[int, str] = {}
     for person_id in by_id:
-        final = by_id.get(_final_id(catalog, person_id))
+        final = by_id.get(resolve_merged(catalog, person_id))
         if final is not None and final[1] and not final[2]:
             names[person_id] = str(final[1]).strip()
     return names

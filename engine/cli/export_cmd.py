@@ -1,0 +1,155 @@
+"""``facealbum export`` (albums, one folder per person) and ``facealbum xmp``
+(face regions written beside the original photos, opt-in).
+
+This module only turns arguments into engine calls and reports into text;
+the work lives in ``engine.export``.
+"""
+
+import argparse
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from engine.cli.common import add_command, open_catalog
+from engine.cli.output import ProgressBar, emit, emit_json, warn
+from engine.export.albums import (
+    Action,
+    ExportOptions,
+    ExportReport,
+    LinkMode,
+    ManifestFormat,
+    export_albums,
+    plan_albums,
+)
+from engine.export.sidecars import SidecarReport, SidecarStyle, write_beside_originals
+from engine.progress import CancelToken
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = add_command(sub, "export", "export one folder per person, with their photos inside")
+    p.add_argument("--to", type=Path, required=True, metavar="DIR", help="destination folder")
+    p.add_argument("--people", nargs="+", default=[], metavar="ID|NAME",
+                   help="only these people (default: every named person who is not hidden)")
+    p.add_argument("--mode", choices=[m.value for m in LinkMode], default=LinkMode.COPY.value,
+                   help="copy the photos (default), or hard-link or symlink them")
+    p.add_argument("--xmp", action="store_true",
+                   help="write an XMP sidecar with the face regions beside each exported photo")
+    p.add_argument("--sidecar-name", choices=[s.value for s in SidecarStyle],
+                   default=SidecarStyle.FULL.value, help="sidecar naming convention")
+    p.add_argument("--manifest", choices=[f.value for f in ManifestFormat], default=None,
+                   help="also write facealbum-export.csv or .json listing every exported file")
+    p.add_argument("--unnamed", action="store_true", help="export unnamed people too")
+    p.add_argument("--confirmed-only", action="store_true",
+                   help="only photos whose face the user confirmed")
+    p.add_argument("--dry-run", action="store_true", help="say what would be done; write nothing")
+    p.add_argument("--json", action="store_true", help="print one JSON report at the end")
+    p.set_defaults(func=cmd_export)
+
+    p = add_command(sub, "xmp",
+                    "write face regions into XMP sidecars beside the original photos")
+    p.add_argument("--people", nargs="+", default=[], metavar="ID|NAME",
+                   help="only photos of these people (default: every named person)")
+    p.add_argument("--sidecar-name", choices=[s.value for s in SidecarStyle],
+                   default=SidecarStyle.FULL.value,
+                   help="photo.jpg.xmp (digiKam, darktable) or photo.xmp (Lightroom)")
+    p.add_argument("--confirmed-only", action="store_true",
+                   help="only names the user confirmed")
+    p.add_argument("--dry-run", action="store_true", help="say what would be written")
+    p.add_argument("--json", action="store_true", help="print one JSON report at the end")
+    p.set_defaults(func=cmd_xmp)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    options = ExportOptions(
+        dest=args.to,
+        people=tuple(args.people),
+        mode=LinkMode(args.mode),
+        xmp=args.xmp,
+        sidecar_style=SidecarStyle(args.sidecar_name),
+        manifest=ManifestFormat(args.manifest) if args.manifest else None,
+        dry_run=args.dry_run,
+        include_unnamed=args.unnamed,
+        confirmed_only=args.confirmed_only,
+    )
+    report = ExportReport()
+    cancel = CancelToken()
+    with _stop_on_interrupt(cancel), open_catalog(args) as catalog:
+        ProgressBar(unit="photos").drive(
+            export_albums(catalog, options, cancel=cancel, report=report)
+        )
+    if args.json:
+        emit_json(report.to_json())
+    else:
+        _print_export(report, options)
+    if report.cancelled:
+        return 130
+    return 1 if report.problems else 0
+
+
+def cmd_xmp(args: argparse.Namespace) -> int:
+    report = SidecarReport()
+    cancel = CancelToken()
+    with _stop_on_interrupt(cancel), open_catalog(args) as catalog:
+        person_ids = None
+        if args.people:
+            albums = plan_albums(catalog, ExportOptions(dest=Path(), people=tuple(args.people)))
+            person_ids = [a.person_id for a in albums]
+        ProgressBar(unit="photos").drive(
+            write_beside_originals(
+                catalog, SidecarStyle(args.sidecar_name), person_ids,
+                confirmed_only=args.confirmed_only, dry_run=args.dry_run, cancel=cancel,
+                report=report,
+            )
+        )
+    if args.json:
+        emit_json({"written": report.written, "unchanged": report.unchanged,
+                   "problems": report.problems, "dry_run": args.dry_run})
+    else:
+        verb = "would write" if args.dry_run else "wrote"
+        emit(f"XMP sidecars: {verb} {len(report.written)}, {report.unchanged} already up to date, "
+             f"{len(report.problems)} problems")
+        for problem in report.problems[:20]:
+            emit(f"  problem: {problem}")
+    return 1 if report.problems else 0
+
+
+@contextmanager
+def _stop_on_interrupt(cancel: CancelToken) -> Iterator[None]:
+    """First Ctrl-C stops between photos; a second one stops at once."""
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        warn("\nstopping after the current photo (Ctrl-C again to stop at once)...")
+        cancel.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _print_export(report: ExportReport, options: ExportOptions) -> None:
+    folders = len({item.folder for item in report.items})
+    if options.dry_run:
+        emit(f"Dry run: would add {report.count(Action.WOULD_ADD)} photos in {folders} albums "
+             f"under {options.dest}; {report.count(Action.PRESENT)} are already there.")
+        if options.xmp:
+            emit(f"Would write {report.sidecars_written} XMP sidecars.")
+    else:
+        emit(f"Added {report.count(Action.ADDED)} photos in {folders} albums under "
+             f"{options.dest}; {report.count(Action.PRESENT)} were already there.")
+        if options.xmp:
+            emit(f"XMP sidecars: {report.sidecars_written} written, "
+                 f"{report.sidecars_unchanged} already up to date.")
+    if report.manifest:
+        emit(f"Manifest: {report.manifest}")
+    for problem in report.problems[:20]:
+        emit(f"  problem: {problem}")
+    if len(report.problems) > 20:
+        emit(f"  ... and {len(report.problems) - 20} more")
+    if report.cancelled:
+        emit("Stopped. Run the same command again to add the rest.")
