@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import platformdirs
@@ -133,7 +134,8 @@ class Catalog:
     def photos(
         self, status: PhotoStatus | None = None, root_id: int | None = None
     ) -> list[Photo]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if status is not None:
             where.append("p.status = ?")
             args.append(str(status))
@@ -209,7 +211,9 @@ class Catalog:
         detector: str,
         source: str = "detected",
     ) -> int:
-        lm = None if landmarks is None else np.asarray(landmarks, np.float32).reshape(5, 2).tobytes()
+        lm = None
+        if landmarks is not None:
+            lm = np.asarray(landmarks, np.float32).reshape(5, 2).tobytes()
         x, y, w, h = (float(v) for v in box)
         with self.transaction():
             cur = self.conn.execute(
@@ -235,7 +239,8 @@ class Catalog:
         person_id: int | None = None,
         ids: Iterable[int] | None = None,
     ) -> list[Face]:
-        where, args = ["1"], []
+        where: list[str] = ["1"]
+        args: list[object] = []
         if photo_id is not None:
             where.append("photo_id = ?")
             args.append(photo_id)
@@ -312,7 +317,7 @@ def _sql(value: object) -> object:
     return str(value) if isinstance(value, PhotoStatus) else value
 
 
-def _photo(r: sqlite3.Row | tuple) -> Photo:  # type: ignore[type-arg]
+def _photo(r: tuple[Any, ...]) -> Photo:
     return Photo(
         id=r[0], root=bytes(r[1]), relpath=bytes(r[2]), size=r[3], mtime_ns=r[4], sha256=r[5],
         width=r[6], height=r[7], status=PhotoStatus(r[8]), problem=r[9], detector=r[10],
@@ -320,7 +325,7 @@ def _photo(r: sqlite3.Row | tuple) -> Photo:  # type: ignore[type-arg]
     )
 
 
-def _face(r: sqlite3.Row | tuple) -> Face:  # type: ignore[type-arg]
+def _face(r: tuple[Any, ...]) -> Face:
     landmarks = None if r[6] is None else np.frombuffer(r[6], np.float32).reshape(5, 2).copy()
     return Face(
         id=r[0], photo_id=r[1], box=(r[2], r[3], r[4], r[5]), landmarks=landmarks, score=r[7],
@@ -329,7 +334,7 @@ def _face(r: sqlite3.Row | tuple) -> Face:  # type: ignore[type-arg]
     )
 
 
-def _person(r: sqlite3.Row | tuple) -> Person:  # type: ignore[type-arg]
+def _person(r: tuple[Any, ...]) -> Person:
     return Person(
         id=r[0], name=r[1], hidden=bool(r[2]), cover_face_id=r[3], merged_into=r[4],
         created_at=r[5],

@@ -1,0 +1,124 @@
+"""``facealbum scan``, ``problems`` and ``purge``: getting photos into the catalog."""
+
+import argparse
+import signal
+from pathlib import Path
+from types import FrameType
+
+from engine.catalog import PhotoStatus
+from engine.cli.common import add_command, open_catalog
+from engine.cli.output import ProgressBar, emit, emit_json, table, warn
+from engine.progress import CancelToken
+from engine.scan import ScanOptions, ScanSummary, scan_folder
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = add_command(sub, "scan", "find the faces in a folder of photos (incremental)")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    p.add_argument("--detector", default=None, help="detector model (default: yunet)")
+    p.add_argument("--embedder", default=None, help="embedder model: sface (default), facenet")
+    p.add_argument("--no-people", action="store_true", help="do not group new faces into people")
+    p.add_argument("--json", action="store_true", help="print one JSON summary at the end")
+    p.set_defaults(func=cmd_scan)
+
+    p = add_command(sub, "problems", "list the files a scan could not read, and why")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_problems)
+
+    p = add_command(sub, "purge", "forget photos marked missing (and their faces)")
+    p.set_defaults(func=cmd_purge)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    defaults = ScanOptions()
+    options = ScanOptions(
+        detector=args.detector or defaults.detector,
+        embedder=args.embedder or defaults.embedder,
+        device=args.device,
+    )
+    cancel = CancelToken()
+    summary = ScanSummary()
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        warn("\nstopping after the current photo (Ctrl-C again to stop at once)...")
+        cancel.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        with open_catalog(args) as catalog:
+            ProgressBar(unit="photos").drive(
+                scan_folder(catalog, args.folder, options, cancel=cancel, summary=summary)
+            )
+            people_changed = 0
+            if not args.no_people and not summary.cancelled:
+                people_changed = _update_people(catalog, cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    report = {
+        "photos": summary.photos,
+        "scanned": summary.scanned,
+        "unchanged": summary.unchanged,
+        "moved": summary.moved,
+        "missing": summary.missing,
+        "faces": summary.faces,
+        "problems": summary.problems,
+        "reembedded": summary.reembedded,
+        "seconds": round(summary.seconds, 3),
+        "photos_per_second": round(summary.scanned / summary.seconds, 2)
+        if summary.seconds > 0 else 0.0,
+        "device": summary.device,
+        "models": {"detector": summary.detector, "embedder": summary.embedder},
+        "cancelled": summary.cancelled,
+        "people_updated": people_changed,
+    }
+    if args.json:
+        emit_json(report)
+    else:
+        emit(
+            f"{summary.photos} photos in {args.folder}: {summary.scanned} scanned, "
+            f"{summary.unchanged} unchanged, {summary.moved} moved, {summary.missing} missing; "
+            f"{summary.faces} faces found, {summary.problems} problems "
+            f"({summary.seconds:.1f} s on {summary.device}, {summary.detector} + "
+            f"{summary.embedder})"
+        )
+        for name, reason in summary.problem_list[:20]:
+            emit(f"  problem: {name}: {reason}")
+        if len(summary.problem_list) > 20:
+            emit(f"  ... and {len(summary.problem_list) - 20} more (facealbum problems)")
+        if summary.cancelled:
+            emit("Stopped. Run the same command again to resume.")
+    return 130 if summary.cancelled else 0
+
+
+def _update_people(catalog: object, cancel: CancelToken) -> int:
+    """Group the new faces into people, if the people module is there."""
+    from engine import people
+
+    before = len(people.people(catalog))  # type: ignore[arg-type]
+    ProgressBar(unit="faces").drive(people.update_people(catalog, cancel=cancel))  # type: ignore[arg-type]
+    return len(people.people(catalog)) - before  # type: ignore[arg-type]
+
+
+def cmd_problems(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        photos = catalog.photos(status=PhotoStatus.PROBLEM)
+        rows = [{"path": p.path, "problem": p.problem, "id": p.id} for p in photos]
+    if args.json:
+        emit_json(rows)
+    elif not rows:
+        emit("No problems: every photo could be read.")
+    else:
+        table([[str(r["id"]), str(r["path"]), str(r["problem"])] for r in rows],
+              ["id", "path", "problem"])
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        n = catalog.purge_missing()
+    emit(f"Forgot {n} missing photos.")
+    return 0
