@@ -39,7 +39,10 @@ def detector_names() -> list[str]:
 
 
 def embedder_names() -> list[str]:
-    return list(_EMBEDDERS)
+    """Built-in embedders, then those trained by ``facealbum train``."""
+    from engine.train.registered import trained_models
+
+    return list(_EMBEDDERS) + [m.name for m in trained_models() if m.name not in _EMBEDDERS]
 
 
 def model_card(name: str) -> ModelCard:
@@ -61,9 +64,17 @@ def get_detector(name: str = DEFAULT_DETECTOR, device: str | torch.device = "cpu
 
 
 def get_embedder(name: str = DEFAULT_EMBEDDER, device: str | torch.device = "cpu") -> Embedder:
-    """The embedder registered as ``name``, not loaded yet."""
+    """The embedder registered as ``name``, or trained under that name; not loaded yet."""
     if name not in _EMBEDDERS:
-        raise ModelError(f"unknown embedder {name!r}; expected one of: {', '.join(_EMBEDDERS)}")
+        # Trained embedders live in the user's model folder (engine.train.registered).
+        from engine.train.registered import find_trained, trained_embedder
+
+        trained = find_trained(name)
+        if trained is not None:
+            return trained_embedder(trained, resolve_device(device))
+        raise ModelError(
+            f"unknown embedder {name!r}; expected one of: {', '.join(embedder_names())}"
+        )
     return _EMBEDDERS[name][1](resolve_device(device))
 
 
