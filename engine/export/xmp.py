@@ -394,7 +394,7 @@ def _region(item: RdfValue, applied_to: tuple[int, int] | None) -> Region | None
             return None
         cx, w = cx / applied_to[0], w / applied_to[0]
         cy, h = cy / applied_to[1], h / applied_to[1]
-    if not (w > 0 and h > 0 and 0 <= cx <= 1 and 0 <= cy <= 1 and w <= 1.5 and h <= 1.5):
+    if not (0 < w <= 1 and 0 < h <= 1 and 0 <= cx <= 1 and 0 <= cy <= 1):
         return None
     name = item.get(_q(MWG_RS, "Name"))
     kind = item.get(_q(MWG_RS, "Type"))
@@ -464,7 +464,7 @@ def _leaf(parent: ET.Element, tag: str, text: str) -> None:
 
 
 def _fraction(value: float) -> str:
-    return f"{min(max(value, 0.0), 1.5):.6f}".rstrip("0").rstrip(".") or "0"
+    return f"{min(max(value, 0.0), 1.0):.6f}".rstrip("0").rstrip(".") or "0"
 
 
 def _xml_text(text: str) -> str:
