@@ -1,0 +1,399 @@
+"""Clustering of face embeddings into people: the algorithm, on plain arrays.
+
+The method is "conservative then merge" average linkage on a nearest
+neighbour graph, with cannot-link constraints:
+
+1. each face is linked to its ``neighbours`` nearest faces (``engine.people.knn``);
+   links longer than ``max_threshold`` are dropped;
+2. faces confirmed for one person start as one cluster (a seed);
+3. clusters joined by a link merge in rounds: two clusters merge when each is
+   the other's nearest by average linkage (the mean squared Euclidean
+   distance over all their face pairs, exact and cheap from per-cluster
+   sums of unit vectors) — the reciprocal-nearest-neighbour scheme, which for
+   average linkage gives the same tree as merging the closest pair one at a
+   time, at a fraction of the cost;
+4. a merge never joins two faces of one photo, two different seeds, or a
+   face with a seed of a person it was rejected from (cannot-links are
+   monotone, so a refused merge stays refused).
+
+The merge heights are kept (``Dendrogram``) so that any threshold up to
+``max_threshold`` is a cheap cut: the GUI previews the number of people a
+strictness gives without clustering again. Clusters smaller than
+``min_size`` that hold no seed are left unassigned: a stranger seen once
+stays alone instead of being glued to another stranger.
+
+This module knows nothing of the catalog or of ids; ``engine.people.update``
+translates facts into the ``Constraints`` here.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.errors import Cancelled, FaceAlbumError
+from engine.people.knn import knn_steps
+from engine.progress import CancelToken, Progress
+
+
+class ClusterParamsError(FaceAlbumError):
+    """Clustering parameters out of their range."""
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """Knobs of the clustering; ``for_strictness`` maps the GUI's one knob onto them."""
+
+    threshold: float = 1.08  # average squared distance under which clusters merge
+    neighbours: int = 12  # links per face in the neighbour graph
+    min_size: int = 2  # faces an unnamed cluster needs to become a person
+    max_threshold: float = 1.45  # longest link kept; the loosest strictness
+    # Extra distance charged on merges of very small clusters: one pair of
+    # faces is a noisy sample, so two lone faces, or a lone face and a group,
+    # must be nearer than two groups to be called one person.
+    lone_penalty: float = 0.0  # both clusters are single faces
+    join_penalty: float = 0.0  # one single face joins a group
+    pair_penalty: float = 0.0  # the smaller cluster has two faces
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= self.max_threshold <= 4.0:
+            raise ClusterParamsError(
+                "expected 0 < threshold <= max_threshold <= 4 (squared distances of unit "
+                f"vectors); got threshold={self.threshold}, max_threshold={self.max_threshold}"
+            )
+        if self.neighbours < 1 or self.min_size < 1:
+            raise ClusterParamsError(
+                f"expected neighbours >= 1 and min_size >= 1; got neighbours="
+                f"{self.neighbours}, min_size={self.min_size}"
+            )
+
+
+DEFAULT_STRICTNESS = 0.5
+# Thresholds at strictness 0 (loose, fewer bigger people) and 1 (strict).
+_LOOSE = 1.40
+_STRICT = 0.76
+
+
+def threshold_for_strictness(strictness: float) -> float:
+    """The merge threshold of a strictness in [0, 1]; 0.5 gives the default."""
+    if not 0.0 <= strictness <= 1.0:
+        raise ClusterParamsError(
+            f"strictness is a number from 0 (loose) to 1 (strict); got {strictness}"
+        )
+    mid = ClusterParams().threshold
+    if strictness <= 0.5:
+        return _LOOSE + (mid - _LOOSE) * strictness / 0.5
+    return mid + (_STRICT - mid) * (strictness - 0.5) / 0.5
+
+
+def params_for_strictness(strictness: float = DEFAULT_STRICTNESS) -> ClusterParams:
+    return ClusterParams(threshold=threshold_for_strictness(strictness))
+
+
+@dataclass
+class Constraints:
+    """Facts the clustering must respect, by row of the vector matrix.
+
+    ``photo``: photo id per row; rows of one photo are never one person.
+    ``seed``: a label >= 0 per confirmed row (one label per person), -1 otherwise.
+    ``rejected``: row -> seed labels that row must never join.
+    """
+
+    photo: np.ndarray | None = None
+    seed: np.ndarray | None = None
+    rejected: dict[int, set[int]] = field(default_factory=dict)
+
+
+@dataclass
+class Dendrogram:
+    """The merges of one clustering run, in the order they were made."""
+
+    base: np.ndarray  # parent of every row after seeding (rows of one seed share a root)
+    left: np.ndarray  # surviving root of each merge
+    right: np.ndarray  # root merged into it
+    height: np.ndarray  # average-linkage squared distance of each merge
+    seeded: np.ndarray  # bool per row: belongs to a seed
+
+
+def cluster(
+    vectors: np.ndarray,
+    constraints: Constraints | None = None,
+    params: ClusterParams | None = None,
+) -> np.ndarray:
+    """Cluster label per row (0..C-1), or -1 for faces left unassigned."""
+    params = params or ClusterParams()
+    tree = build_tree(vectors, constraints, params)
+    return cut(tree, params.threshold, params.min_size)
+
+
+def build_tree(
+    vectors: np.ndarray,
+    constraints: Constraints | None = None,
+    params: ClusterParams | None = None,
+    cancel: CancelToken | None = None,
+) -> Dendrogram:
+    tree: Dendrogram | None = None
+    for item in build_tree_steps(vectors, constraints, params, cancel):
+        if isinstance(item, Dendrogram):
+            tree = item
+    if tree is None:  # pragma: no cover - the generator always ends with a tree
+        raise RuntimeError("build_tree_steps ended without a tree")
+    return tree
+
+
+def build_tree_steps(
+    vectors: np.ndarray,
+    constraints: Constraints | None = None,
+    params: ClusterParams | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Progress | Dendrogram]:
+    """Find neighbours and merge, yielding ``Progress``; the last item is the tree."""
+    params = params or ClusterParams()
+    constraints = constraints or Constraints()
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = len(x)
+    nn_idx = np.zeros((n, 0), dtype=np.int64)
+    nn_dist = np.zeros((n, 0), dtype=np.float32)
+    for item in knn_steps(x, min(params.neighbours, max(n - 1, 0)), cancel=cancel):
+        if isinstance(item, tuple):
+            nn_idx, nn_dist = item
+        else:
+            yield item
+    yield from _agglomerate(
+        x, nn_idx, nn_dist, constraints, params.max_threshold,
+        (params.lone_penalty, params.join_penalty, params.pair_penalty), cancel,
+    )
+
+
+def cut(tree: Dendrogram, threshold: float, min_size: int = 2) -> np.ndarray:
+    """Labels of the clustering at ``threshold`` (see ``cluster``)."""
+    parent = tree.base.copy()
+    take = tree.height <= threshold
+    parent[tree.right[take]] = tree.left[take]
+    parent = _compress(parent)
+    n = len(parent)
+    sizes = np.bincount(parent, minlength=n)
+    has_seed = np.zeros(n, dtype=bool)
+    has_seed[parent[tree.seeded]] = True
+    keep = (sizes[parent] >= min_size) | has_seed[parent]
+    labels = np.full(n, -1, dtype=np.int64)
+    if keep.any():
+        _, labels[keep] = np.unique(parent[keep], return_inverse=True)
+    return labels
+
+
+def count_clusters(tree: Dendrogram, threshold: float, min_size: int = 2) -> int:
+    labels = cut(tree, threshold, min_size)
+    return int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
+
+
+# -- the merge rounds ----------------------------------------------------------
+
+
+class _Tags:
+    """Cannot-link facts of the clusters that have any: photos, seed, rejections."""
+
+    def __init__(self) -> None:
+        self.photos: dict[int, set[int]] = {}
+        self.pos: dict[int, set[int]] = {}
+        self.neg: dict[int, set[int]] = {}
+
+    def tagged(self, n: int) -> np.ndarray:
+        mask = np.zeros(n, dtype=bool)
+        for table in (self.photos, self.pos, self.neg):
+            if table:
+                mask[np.fromiter(table.keys(), dtype=np.int64)] = True
+        return mask
+
+    def conflict(self, a: int, b: int) -> bool:
+        pa, pb = self.pos.get(a, set()), self.pos.get(b, set())
+        if pa and pb and pa != pb:
+            return True
+        if pa & self.neg.get(b, set()) or pb & self.neg.get(a, set()):
+            return True
+        return bool(self.photos.get(a, set()) & self.photos.get(b, set()))
+
+    def merge(self, a: int, b: int) -> None:
+        """Cluster ``b`` joins cluster ``a``."""
+        for table in (self.photos, self.pos, self.neg):
+            if b in table:
+                table.setdefault(a, set()).update(table.pop(b))
+
+
+def _agglomerate(
+    x: np.ndarray,
+    nn_idx: np.ndarray,
+    nn_dist: np.ndarray,
+    constraints: Constraints,
+    max_threshold: float,
+    penalties: tuple[float, float, float],
+    cancel: CancelToken | None,
+) -> Iterator[Progress | Dendrogram]:
+    n = len(x)
+    parent = np.arange(n, dtype=np.int64)
+    sums = x.astype(np.float32, copy=True)
+    counts = np.ones(n, dtype=np.float64)
+    tags = _Tags()
+    seeded = np.zeros(n, dtype=bool)
+
+    if constraints.seed is not None:
+        seed = np.asarray(constraints.seed, dtype=np.int64)
+        seeded = seed >= 0
+        for label in np.unique(seed[seeded]):
+            rows = np.nonzero(seed == label)[0]
+            root = rows[0]
+            parent[rows] = root
+            sums[root] = x[rows].sum(axis=0)
+            counts[root] = len(rows)
+            tags.pos[int(root)] = {int(label)}
+    root_of = parent.copy()
+    for row, labels in constraints.rejected.items():
+        tags.neg.setdefault(int(root_of[row]), set()).update(int(v) for v in labels)
+    if constraints.photo is not None:
+        photo = np.asarray(constraints.photo, dtype=np.int64)
+        _, inverse, cnt = np.unique(photo, return_inverse=True, return_counts=True)
+        for shared in np.nonzero(cnt[inverse] > 1)[0]:
+            tags.photos.setdefault(int(root_of[shared]), set()).add(int(photo[shared]))
+    base = parent.copy()
+
+    # Links between clusters, deduplicated, shortest-first irrelevant here.
+    k = nn_idx.shape[1]
+    ei = np.repeat(np.arange(n, dtype=np.int64), k)
+    ej = nn_idx.ravel()
+    keep = (ej >= 0) & (nn_dist.ravel() <= max_threshold)
+    a, b = root_of[ei[keep]], root_of[ej[keep]]
+    a, b = np.minimum(a, b), np.maximum(a, b)
+    keep = a != b
+    a, b = _unique_pairs(a[keep], b[keep], n)
+    link = _linkage(sums, counts, a, b, penalties)
+    blocked = np.zeros(len(a), dtype=bool)
+
+    merges_l: list[np.ndarray] = []
+    merges_r: list[np.ndarray] = []
+    merges_h: list[np.ndarray] = []
+    rounds = 0
+    while len(a):
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled("clustering was stopped on request; nothing was changed")
+        ok = (link <= max_threshold) & ~blocked
+        left, right, height, edge = _mutual_nearest(a[ok], b[ok], link[ok], n)
+        if not len(left):
+            break
+        edge = np.nonzero(ok)[0][edge]
+        tagged = tags.tagged(n)
+        both = tagged[left] & tagged[right]
+        if both.any():
+            bad = np.zeros(len(left), dtype=bool)
+            for i in np.nonzero(both)[0]:
+                bad[i] = tags.conflict(int(left[i]), int(right[i]))
+            if bad.any():
+                blocked[edge[bad]] = True
+                continue  # nearest partners change; look again before merging
+        for i in np.nonzero(tagged[left] | tagged[right])[0]:
+            tags.merge(int(left[i]), int(right[i]))
+        parent[right] = left
+        sums[left] += sums[right]
+        counts[left] += counts[right]
+        merges_l.append(left)
+        merges_r.append(right)
+        merges_h.append(height)
+        rounds += 1
+
+        # Re-point the links at the merged clusters and refresh the changed ones.
+        parent = _compress(parent)
+        changed = np.zeros(n, dtype=bool)
+        changed[left] = True
+        a, b = parent[a], parent[b]
+        a, b = np.minimum(a, b), np.maximum(a, b)
+        keep = a != b
+        a, b, link, blocked = a[keep], b[keep], link[keep], blocked[keep]
+        a, b, link, blocked = _merge_duplicate_links(a, b, link, blocked, n)
+        redo = changed[a] | changed[b]
+        link[redo] = _linkage(sums, counts, a[redo], b[redo], penalties)
+        yield Progress("merging", rounds, 0, {"clusters": int(n - sum(len(m) for m in merges_l))})
+
+    if merges_l:
+        left_all = np.concatenate(merges_l)
+        right_all = np.concatenate(merges_r)
+        height_all = np.concatenate(merges_h).astype(np.float32)
+    else:
+        left_all = right_all = np.zeros(0, dtype=np.int64)
+        height_all = np.zeros(0, dtype=np.float32)
+    yield Dendrogram(base=base, left=left_all, right=right_all, height=height_all, seeded=seeded)
+
+
+def _unique_pairs(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    key = np.unique(a * n + b)
+    return key // n, key % n
+
+
+def _merge_duplicate_links(
+    a: np.ndarray, b: np.ndarray, link: np.ndarray, blocked: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One link per cluster pair; a blocked link stays blocked (cannot-links only grow)."""
+    key = a * n + b
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if len(uniq) == len(key):
+        return a, b, link, blocked
+    blocked_any = np.zeros(len(uniq), dtype=bool)
+    np.logical_or.at(blocked_any, inverse, blocked)
+    return uniq // n, uniq % n, link[first], blocked_any
+
+
+def _linkage(
+    sums: np.ndarray,
+    counts: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    penalties: tuple[float, float, float] = (0.0, 0.0, 0.0),
+) -> np.ndarray:
+    """Average squared distance between the faces of clusters a and b (unit
+    vectors), plus the small-cluster penalty."""
+    out = np.empty(len(a), dtype=np.float64)
+    lone, join, pair = penalties
+    for start in range(0, len(a), 65536):
+        sa, sb = a[start : start + 65536], b[start : start + 65536]
+        dots = np.einsum("ij,ij->i", sums[sa], sums[sb], dtype=np.float64)
+        na, nb = counts[sa], counts[sb]
+        small, big = np.minimum(na, nb), np.maximum(na, nb)
+        penalty = np.where(
+            big == 1, lone, np.where(small == 1, join, np.where(small == 2, pair, 0.0))
+        )
+        out[start : start + 65536] = 2.0 - 2.0 * dots / (na * nb) + penalty
+    return out
+
+
+def _mutual_nearest(
+    a: np.ndarray, b: np.ndarray, link: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of clusters that are each other's nearest: (left, right, height, link index)."""
+    if not len(a):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0), empty
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    dist = np.concatenate([link, link])
+    which = np.concatenate([np.arange(len(a)), np.arange(len(a))])
+    order = np.lexsort((dst, dist, src))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = src[order][1:] != src[order][:-1]
+    best = np.full(n, -1, dtype=np.int64)
+    pick = order[first]
+    best[src[pick]] = dst[pick]
+    best_edge = np.full(n, -1, dtype=np.int64)
+    best_edge[src[pick]] = which[pick]
+    cand = src[pick]
+    mutual = (best[best[cand]] == cand) & (cand < best[cand])
+    left = cand[mutual]
+    right = best[left]
+    edge = best_edge[left]
+    return left, right, link[edge], edge
+
+
+def _compress(parent: np.ndarray) -> np.ndarray:
+    """Point every row straight at its root."""
+    while True:
+        grand = parent[parent]
+        if np.array_equal(grand, parent):
+            return parent
+        parent = grand

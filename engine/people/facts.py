@@ -1,0 +1,238 @@
+"""User decisions about people: the only code that writes facts.
+
+Each public function here is one user operation: it checks its ids, declares
+the rows it changes as a ``Change`` and commits it through the operation log
+in one catalog transaction, so it can be undone and redone. The facts are
+plain columns: ``faces.assigned_by = 'user'`` (a confirmed face),
+``faces.state``, ``persons.name / hidden / merged_into / cover_face_id`` and
+the ``rejections`` table.
+
+This module never clusters and never writes an automatic assignment; the
+clustering code (``engine.people.update``) never calls into it.
+"""
+
+import time
+from collections.abc import Iterable
+
+from engine.catalog import Catalog
+from engine.catalog.records import Face, Person
+from engine.errors import FaceAlbumError, NotFoundError
+from engine.people.oplog import Change, commit
+
+FACE_STATES = ("face", "not_face", "stranger")
+
+
+class PeopleError(FaceAlbumError):
+    """A people operation that cannot be done as asked (merge into itself, ...)."""
+
+
+def name_person(cat: Catalog, person_id: int, name: str | None) -> None:
+    """Give a person a name; an empty name makes them unnamed again."""
+    clean = (name or "").strip() or None
+    with cat.transaction():
+        person = live_person(cat, person_id)
+        change = Change(persons={person.id: {"name": clean}})
+        summary = (
+            f"Named person {person.id} {clean!r}" if clean else f"Removed the name of {person.id}"
+        )
+        commit(cat, "name", summary, change)
+
+
+def merge_people(cat: Catalog, source_ids: Iterable[int], target_id: int) -> None:
+    """Make the sources one person with the target.
+
+    Merging says "all these faces are one person", so every face of the
+    sources and of the target is confirmed for the target: no recluster can
+    pull them apart again. The sources are kept as rows with
+    ``merged_into = target`` so that facts about them (rejections) keep
+    holding for the merged person. The target keeps its name; an unnamed
+    target takes the first source's name.
+    """
+    sources = list(dict.fromkeys(int(s) for s in source_ids))
+    if not sources:
+        raise PeopleError("merge needs at least one person to merge; none was given")
+    if target_id in sources:
+        raise PeopleError(
+            f"cannot merge person {target_id} into itself; give the other people as sources"
+        )
+    with cat.transaction():
+        target = live_person(cat, target_id)
+        change = Change()
+        for face in cat.faces(person_id=target.id):
+            if face.state == "face" and not face.confirmed:
+                change.faces[face.id] = (target.id, "user", face.state)
+        name = target.name
+        for source_id in sources:
+            source = live_person(cat, source_id)
+            for face in cat.faces(person_id=source.id):
+                change.faces[face.id] = (target.id, "user", face.state)
+                change.rejections[(face.id, target.id)] = False
+            change.persons[source.id] = {"merged_into": target.id}
+            if name is None and source.name:
+                name = source.name
+        if name != target.name:
+            change.persons[target.id] = {"name": name}
+        listed = ", ".join(str(s) for s in sources)
+        commit(cat, "merge", f"Merged {listed} into {target.id} ({target.label})", change)
+
+
+def split_faces(
+    cat: Catalog, face_ids: Iterable[int], target_person_id: int | None = None
+) -> int:
+    """Move faces to an existing person, or to a new one; returns that person's id.
+
+    The moved faces are confirmed for their new person, and each is rejected
+    from the person it left, so no later clustering glues it back.
+    """
+    faces = _faces(cat, face_ids)
+    with cat.transaction():
+        if target_person_id is None:
+            target_id = _new_person(cat)
+        else:
+            target_id = live_person(cat, target_person_id).id
+        change = Change()
+        for face in faces:
+            change.faces[face.id] = (target_id, "user", "face")
+            change.rejections[(face.id, target_id)] = False
+            if face.person_id is not None and face.person_id != target_id:
+                change.rejections[(face.id, face.person_id)] = True
+        commit(cat, "split", f"Moved {_count(faces)} to person {target_id}", change)
+    return target_id
+
+
+def confirm_faces(cat: Catalog, face_ids: Iterable[int], person_id: int) -> None:
+    """"Yes, this is them": the faces belong to the person, as a fact."""
+    faces = _faces(cat, face_ids)
+    with cat.transaction():
+        person = live_person(cat, person_id)
+        change = Change()
+        for face in faces:
+            change.faces[face.id] = (person.id, "user", "face")
+            change.rejections[(face.id, person.id)] = False
+        commit(cat, "confirm", f"Confirmed {_count(faces)} as {person.label}", change)
+
+
+def reject_faces(cat: Catalog, face_ids: Iterable[int], person_id: int) -> None:
+    """"Not this person": remembered forever; a face in the person leaves it."""
+    faces = _faces(cat, face_ids)
+    with cat.transaction():
+        person = live_person(cat, person_id)
+        merged = merged_ids(cat, person.id)
+        change = Change()
+        for face in faces:
+            change.rejections[(face.id, person.id)] = True
+            if face.person_id in merged:
+                change.faces[face.id] = (None, None, face.state)
+        commit(cat, "reject", f"{_count(faces)} not {person.label}", change)
+
+
+def hide_person(cat: Catalog, person_id: int, hidden: bool = True) -> None:
+    """Hide a person from the people list (or show them again)."""
+    with cat.transaction():
+        person = live_person(cat, person_id)
+        verb = "Hid" if hidden else "Showed"
+        commit(cat, "hide", f"{verb} {person.label} ({person.id})",
+               Change(persons={person.id: {"hidden": int(hidden)}}))
+
+
+def mark_faces(cat: Catalog, face_ids: Iterable[int], state: str) -> None:
+    """Mark faces as 'not_face' or 'stranger' (they leave their person), or 'face' again."""
+    if state not in FACE_STATES:
+        raise PeopleError(
+            f"a face can be marked {', '.join(FACE_STATES)}; got {state!r}"
+        )
+    faces = _faces(cat, face_ids)
+    with cat.transaction():
+        change = Change()
+        for face in faces:
+            if state == "face":
+                if face.state != "face":
+                    change.faces[face.id] = (None, None, "face")
+            else:
+                change.faces[face.id] = (None, None, state)
+        commit(cat, "mark", f"Marked {_count(faces)} as {state.replace('_', ' ')}", change)
+
+
+def set_cover(cat: Catalog, person_id: int, face_id: int) -> None:
+    """Choose the face shown for a person."""
+    with cat.transaction():
+        person = live_person(cat, person_id)
+        face = cat.face(face_id)
+        if face.person_id not in merged_ids(cat, person.id):
+            raise PeopleError(
+                f"face {face_id} is not one of {person.label}'s faces, so it cannot be their "
+                f"cover; `facealbum faces {person.id}` lists them"
+            )
+        commit(cat, "cover", f"New cover for {person.label}",
+               Change(persons={person.id: {"cover_face_id": face.id}}))
+
+
+# -- shared helpers (also used by the clustering and query code) ---------------
+
+
+def live_person(cat: Catalog, person_id: int) -> Person:
+    """The person, or an error naming them when unknown or merged away."""
+    person = cat.person(int(person_id))
+    if person.merged_into is not None:
+        final = resolve_person(cat, person.id)
+        raise NotFoundError(
+            f"person {person.id} was merged into person {final}; use {final} instead "
+            "(`facealbum people` lists the valid ids)"
+        )
+    return person
+
+
+def resolve_person(cat: Catalog, person_id: int) -> int:
+    """Follow ``merged_into`` to the person that holds ``person_id`` now."""
+    seen = {person_id}
+    current = person_id
+    while True:
+        row = cat.conn.execute(
+            "SELECT merged_into FROM persons WHERE id = ?", (current,)
+        ).fetchone()
+        if row is None or row[0] is None or row[0] in seen:
+            return current
+        current = int(row[0])
+        seen.add(current)
+
+
+def merged_ids(cat: Catalog, person_id: int) -> set[int]:
+    """The person and everyone merged into them, directly or not."""
+    ids = {person_id}
+    frontier = [person_id]
+    while frontier:
+        rows = cat.conn.execute(
+            f"SELECT id FROM persons WHERE merged_into IN ({','.join('?' * len(frontier))})",
+            frontier,
+        ).fetchall()
+        frontier = [int(r[0]) for r in rows if int(r[0]) not in ids]
+        ids.update(frontier)
+    return ids
+
+
+def new_person_row(cat: Catalog) -> int:
+    """Insert an empty, unnamed person; the caller's transaction holds it."""
+    cur = cat.conn.execute("INSERT INTO persons(created_at) VALUES (?)", (time.time(),))
+    return int(cur.lastrowid or 0)
+
+
+def _new_person(cat: Catalog) -> int:
+    return new_person_row(cat)
+
+
+def _faces(cat: Catalog, face_ids: Iterable[int]) -> list[Face]:
+    wanted = list(dict.fromkeys(int(f) for f in face_ids))
+    if not wanted:
+        raise PeopleError("no face ids were given; `facealbum faces PERSON` lists a person's faces")
+    found = {f.id: f for f in cat.faces(ids=wanted)}
+    missing = [f for f in wanted if f not in found]
+    if missing:
+        raise NotFoundError(
+            f"no face with id {', '.join(str(m) for m in missing)}; "
+            "`facealbum faces PERSON` lists a person's faces"
+        )
+    return [found[f] for f in wanted]
+
+
+def _count(faces: list[Face]) -> str:
+    return "1 face" if len(faces) == 1 else f"{len(faces)} faces"

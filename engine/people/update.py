@@ -1,0 +1,430 @@
+"""Automatic assignment of faces to people: full recluster and incremental update.
+
+This is the bridge between the catalog's facts and ``engine.people.cluster``:
+it loads the embeddings of the active embedder (through the user's adapter,
+when one is trained), turns facts into constraints (confirmed faces are
+seeds, rejections and shared photos are cannot-links, merged people resolve
+to the person they were merged into), and writes the result back.
+
+It writes only ``faces.person_id`` with ``assigned_by = 'auto'`` (or clears
+an automatic assignment) and creates unnamed persons for new clusters. It
+never writes a fact: confirmed faces, face states, names, hidden flags,
+merges and rejections are only read. A cluster that mostly overlaps a person
+keeps that person's id, so names and covers survive a recluster.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.catalog import Catalog
+from engine.errors import Cancelled
+from engine.people.cluster import (
+    ClusterParams,
+    Constraints,
+    Dendrogram,
+    build_tree_steps,
+    cut,
+    params_for_strictness,
+)
+from engine.people.facts import new_person_row
+from engine.progress import CancelToken, Progress
+
+DEFAULT_EMBEDDER = "sface"
+
+
+def active_embedder(cat: Catalog) -> str:
+    return cat.get_meta("embedder", DEFAULT_EMBEDDER) or DEFAULT_EMBEDDER
+
+
+def load_vectors(
+    cat: Catalog, model: str | None = None, face_ids: np.ndarray | list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(face ids, unit vectors) as clustering sees them: through the adapter if enabled."""
+    model = model or active_embedder(cat)
+    ids, vectors = cat.embeddings(model, None if face_ids is None else [int(i) for i in face_ids])
+    if len(ids) == 0:
+        return ids, vectors
+    try:
+        from engine.train.adapter import adapt_embeddings
+    except ImportError:  # training is optional; without it vectors are used as they are
+        return ids, vectors
+    adapted = np.asarray(adapt_embeddings(cat, model, vectors), dtype=np.float32)
+    norms = np.linalg.norm(adapted, axis=1, keepdims=True)
+    return ids, adapted / np.maximum(norms, 1e-12)
+
+
+@dataclass
+class FaceTable:
+    """The faces clustering may touch, one row each, aligned with ``vectors``."""
+
+    ids: np.ndarray
+    vectors: np.ndarray
+    photo: np.ndarray
+    person: np.ndarray  # resolved person id, -1 for none
+    confirmed: np.ndarray  # bool
+    rejected: dict[int, set[int]]  # row -> resolved person ids
+
+    def constraints(self, rows: np.ndarray | None = None) -> Constraints:
+        """Constraints of all rows, or of the subset ``rows`` (renumbered)."""
+        if rows is None:
+            rows = np.arange(len(self.ids))
+        seed = np.where(self.confirmed[rows], self.person[rows], -1)
+        where = {int(r): i for i, r in enumerate(rows)}
+        rejected = {where[r]: s for r, s in self.rejected.items() if r in where}
+        return Constraints(photo=self.photo[rows], seed=seed, rejected=rejected)
+
+
+def load_faces(cat: Catalog, model: str | None = None) -> FaceTable:
+    """Every face that may be clustered: state 'face' with an embedding of ``model``."""
+    resolve = person_resolver(cat)
+    rows = cat.conn.execute(
+        "SELECT id, photo_id, person_id, assigned_by FROM faces WHERE state = 'face' ORDER BY id"
+    ).fetchall()
+    if not rows:
+        return _empty_table()
+    info = np.array(
+        [(r[0], r[1], -1 if r[2] is None else resolve(int(r[2])), r[3] == "user") for r in rows],
+        dtype=np.int64,
+    )
+    ids, vectors = load_vectors(cat, model)
+    if len(ids) == 0:
+        return _empty_table()
+    pos = np.searchsorted(info[:, 0], ids)
+    pos = np.clip(pos, 0, len(info) - 1)
+    have = info[pos, 0] == ids
+    ids, vectors, pos = ids[have], vectors[have], pos[have]
+    row_of = {int(f): i for i, f in enumerate(ids)}
+    rejected: dict[int, set[int]] = {}
+    for face_id, person_id in cat.conn.execute("SELECT face_id, person_id FROM rejections"):
+        row = row_of.get(int(face_id))
+        if row is not None:
+            rejected.setdefault(row, set()).add(resolve(int(person_id)))
+    return FaceTable(
+        ids=ids,
+        vectors=vectors,
+        photo=info[pos, 1],
+        person=info[pos, 2],
+        confirmed=info[pos, 3].astype(bool) & (info[pos, 2] >= 0),
+        rejected=rejected,
+    )
+
+
+def person_resolver(cat: Catalog) -> "_Resolver":
+    merged = dict(
+        (int(a), int(b))
+        for a, b in cat.conn.execute(
+            "SELECT id, merged_into FROM persons WHERE merged_into IS NOT NULL"
+        )
+    )
+    return _Resolver(merged)
+
+
+class _Resolver:
+    """Follows merged_into chains to the person that holds an id now."""
+
+    def __init__(self, merged: dict[int, int]) -> None:
+        self.merged = merged
+
+    def __call__(self, person_id: int) -> int:
+        seen = {person_id}
+        while person_id in self.merged and self.merged[person_id] not in seen:
+            person_id = self.merged[person_id]
+            seen.add(person_id)
+        return person_id
+
+
+# -- full recluster ------------------------------------------------------------
+
+
+def recluster(
+    cat: Catalog,
+    *,
+    strictness: float = 0.5,
+    params: ClusterParams | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Progress]:
+    """Cluster every face again, keeping every fact; yields ``Progress``."""
+    params = params or params_for_strictness(strictness)
+    model = active_embedder(cat)
+    table = load_faces(cat, model)
+    yield Progress("loading", len(table.ids), len(table.ids))
+    if len(table.ids) == 0:
+        return
+    key = _cache_key(cat, model, params)
+    tree = _TREES.get(key)
+    if tree is None:
+        for item in build_tree_steps(table.vectors, table.constraints(), params, cancel):
+            if isinstance(item, Dendrogram):
+                tree = item
+            else:
+                yield item
+    if tree is None:  # pragma: no cover - build_tree_steps always ends with a tree
+        raise RuntimeError("clustering ended without a result")
+    _TREES.clear()
+    _TREES[key] = tree
+    labels = cut(tree, params.threshold, min_size=1)
+    if cancel is not None and cancel.cancelled:
+        raise Cancelled("clustering was stopped on request; nothing was changed")
+    yield Progress("writing", 0, 1)
+    with cat.transaction():
+        target = _persons_for_clusters(cat, table, labels, params.min_size)
+        changed = _write(cat, table, np.arange(len(table.ids)), target)
+    _TREES.pop(key, None)  # the catalog changed: its signature is stale
+    yield Progress("writing", 1, 1, {"changed": changed})
+
+
+def preview_cluster_count(
+    cat: Catalog, strictness: float = 0.5, params: ClusterParams | None = None
+) -> int:
+    """How many people a recluster at ``strictness`` would give (cached between calls)."""
+    params = params or params_for_strictness(strictness)
+    model = active_embedder(cat)
+    key = _cache_key(cat, model, params)
+    tree = _TREES.get(key)
+    table = None
+    if tree is None:
+        table = load_faces(cat, model)
+        if len(table.ids) == 0:
+            return 0
+        for item in build_tree_steps(table.vectors, table.constraints(), params):
+            if isinstance(item, Dendrogram):
+                tree = item
+        if tree is None:  # pragma: no cover
+            raise RuntimeError("clustering ended without a result")
+        _TREES.clear()
+        _TREES[key] = tree
+    labels = cut(tree, params.threshold, min_size=params.min_size)
+    return int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
+
+
+# The last tree built, keyed by what it was built from; a change of faces,
+# facts or parameters gives another key.
+_TREES: dict[tuple[object, ...], Dendrogram] = {}
+
+
+def _cache_key(cat: Catalog, model: str, params: ClusterParams) -> tuple[object, ...]:
+    faces = cat.conn.execute(
+        "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(person_id), 0) FROM faces "
+        "WHERE state = 'face'"
+    ).fetchone()
+    facts = cat.conn.execute(
+        "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM operations WHERE undone = 0"
+    ).fetchone()
+    adapters = cat.conn.execute(
+        "SELECT COALESCE(MAX(created_at), 0), COALESCE(SUM(enabled), 0) FROM adapters"
+    ).fetchone()
+    return (
+        str(cat.path.resolve()), model, tuple(faces), tuple(facts), tuple(adapters),
+        params.neighbours, params.max_threshold,
+    )
+
+
+# -- incremental update --------------------------------------------------------
+
+
+def update_people(
+    cat: Catalog,
+    *,
+    strictness: float = 0.5,
+    params: ClusterParams | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Progress]:
+    """After a scan: unassigned faces join people they are near, the rest are clustered.
+
+    A face joins the person whose faces are nearest to it on average (every
+    face of the person votes with its distance: average linkage, the same
+    criterion the full clustering merges by) when that average is under the
+    threshold, skipping people it was rejected from and people already in its
+    photo. Faces that join no one are clustered among themselves; groups of
+    at least ``min_size`` become new people. Existing assignments are kept.
+    """
+    params = params or params_for_strictness(strictness)
+    table = load_faces(cat, active_embedder(cat))
+    pool = np.nonzero(table.person < 0)[0]
+    yield Progress("loading", len(table.ids), len(table.ids))
+    if len(pool) == 0:
+        return
+    index = AssignIndex.from_table(table)
+    target = np.full(len(table.ids), -1, dtype=np.int64)
+    for done, row in enumerate(pool):
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled("updating people was stopped on request; nothing was changed")
+        person = index.assign(
+            table.vectors[row], params.threshold,
+            rejected=table.rejected.get(int(row), set()), photo=int(table.photo[row]),
+        )
+        if person is not None:
+            target[row] = person
+            index.add(person, table.vectors[row], int(table.photo[row]))
+        if done % 1000 == 0:
+            yield Progress("assigning", done + 1, len(pool))
+    rest = pool[target[pool] < 0]
+    labels = np.full(len(rest), -1, dtype=np.int64)
+    if len(rest) >= params.min_size:
+        tree = None
+        for item in build_tree_steps(
+            table.vectors[rest], table.constraints(rest), params, cancel
+        ):
+            if isinstance(item, Dendrogram):
+                tree = item
+            else:
+                yield item
+        if tree is not None:
+            labels = cut(tree, params.threshold, params.min_size)
+    with cat.transaction():
+        new_ids: dict[int, int] = {}
+        for i, row in enumerate(rest):
+            if labels[i] >= 0:
+                if int(labels[i]) not in new_ids:
+                    new_ids[int(labels[i])] = new_person_row(cat)
+                target[row] = new_ids[int(labels[i])]
+        changed = _write(cat, table, pool, target)
+    _TREES.clear()
+    yield Progress("writing", 1, 1, {"changed": changed, "new_people": len(new_ids)})
+
+
+class AssignIndex:
+    """Per-person sums of face vectors: the average-linkage distance of a new
+    face to every person is one matrix-vector product, so assigning one face
+    costs O(people x dim) however many faces the catalog holds."""
+
+    def __init__(self, dim: int) -> None:
+        self.persons = np.zeros(0, dtype=np.int64)
+        self.sums = np.zeros((0, dim), dtype=np.float32)
+        self.means = np.zeros((0, dim), dtype=np.float32)
+        self.counts = np.zeros(0, dtype=np.float64)
+        self.photos: dict[int, set[int]] = {}  # person -> photos they are in
+        self._row: dict[int, int] = {}
+
+    @classmethod
+    def from_table(cls, table: FaceTable) -> "AssignIndex":
+        index = cls(table.vectors.shape[1])
+        assigned = table.person >= 0
+        persons, inverse = np.unique(table.person[assigned], return_inverse=True)
+        sums = np.zeros((len(persons), table.vectors.shape[1]), dtype=np.float32)
+        np.add.at(sums, inverse, table.vectors[assigned])
+        index.persons = persons
+        index.sums = sums
+        index.counts = np.bincount(inverse, minlength=len(persons)).astype(np.float64)
+        index.means = (sums / np.maximum(index.counts, 1)[:, None]).astype(np.float32)
+        index._row = {int(p): i for i, p in enumerate(persons)}
+        for person, photo in zip(table.person[assigned], table.photo[assigned], strict=True):
+            index.photos.setdefault(int(person), set()).add(int(photo))
+        return index
+
+    def assign(
+        self,
+        vector: np.ndarray,
+        threshold: float,
+        *,
+        rejected: set[int] | None = None,
+        photo: int | None = None,
+        candidates: int = 8,
+    ) -> int | None:
+        """The person this face joins, or None when no one is near enough."""
+        if len(self.persons) == 0:
+            return None
+        linkage = 2.0 - 2.0 * (self.means @ vector)
+        top = min(candidates, len(linkage))
+        best = np.argpartition(linkage, top - 1)[:top]
+        for row in best[np.argsort(linkage[best])]:
+            if linkage[row] > threshold:
+                return None
+            person = int(self.persons[row])
+            if rejected and person in rejected:
+                continue
+            if photo is not None and photo in self.photos.get(person, ()):
+                continue
+            return person
+        return None
+
+    def add(self, person: int, vector: np.ndarray, photo: int) -> None:
+        row = self._row.get(person)
+        if row is None:
+            row = len(self.persons)
+            self._row[person] = row
+            self.persons = np.append(self.persons, person)
+            self.sums = np.vstack([self.sums, np.zeros((1, self.sums.shape[1]), np.float32)])
+            self.means = np.vstack([self.means, np.zeros((1, self.means.shape[1]), np.float32)])
+            self.counts = np.append(self.counts, 0.0)
+        self.sums[row] += vector
+        self.counts[row] += 1
+        self.means[row] = self.sums[row] / self.counts[row]
+        self.photos.setdefault(person, set()).add(photo)
+
+
+# -- writing -------------------------------------------------------------------
+
+
+def _persons_for_clusters(
+    cat: Catalog, table: FaceTable, labels: np.ndarray, min_size: int
+) -> np.ndarray:
+    """The person each row goes to (-1: none), keeping ids where clusters overlap."""
+    target = np.full(len(labels), -1, dtype=np.int64)
+    clusters = int(labels.max()) + 1 if len(labels) else 0
+    named = {
+        int(r[0]) for r in cat.conn.execute(
+            "SELECT id FROM persons WHERE name IS NOT NULL AND merged_into IS NULL"
+        )
+    }
+    live = {int(r[0]) for r in cat.conn.execute("SELECT id FROM persons WHERE merged_into IS NULL")}
+    sizes = np.bincount(labels, minlength=clusters)
+    owner = np.full(clusters, -1, dtype=np.int64)
+    used: set[int] = set()
+    # Seeds decide first: a cluster holding confirmed faces is their person.
+    seeded = table.confirmed
+    for label, person in zip(labels[seeded], table.person[seeded], strict=True):
+        owner[label] = person
+        used.add(int(person))
+    # Then clusters keep the id of the person most of their faces had.
+    prior = (table.person >= 0) & ~table.confirmed
+    pairs: dict[tuple[int, int], int] = {}
+    for label, person in zip(labels[prior], table.person[prior], strict=True):
+        pairs[(int(label), int(person))] = pairs.get((int(label), int(person)), 0) + 1
+    blocked: set[tuple[int, int]] = set()
+    for row, persons in table.rejected.items():
+        for person in persons:
+            blocked.add((int(labels[row]), person))
+    for (label, person), overlap in sorted(pairs.items(), key=lambda kv: -kv[1]):
+        if owner[label] >= 0 or person in used or person not in live:
+            continue
+        if (label, person) in blocked:
+            continue
+        small = sizes[label] < min_size
+        if overlap * 2 < sizes[label] or (small and person not in named):
+            continue
+        owner[label] = person
+        used.add(person)
+    for label in range(clusters):
+        if owner[label] < 0 and sizes[label] >= min_size:
+            owner[label] = new_person_row(cat)
+    target[:] = owner[labels]
+    return target
+
+
+def _write(cat: Catalog, table: FaceTable, rows: np.ndarray, target: np.ndarray) -> int:
+    """Store automatic assignments of ``rows``; confirmed faces are never written."""
+    updates = []
+    for row in rows:
+        if table.confirmed[row]:
+            continue
+        new = int(target[row])
+        if new == int(table.person[row]):
+            continue
+        updates.append((None if new < 0 else new, None if new < 0 else "auto", int(table.ids[row])))
+    cat.conn.executemany(
+        "UPDATE faces SET person_id = ?, assigned_by = ? WHERE id = ? "
+        "AND (assigned_by IS NULL OR assigned_by = 'auto') AND state = 'face'",
+        updates,
+    )
+    return len(updates)
+
+
+def _empty_table() -> FaceTable:
+    return FaceTable(
+        ids=np.zeros(0, np.int64), vectors=np.zeros((0, 0), np.float32),
+        photo=np.zeros(0, np.int64), person=np.zeros(0, np.int64),
+        confirmed=np.zeros(0, bool), rejected={},
+    )
