@@ -1,0 +1,171 @@
+"""Thumbnails and face crops, decoded off the GUI thread and kept on disk.
+
+``ImageCache`` hands out ``QPixmap``s for photo thumbnails and face crops. A
+request it cannot answer from memory returns ``None`` at once and schedules
+the work on the runner's task pool; when the image is ready ``ready(key)``
+fires (queued, so views repaint on the GUI thread). Decoded images are kept
+as JPEG files under the user's cache folder, named by the photo's content
+hash, so a moved or re-scanned photo keeps its thumbnails. This module reads
+photos through ``engine.imageio`` and never changes the catalog.
+"""
+
+import hashlib
+import logging
+import math
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import platformdirs
+from PIL import Image
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+from app import APP_NAME
+from app.workers import Runner
+from engine.catalog import Photo
+from engine.errors import PhotoError
+from engine.imageio import load_oriented
+
+log = logging.getLogger(__name__)
+
+_Maker = Callable[[], Image.Image]
+
+# A face crop shows this much around the detector's box (hair, chin).
+FACE_MARGIN = 1.6
+
+
+def default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "thumbnails"
+
+
+class ImageCache(QObject):
+    """Lazily loaded photo thumbnails and face crops."""
+
+    ready = Signal(str)  # key of an image that can now be had without waiting
+    _loaded = Signal(str, QImage)  # from a worker thread to the GUI thread
+
+    def __init__(self, cache_dir: Path, runner: Runner, memory_items: int = 3000) -> None:
+        super().__init__()
+        self.cache_dir = cache_dir
+        self._runner = runner
+        self._memory: OrderedDict[str, QPixmap] = OrderedDict()
+        self._memory_items = memory_items
+        self._pending: set[str] = set()
+        self._broken: set[str] = set()
+        self._loaded.connect(self._store, Qt.ConnectionType.QueuedConnection)
+
+    # -- requests -------------------------------------------------------------
+
+    def photo_thumb(self, photo: Photo, size: int) -> QPixmap | None:
+        """The photo scaled to ``size`` on its long side, or None while it loads."""
+        return self._request(thumb_key(photo, size), lambda: _thumb(photo, size))
+
+    def face_crop(
+        self, photo: Photo, box: tuple[float, float, float, float], size: int
+    ) -> QPixmap | None:
+        """A square ``size`` crop around a face, or None while it loads."""
+        return self._request(crop_key(photo, box, size), lambda: _crop(photo, box, size))
+
+    def is_broken(self, key: str) -> bool:
+        """True when the image behind ``key`` could not be made (the photo is unreadable)."""
+        return key in self._broken
+
+    def clear_memory(self) -> None:
+        self._memory.clear()
+
+    # -- machinery ------------------------------------------------------------
+
+    def _request(self, key: str, make: _Maker) -> QPixmap | None:
+        cached = self._memory.get(key)
+        if cached is not None:
+            self._memory.move_to_end(key)
+            return cached
+        if key in self._pending or key in self._broken:
+            return None
+        self._pending.add(key)
+        path = self.cache_dir / key[:2] / f"{key}.jpg"
+        self._runner.submit(lambda: self._load(key, path, make))
+        return None
+
+    def _load(self, key: str, path: Path, make: _Maker) -> None:
+        """Runs on a worker thread: disk cache first, the photo itself otherwise."""
+        image = QImage(str(path)) if path.exists() else QImage()
+        if image.isNull():
+            try:
+                pil = make()
+            except PhotoError as exc:
+                log.info("no thumbnail for %s: %s", key, exc)
+                self._loaded.emit(key, QImage())
+                return
+            _save_atomically(pil, path)
+            image = _to_qimage(pil)
+        self._loaded.emit(key, image)
+
+    def _store(self, key: str, image: QImage) -> None:
+        self._pending.discard(key)
+        if image.isNull():
+            self._broken.add(key)
+        else:
+            self._memory[key] = QPixmap.fromImage(image)
+            while len(self._memory) > self._memory_items:
+                self._memory.popitem(last=False)
+        self.ready.emit(key)
+
+
+def thumb_key(photo: Photo, size: int) -> str:
+    """The name under which a photo's thumbnail is cached and announced."""
+    return f"{_photo_key(photo)}-p{size}"
+
+
+def crop_key(photo: Photo, box: tuple[float, float, float, float], size: int) -> str:
+    """The name under which a face crop is cached and announced."""
+    x, y, w, h = (round(v) for v in box)
+    return f"{_photo_key(photo)}-f{x}_{y}_{w}_{h}-{size}"
+
+
+def _photo_key(photo: Photo) -> str:
+    if photo.sha256:
+        return photo.sha256[:32]
+    return hashlib.sha256(f"{photo.path}:{photo.mtime_ns}".encode()).hexdigest()[:32]
+
+
+def _thumb(photo: Photo, size: int) -> Image.Image:
+    return load_oriented(photo.path, size)
+
+
+def _crop(photo: Photo, box: tuple[float, float, float, float], size: int) -> Image.Image:
+    x, y, w, h = box
+    side = max(w, h) * FACE_MARGIN
+    full_long = max(photo.width or 0, photo.height or 0)
+    # Decode just big enough that the crop has ``size`` pixels of detail.
+    max_side = max(size, math.ceil(full_long * size / side)) if full_long and side > 0 else 1600
+    image = load_oriented(photo.path, min(max_side, full_long) if full_long else max_side)
+    scale = image.width / photo.width if photo.width else 1.0
+    cx, cy = (x + w / 2) * scale, (y + h / 2) * scale
+    # A face that fills the photo gets the largest square the photo holds.
+    half = min(side * scale, image.width, image.height) / 2
+    left, top = cx - half, cy - half
+    # Keep the square inside the photo where it can be, so no grey bands show.
+    left = min(max(left, 0.0), max(image.width - 2 * half, 0.0))
+    top = min(max(top, 0.0), max(image.height - 2 * half, 0.0))
+    region = (round(left), round(top), round(left + 2 * half), round(top + 2 * half))
+    return image.crop(region).resize((size, size), Image.Resampling.LANCZOS)
+
+
+def _save_atomically(image: Image.Image, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        image.save(tmp, "JPEG", quality=88)
+        tmp.replace(path)
+    except OSError as exc:  # a full or read-only cache only costs speed
+        log.warning("cannot keep thumbnail %s: %s", path, exc)
+
+
+def _to_qimage(image: Image.Image) -> QImage:
+    rgb = image.convert("RGB")
+    data = rgb.tobytes()
+    q = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888)
+    return q.copy()  # own the pixels; ``data`` goes away with this frame

@@ -1,0 +1,72 @@
+"""Start the desktop app: ``facealbum-app [FOLDER] [--catalog PATH] [--version]``.
+
+Parses the few command-line options, loads the settings, opens the catalog
+and shows the main window; given a FOLDER it starts scanning it at once.
+``--quit-after-scan`` (for smoke tests of a bundle) ends the program when
+that scan ends, with status 0 only if it succeeded.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app import APP_NAME, APP_TITLE, __version__
+from app.images import ImageCache, default_cache_dir
+from app.main_window import MainWindow
+from app.resources import app_icon
+from app.session import Session
+from app.settings import SettingsStore
+from app.workers import ThreadRunner
+from engine.errors import FaceAlbumError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="facealbum-app", description="Find the people in your photos: the desktop app."
+    )
+    parser.add_argument("folder", nargs="?", type=Path, help="a folder of photos to scan now")
+    parser.add_argument("--catalog", type=Path, default=None,
+                        help="catalog file (default: the one chosen in Settings, or "
+                             "$FACEALBUM_CATALOG)")
+    parser.add_argument("--settings", type=Path, default=None,
+                        help="keep settings in this ini file instead of the usual place")
+    parser.add_argument("--quit-after-scan", action="store_true",
+                        help="quit when the scan of FOLDER ends (smoke tests)")
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_TITLE)
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName(APP_NAME)
+    app.setWindowIcon(app_icon())
+
+    store = SettingsStore(args.settings)
+    settings = store.load()
+    env = os.environ.get("FACEALBUM_CATALOG")
+    catalog = args.catalog or (Path(env) if env else Path(settings.catalog_path))
+    runner = ThreadRunner()
+    try:
+        session = Session(catalog, settings, runner, ImageCache(default_cache_dir(), runner))
+    except FaceAlbumError as exc:
+        QMessageBox.critical(None, APP_TITLE, f"{exc}")
+        return 2
+    window = MainWindow(session, store)
+    window.show()
+    if args.folder is not None:
+        job = window.scan([args.folder])
+        if args.quit_after_scan:
+            if job is None:
+                return 1
+            job.succeeded.connect(lambda: app.exit(0))
+            job.failed.connect(lambda _m: app.exit(1))
+            job.cancelled.connect(lambda: app.exit(1))
+    return int(app.exec())

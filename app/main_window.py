@@ -1,0 +1,330 @@
+"""The main window: pages, menus, the scan banner, and the wiring between them.
+
+The window routes a user's intent to a page or to the session (scan, undo,
+export, settings) and navigates between welcome, people, person and review.
+It shows engine errors as dialogs that say what happened and what to do.
+It keeps no domain state: pages read through item models, changes go
+through ``Session``.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import APP_TITLE, __version__
+from app.jobs import PEOPLE_CHANGED, recluster_work, scan_work
+from app.models import PeopleModel, ProblemsModel
+from app.resources import app_icon, demo_album, icon
+from app.session import Session
+from app.settings import SettingsStore
+from app.views.export_dialog import ExportDialog
+from app.views.people_page import PeoplePage
+from app.views.person_page import PersonPage
+from app.views.problems_dialog import ProblemsDialog
+from app.views.review_page import ReviewPage
+from app.views.scan_banner import ScanBanner
+from app.views.settings_dialog import SettingsDialog
+from app.views.welcome_page import WelcomePage
+from app.workers import Job
+from engine import people
+from engine.errors import FaceAlbumError
+from engine.progress import Progress
+from engine.scan import ScanOptions
+
+STYLE = """
+QToolButton#filterChip { padding: 4px 14px; border-radius: 13px; border: 1px solid palette(mid); }
+QToolButton#filterChip:checked { background: palette(highlight); color: palette(highlighted-text);
+                                 border-color: palette(highlight); }
+QFrame#scanBanner { background: palette(alternate-base); border: none;
+                    border-bottom: 1px solid palette(mid); }
+QFrame#reviewCard { background: palette(base); border: 1px solid palette(midlight);
+                    border-radius: 14px; }
+QProgressBar { border: none; border-radius: 4px; background: palette(midlight); }
+QProgressBar::chunk { border-radius: 4px; background: palette(highlight); }
+QPushButton { padding: 6px 14px; }
+"""
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Session, store: SettingsStore) -> None:
+        super().__init__()
+        self.session = session
+        self.store = store
+        self.setWindowTitle(APP_TITLE)
+        self.setWindowIcon(app_icon())
+        self.resize(1180, 780)
+        self.setStyleSheet(STYLE)
+
+        self.people_model = PeopleModel(session, self)
+        self.problems_model = ProblemsModel(session, self)
+        self.welcome = WelcomePage()
+        self.people_page = PeoplePage(session, self.people_model)
+        self.person_page = PersonPage(session, self.people_model)
+        self.person_page.renamer = self.people_page.rename
+        self.review_page = ReviewPage(session, self.people_model)
+        self.stack = QStackedWidget()
+        for page in (self.welcome, self.people_page, self.person_page, self.review_page):
+            self.stack.addWidget(page)
+        self.banner = ScanBanner()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self._make_actions()
+        self._make_menus()
+        self._make_toolbar()
+
+        self.welcome.choose_folder.connect(self.choose_folder)
+        self.welcome.open_demo.connect(self.open_demo)
+        self.people_page.open_person.connect(self.show_person)
+        self.people_page.open_unassigned.connect(lambda: self.show_person(None))
+        self.people_page.review_person.connect(self.show_review)
+        self.person_page.back.connect(self.show_people)
+        self.person_page.review_person.connect(self.show_review)
+        self.person_page.person_created.connect(self.show_person)
+        self.review_page.back.connect(self.show_people)
+        self.banner.show_problems.connect(self.show_problems)
+        session.error.connect(self.show_error)
+        session.changed.connect(self.update_actions)
+        self.stack.currentChanged.connect(lambda _i: self.update_actions())
+
+        has_photos = bool(session.catalog.roots())
+        self.stack.setCurrentWidget(self.people_page if has_photos else self.welcome)
+        last = session.settings.last_folder
+        self.welcome.recent.setText(f"Last folder: {last}" if last else "")
+        self.update_actions()
+
+    # -- actions ---------------------------------------------------------------------
+
+    def _make_actions(self) -> None:
+        def action(
+            name: str, text: str, slot: Callable[[], object],
+            shortcut: QKeySequence | QKeySequence.StandardKey | list[QKeySequence] | None = None,
+            tip: str = "",
+        ) -> QAction:
+            a = QAction(icon(name), text, self) if name else QAction(text, self)
+            if isinstance(shortcut, list):
+                a.setShortcuts(shortcut)
+            elif shortcut is not None:
+                a.setShortcut(shortcut)
+            if tip:
+                a.setToolTip(tip)
+                a.setStatusTip(tip)
+            a.triggered.connect(slot)
+            return a
+
+        self.open_action = action("folder", "Add Photo &Folder…", self.choose_folder,
+                                  QKeySequence.StandardKey.Open,
+                                  "Look for faces in a folder of photos")
+        self.demo_action = action("demo", "Open the &Demo Album", self.open_demo)
+        self.rescan_action = action("scan", "&Scan Again", self.scan_again,
+                                    [QKeySequence("Ctrl+R"), QKeySequence(Qt.Key.Key_F5)],
+                                    "Look for new and changed photos in every folder (F5)")
+        self.export_action = action("export", "&Export Albums…", self.show_export,
+                                    QKeySequence("Ctrl+E"), "Make a folder of photos per person")
+        self.problems_action = action("warning", "S&kipped Files…", self.show_problems)
+        self.settings_action = action("settings", "Se&ttings…", self.show_settings,
+                                      QKeySequence.StandardKey.Preferences,
+                                      "Device, face model, strictness, catalog")
+        self.quit_action = action("", "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.undo_action = action("undo", "&Undo", self.session.undo,
+                                  QKeySequence.StandardKey.Undo)
+        self.redo_action = action("redo", "&Redo", self.session.redo,
+                                  [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.people_action = action("people", "&People", self.show_people,
+                                    QKeySequence("Ctrl+1"), "Everyone found (Ctrl+1)")
+        self.review_action = action("review", "&Review Suggestions", lambda: self.show_review(None),
+                                    QKeySequence("Ctrl+2"),
+                                    "Answer \u201cIs this Anna?\u201d for faces that may be "
+                                    "someone you named (Ctrl+2)")
+        self.back_action = action("back", "&Back", self.show_people, QKeySequence("Alt+Left"))
+        self.about_action = action("", f"&About {APP_TITLE}", self.show_about)
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for a in (self.open_action, self.demo_action, self.rescan_action, None,
+                  self.export_action, self.problems_action, None, self.settings_action, None,
+                  self.quit_action):
+            file_menu.addSeparator() if a is None else file_menu.addAction(a)
+        self.edit_menu = bar.addMenu("&Edit")
+        self.edit_menu.addAction(self.undo_action)
+        self.edit_menu.addAction(self.redo_action)
+        self.edit_menu.addSeparator()
+        for a in (self.people_page.rename_action, self.people_page.merge_action,
+                  self.people_page.hide_action):
+            self.edit_menu.addAction(a)
+        self.edit_menu.aboutToShow.connect(self.update_actions)
+        view_menu = bar.addMenu("&View")
+        for a in (self.people_action, self.review_action, self.back_action):
+            view_menu.addAction(a)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+    def _make_toolbar(self) -> None:
+        toolbar = QToolBar("Main")
+        toolbar.setMovable(False)
+        toolbar.setFloatable(False)
+        toolbar.setIconSize(QSize(20, 20))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.setContextMenuPolicy(Qt.ContextMenuPolicy.PreventContextMenu)
+        for a in (self.people_action, self.review_action, None, self.undo_action,
+                  self.redo_action, None, self.open_action, self.rescan_action,
+                  self.export_action, self.settings_action):
+            toolbar.addSeparator() if a is None else toolbar.addAction(a)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        self.toolbar = toolbar
+
+    def update_actions(self) -> None:
+        undo = self.session.undo_text()
+        redo = self.session.redo_text()
+        self.undo_action.setEnabled(undo is not None)
+        self.undo_action.setText(f"&Undo {undo}" if undo else "&Undo")
+        self.undo_action.setToolTip(f"Undo: {undo} (Ctrl+Z)" if undo else "Nothing to undo")
+        self.redo_action.setEnabled(redo is not None)
+        self.redo_action.setText(f"&Redo {redo}" if redo else "&Redo")
+        self.redo_action.setToolTip(f"Redo: {redo} (Ctrl+Shift+Z)" if redo else "Nothing to redo")
+        has_photos = bool(self.session.catalog.roots())
+        busy = self.session.busy()
+        self.rescan_action.setEnabled(has_photos and not busy)
+        self.open_action.setEnabled(not busy)
+        self.demo_action.setEnabled(not busy)
+        self.export_action.setEnabled(self.people_model.rowCount() > 0)
+        self.problems_action.setEnabled(self.problems_model.rowCount() > 0)
+        current = self.stack.currentWidget()
+        self.back_action.setEnabled(current in (self.person_page, self.review_page))
+        self.people_action.setEnabled(has_photos)
+        self.review_action.setEnabled(self.people_model.rowCount() > 0)
+
+    # -- navigation --------------------------------------------------------------------
+
+    def show_people(self) -> None:
+        self.stack.setCurrentWidget(self.people_page)
+        self.people_page.grid.setFocus()
+
+    def show_person(self, person_id: int | None) -> None:
+        self.person_page.show_person(person_id)
+        self.stack.setCurrentWidget(self.person_page)
+        self.person_page.album.setFocus()
+
+    def show_review(self, person_id: int | None) -> None:
+        self.stack.setCurrentWidget(self.review_page)
+        self.review_page.review(person_id)
+
+    # -- long work ------------------------------------------------------------------------
+
+    def choose_folder(self) -> None:
+        start = self.session.settings.last_folder or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Choose a Folder of Photos", start)
+        if folder:
+            self.scan([Path(folder)])
+
+    def open_demo(self) -> None:
+        self.scan([demo_album()])
+
+    def scan_again(self) -> None:
+        folders = [Path(p.decode(errors="surrogateescape")) for _, p in
+                   self.session.catalog.roots()]
+        if folders:
+            self.scan(folders)
+
+    def scan(self, folders: list[Path]) -> Job | None:
+        """Scan folders on a worker thread; people appear while it runs."""
+        if self.session.busy():
+            self.show_error("Scan", "A scan is already running. Wait for it to finish, or "
+                            "cancel it, then start this one.")
+            return None
+        settings = self.session.settings
+        if len(folders) == 1:
+            settings.last_folder = str(folders[0])
+            self.store.save(settings)
+        options = ScanOptions(detector=settings.detector, embedder=settings.embedder,
+                              device=settings.device)
+        title = f"Scanning {folders[0].name}" if len(folders) == 1 else "Scanning folders"
+        work = scan_work(folders, options, settings.strictness)
+        self.show_people()
+        job = self.session.start_job(title, work, progressed=self._scan_progressed,
+                                     ended=self.update_actions)
+        self.banner.follow(job)
+        self.update_actions()
+        return job
+
+    def _scan_progressed(self, report: Progress) -> None:
+        if report.info.get(PEOPLE_CHANGED):
+            self.session.changed.emit()
+
+    def show_export(self) -> None:
+        dialog = ExportDialog(self.session, self.people_model, parent=self)
+        dialog.exec()
+
+    def show_problems(self) -> None:
+        ProblemsDialog(self.problems_model, self).exec()
+
+    def show_settings(self) -> None:
+        old = self.session.settings
+        dialog = SettingsDialog(old, self._preview_count, self)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        new = dialog.result_settings()
+        self.store.save(new)
+        self.session.settings = new
+        if new.strictness != old.strictness and self.people_model.rowCount():
+            job = self.session.start_job("Grouping faces again", recluster_work(new.strictness),
+                                         progressed=self._scan_progressed,
+                                         ended=self.update_actions)
+            self.banner.follow(job)
+        if new.catalog_path != old.catalog_path:
+            QMessageBox.information(self, "Settings",
+                                    f"The catalog {new.catalog_path} will be used from the next "
+                                    "start.")
+
+    def _preview_count(self, strictness: float) -> int | None:
+        if not self.session.catalog.roots():
+            return None
+        try:
+            return people.preview_cluster_count(self.session.catalog, strictness)
+        except FaceAlbumError:
+            return None
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def show_error(self, title: str, message: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, _sentence(message), parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # not exec(): a worker's error must not stop the event loop
+        self.last_error = (title, message)
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, f"About {APP_TITLE}",
+            f"<h3>{APP_TITLE} {__version__}</h3><p>Turns a folder of photos into albums of "
+            "the people in them, on this computer.</p><p>Faces are found with YuNet and "
+            "recognised with SFace or FaceNet.</p>")
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.store.save(dataclasses.replace(self.session.settings))
+        self.session.close()
+        event.accept()
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    if message and message[0].islower():
+        message = message[0].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."

@@ -1,0 +1,445 @@
+"""Qt item models over the catalog: people, a person's faces, a person's photos.
+
+Each model adapts one engine query to the shape a Qt view wants and re-reads
+it when the session says something ``changed``; none of them keeps facts of
+its own or writes to the catalog (edits go through ``Session.apply``). Images
+come from the ``ImageCache`` and arrive lazily: a row shows a placeholder
+until its thumbnail is ready, then repaints.
+"""
+
+from collections.abc import Sequence
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QAbstractTableModel,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+
+from app.images import ImageCache, crop_key, thumb_key
+from app.session import Session
+from engine import people
+from engine.catalog import Catalog, Face, Photo, PhotoStatus
+from engine.errors import NotFoundError
+from engine.people import PersonSummary
+
+PERSON_MIME = "application/x-facealbum-person-ids"
+CROP_SIZE = 160  # pixels of a face crop on disk (shown at up to 128 logical px)
+THUMB_SIZE = 320
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class Role(IntEnum):
+    ID = Qt.ItemDataRole.UserRole + 1
+    COUNT = Qt.ItemDataRole.UserRole + 2
+    HIDDEN = Qt.ItemDataRole.UserRole + 3
+    NAMED = Qt.ItemDataRole.UserRole + 4
+    SUBTITLE = Qt.ItemDataRole.UserRole + 5
+    RECORD = Qt.ItemDataRole.UserRole + 6
+
+
+class _ImageListModel(QAbstractListModel):
+    """Rows that each show one lazily loaded image, keyed for repaint."""
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._rows_by_key: dict[str, list[int]] = {}
+        session.images.ready.connect(self._image_ready)
+
+    @property
+    def images(self) -> ImageCache:
+        return self.session.images
+
+    def _image_ready(self, key: str) -> None:
+        for row in self._rows_by_key.get(key, ()):
+            if row < self.rowCount():
+                index = self.index(row)
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    def _remember_key(self, row: int, key: str) -> None:
+        self._rows_by_key.setdefault(key, []).append(row)
+
+
+class PeopleModel(_ImageListModel):
+    """Every person the engine knows (hidden ones included), largest first."""
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(session, parent)
+        self._people: list[PersonSummary] = []
+        self._covers: dict[int, tuple[Face, Photo]] = {}
+        self.unassigned = 0
+        session.changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        cat = self.session.catalog
+        summaries = people.people(cat, include_hidden=True)  # largest first
+        cover_ids = [p.cover_face_id for p in summaries if p.cover_face_id is not None]
+        faces = {f.id: f for f in cat.faces(ids=cover_ids)}
+        photos: dict[int, Photo] = {}
+        covers: dict[int, tuple[Face, Photo]] = {}
+        for summary in summaries:
+            face = faces.get(summary.cover_face_id) if summary.cover_face_id else None
+            if face is None:
+                continue
+            if face.photo_id not in photos:
+                photos[face.photo_id] = cat.photo(face.photo_id)
+            covers[summary.id] = (face, photos[face.photo_id])
+        self.unassigned = len(people.unassigned_faces(cat))
+        if [p.id for p in summaries] == [p.id for p in self._people]:
+            self._people, self._covers = summaries, covers
+            if summaries:
+                self.dataChanged.emit(self.index(0), self.index(len(summaries) - 1))
+            return
+        self.beginResetModel()
+        self._people, self._covers = summaries, covers
+        self._rows_by_key.clear()
+        for row, summary in enumerate(summaries):
+            if summary.id in covers:
+                face, photo = covers[summary.id]
+                self._remember_key(row, crop_key(photo, face.box, CROP_SIZE))
+        self.endResetModel()
+
+    def person_ids(self) -> list[int]:
+        return [p.id for p in self._people]
+
+    def names(self) -> list[str]:
+        return sorted({p.name for p in self._people if p.name})
+
+    def find_named(self, name: str) -> int | None:
+        wanted = name.strip().casefold()
+        for p in self._people:
+            if p.name and p.name.casefold() == wanted:
+                return int(p.id)
+        return None
+
+    def summary(self, person_id: int | None) -> PersonSummary | None:
+        for p in self._people:
+            if p.id == person_id:
+                return p
+        return None
+
+    def cover(self, person_id: int) -> tuple[Face, Photo] | None:
+        return self._covers.get(person_id)
+
+    # -- QAbstractListModel ----------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._people)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._people):
+            return None
+        p = self._people[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return p.name or "Unnamed" if role == Qt.ItemDataRole.DisplayRole else p.name or ""
+        if role == Qt.ItemDataRole.DecorationRole:
+            cover = self._covers.get(p.id)
+            if cover is None:
+                return None
+            return self.images.face_crop(cover[1], cover[0].box, CROP_SIZE)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            state = " (hidden)" if p.hidden else ""
+            return (f"{p.label}{state}\n{count_text(p.photo_count, 'photo')}, "
+                    f"{count_text(p.face_count, 'face')}\nDouble-click to open, F2 to name")
+        if role == Role.ID:
+            return p.id
+        if role == Role.COUNT:
+            return p.photo_count
+        if role == Role.SUBTITLE:
+            return count_text(p.photo_count, "photo")
+        if role == Role.HIDDEN:
+            return bool(p.hidden)
+        if role == Role.NAMED:
+            return bool(p.name)
+        if role == Role.RECORD:
+            return p
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        base = super().flags(index)
+        if not index.isValid():
+            return base | Qt.ItemFlag.ItemIsDropEnabled
+        return (base | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsDragEnabled
+                | Qt.ItemFlag.ItemIsDropEnabled)
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        # Names change through the view's rename flow (it may offer a merge);
+        # the model itself stays read-only.
+        return False
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802
+        return [PERSON_MIME]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:  # noqa: N802
+        data = QMimeData()
+        ids = sorted({int(self.data(i, Role.ID)) for i in indexes if i.isValid()})
+        data.setData(PERSON_MIME, ",".join(map(str, ids)).encode())
+        return data
+
+    def supportedDropActions(self) -> Qt.DropAction:  # noqa: N802
+        return Qt.DropAction.MoveAction
+
+    def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802
+        return Qt.DropAction.MoveAction
+
+
+class PeopleFilter(QSortFilterProxyModel):
+    """Shows all, named, unnamed or hidden people whose name contains a text."""
+
+    MODES = ("all", "named", "unnamed", "hidden")
+
+    def __init__(self, source: PeopleModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSourceModel(source)
+        self.mode = "all"
+        self.text = ""
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode if mode in self.MODES else "all"
+        self.invalidateFilter()
+
+    def set_text(self, text: str) -> None:
+        self.text = text.strip().casefold()
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, row: int, parent: _Index) -> bool:  # noqa: N802
+        index = self.sourceModel().index(row, 0, parent)
+        hidden = bool(index.data(Role.HIDDEN))
+        named = bool(index.data(Role.NAMED))
+        if self.mode == "hidden":
+            keep = hidden
+        elif hidden:
+            keep = False
+        else:
+            keep = {"all": True, "named": named, "unnamed": not named}[self.mode]
+        if keep and self.text:
+            keep = named and self.text in str(index.data(Qt.ItemDataRole.DisplayRole)).casefold()
+        return keep
+
+
+class FacesModel(_ImageListModel):
+    """The faces of one person, or (``person_id`` None) the faces of nobody yet."""
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(session, parent)
+        self.person_id: int | None = None
+        self._faces: list[Face] = []
+        self._photos: dict[int, Photo] = {}
+        session.changed.connect(self.refresh)
+
+    def show_person(self, person_id: int | None) -> None:
+        self.person_id = person_id
+        self.refresh()
+
+    def refresh(self) -> None:
+        cat = self.session.catalog
+        if self.person_id is None:
+            faces = people.unassigned_faces(cat)
+        else:
+            try:
+                faces = people.person_faces(cat, self.person_id)
+            except NotFoundError:  # merged away or gone: the page goes back
+                faces = []
+        self.beginResetModel()
+        self._faces = faces
+        self._rows_by_key.clear()
+        for row, face in enumerate(faces):
+            if face.photo_id not in self._photos:
+                self._photos[face.photo_id] = cat.photo(face.photo_id)
+            self._remember_key(row, crop_key(self._photos[face.photo_id], face.box, CROP_SIZE))
+        self.endResetModel()
+
+    def face_ids(self, indexes: Sequence[QModelIndex]) -> list[int]:
+        return sorted({int(i.data(Role.ID)) for i in indexes if i.isValid()})
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._faces)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._faces):
+            return None
+        face = self._faces[index.row()]
+        photo = self._photos[face.photo_id]
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.images.face_crop(photo, face.box, CROP_SIZE)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            how = "confirmed by you" if face.confirmed else "suggested"
+            return f"{photo.display_path}\n{how}"
+        if role == Role.ID:
+            return face.id
+        if role == Role.RECORD:
+            return face
+        if role == Role.NAMED:
+            return face.confirmed
+        return None
+
+
+class PhotosModel(_ImageListModel):
+    """The photos one person appears in, oldest scan first."""
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(session, parent)
+        self.person_id: int | None = None
+        self._photos: list[Photo] = []
+        session.changed.connect(self.refresh)
+
+    def show_person(self, person_id: int | None) -> None:
+        self.person_id = person_id
+        self.refresh()
+
+    def refresh(self) -> None:
+        cat = self.session.catalog
+        if self.person_id is None:
+            photo_ids = sorted({f.photo_id for f in people.unassigned_faces(cat)})
+        else:
+            photo_ids = sorted({f.photo_id for f in cat.faces(person_id=self.person_id)
+                                if f.state == "face"})
+        self.beginResetModel()
+        self._photos = [cat.photo(i) for i in photo_ids]
+        self._rows_by_key.clear()
+        for row, photo in enumerate(self._photos):
+            self._remember_key(row, thumb_key(photo, THUMB_SIZE))
+        self.endResetModel()
+
+    def photo(self, row: int) -> Photo:
+        return self._photos[row]
+
+    def photos(self) -> list[Photo]:
+        return list(self._photos)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._photos)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._photos):
+            return None
+        photo = self._photos[index.row()]
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.images.photo_thumb(photo, THUMB_SIZE)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{photo.display_path}\nDouble-click to view"
+        if role == Role.ID:
+            return photo.id
+        if role == Role.RECORD:
+            return photo
+        return None
+
+
+def count_text(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def face_labels(
+    catalog: "Catalog", photo_id: int
+) -> list[tuple[tuple[float, float, float, float], str, bool]]:
+    """(box, name to show, named?) for each face in a photo, for the photo viewer."""
+    labels = []
+    names: dict[int, str | None] = {}
+    for face in catalog.faces(photo_id=photo_id):
+        if face.state != "face":
+            continue
+        name = None
+        if face.person_id is not None:
+            if face.person_id not in names:
+                person = catalog.person(face.person_id)
+                while person.merged_into is not None:
+                    person = catalog.person(person.merged_into)
+                names[face.person_id] = person.name
+            name = names[face.person_id]
+        labels.append((face.box, name or "Unnamed" if face.person_id else "?", bool(name)))
+    return labels
+
+
+class CheckablePeople(PeopleFilter):
+    """People with a check box each (the export dialog's "which people")."""
+
+    def __init__(self, source: PeopleModel, parent: QObject | None = None) -> None:
+        super().__init__(source, parent)
+        self.checked: set[int] = {
+            pid for pid in source.person_ids()
+            if (s := source.summary(pid)) is not None and s.name and not s.hidden
+        }
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.CheckStateRole:
+            checked = index.data(Role.ID) in self.checked
+            return Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.DisplayRole:
+            name = super().data(index, role)
+            return f"{name}  ·  {super().data(index, Role.SUBTITLE)}"
+        return super().data(index, role)
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        if role != Qt.ItemDataRole.CheckStateRole:
+            return False
+        person_id = int(index.data(Role.ID))
+        if Qt.CheckState(value) == Qt.CheckState.Checked:
+            self.checked.add(person_id)
+        else:
+            self.checked.discard(person_id)
+        self.dataChanged.emit(index, index, [role])
+        return True
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemIsUserCheckable)
+
+    def set_all(self, checked: bool) -> None:
+        for row in range(self.rowCount()):
+            self.setData(self.index(row, 0),
+                         Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked,
+                         Qt.ItemDataRole.CheckStateRole)
+
+    def chosen(self) -> list[int]:
+        """Checked people in the order the list shows them."""
+        shown = [int(self.index(r, 0).data(Role.ID)) for r in range(self.rowCount())]
+        return [pid for pid in shown if pid in self.checked]
+
+
+class ProblemsModel(QAbstractTableModel):
+    """Files a scan skipped, with the reason each one could not be read."""
+
+    HEADERS = ("File", "Why it was skipped")
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._photos: list[Photo] = []
+        session.changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.beginResetModel()
+        self._photos = self.session.catalog.photos(status=PhotoStatus.PROBLEM)
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._photos)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else 2
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole,
+                                                Qt.ItemDataRole.ToolTipRole):
+            return None
+        photo = self._photos[index.row()]
+        if index.column() == 0:
+            return photo.path if role == Qt.ItemDataRole.ToolTipRole else photo.display_path
+        return photo.problem or "unknown"
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None

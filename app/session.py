@@ -1,0 +1,135 @@
+"""The GUI thread's handle on one open catalog.
+
+``Session`` owns the GUI thread's ``Catalog`` connection and is the one door
+through which a user's decision reaches the engine: ``session.apply`` calls an
+engine operation, turns a ``FaceAlbumError`` into the ``error`` signal (the
+window shows it as a dialog) and announces ``changed`` so every item model
+re-reads what it shows. It holds no domain state: what people exist, who is
+in them and what can be undone is always asked of the engine.
+"""
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, Signal
+
+from app.images import ImageCache
+from app.settings import Settings
+from app.workers import Job, Runner, Work
+from engine import people
+from engine.catalog import Catalog
+from engine.errors import FaceAlbumError
+from engine.progress import Progress
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Session(QObject):
+    """One open catalog, the settings in force, and the workers that serve them."""
+
+    changed = Signal()  # people, faces or names may differ: re-read
+    error = Signal(str, str)  # title, message (what happened, what to do)
+    job_started = Signal(object)  # Job
+
+    def __init__(
+        self, catalog_path: Path, settings: Settings, runner: Runner, images: ImageCache
+    ) -> None:
+        super().__init__()
+        self.catalog_path = Path(catalog_path)
+        self.catalog = Catalog(self.catalog_path)
+        self.settings = settings
+        self.runner = runner
+        self.images = images
+        self.jobs: list[Job] = []
+
+    def close(self) -> None:
+        self.runner.wait()
+        self.catalog.close()
+
+    # -- user operations ---------------------------------------------------------
+
+    def apply(self, title: str, operation: Callable[..., object], *args: Any) -> bool:
+        """Run one engine operation on this catalog; False if the engine refused it
+        (the user has been told why)."""
+        return self._run(title, operation, *args)[0]
+
+    def call(self, title: str, operation: Callable[..., T], *args: Any) -> T | None:
+        """``apply`` for an operation whose result the caller needs (a new person's id)."""
+        return self._run(title, operation, *args)[1]
+
+    def _run(self, title: str, operation: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
+        try:
+            result = operation(self.catalog, *args)
+        except FaceAlbumError as exc:
+            self.error.emit(title, str(exc))
+            return False, None
+        self.changed.emit()
+        return True, result
+
+    def undo_text(self) -> str | None:
+        """What Undo would take back, or None when there is nothing to undo."""
+        entry = _first(people.history(self.catalog), undone=False)
+        return entry.summary if entry is not None else None
+
+    def redo_text(self) -> str | None:
+        entry = _last_undone(people.history(self.catalog))
+        return entry.summary if entry is not None else None
+
+    def undo(self) -> None:
+        self.apply("Undo", people.undo)
+
+    def redo(self) -> None:
+        self.apply("Redo", people.redo)
+
+    # -- long work ------------------------------------------------------------------
+
+    def start_job(
+        self,
+        title: str,
+        work: Work,
+        *,
+        progressed: Callable[[Progress], None] | None = None,
+        ended: Callable[[], None] | None = None,
+    ) -> Job:
+        """Run ``work`` on a worker thread with its own catalog connection.
+
+        ``progressed`` and ``ended`` are connected before the work starts, so
+        they see every report even when the runner is synchronous.
+        """
+        job = Job(title, self.catalog_path, work)
+        if progressed is not None:
+            job.progressed.connect(progressed)
+        job.failed.connect(lambda message: self.error.emit(title, message))
+        job.ended.connect(self.changed.emit)
+        job.ended.connect(lambda: self.jobs.remove(job) if job in self.jobs else None)
+        if ended is not None:
+            job.ended.connect(ended)
+        self.jobs.append(job)
+        self.job_started.emit(job)
+        self.runner.start(job)
+        return job
+
+    def busy(self) -> bool:
+        return any(job.running for job in self.jobs)
+
+
+def _first(entries: list[Any], *, undone: bool) -> Any:
+    """The newest history entry with the given undone state (history is newest first)."""
+    for entry in entries:
+        if bool(entry.undone) == undone:
+            return entry
+    return None
+
+
+def _last_undone(entries: list[Any]) -> Any:
+    """The oldest undone entry above the newest done one: what Redo re-applies."""
+    found = None
+    for entry in entries:
+        if not entry.undone:
+            break
+        found = entry
+    return found

@@ -1,0 +1,303 @@
+"""Pieces every page uses: the tile delegate, empty states, small dialogs.
+
+``TileDelegate`` paints one item of an icon grid (a round face crop or a
+rounded photo thumbnail, with an optional title and subtitle) in the
+palette's colours, with a placeholder while the image loads. Nothing here
+reads the catalog.
+"""
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QIcon,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QPixmap,
+    QPixmapCache,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCompleter,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMessageBox,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models import Role
+from app.resources import icon
+
+SPACING = 12  # the grid of the whole app: margins and gaps are multiples of 4
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class TileDelegate(QStyledItemDelegate):
+    """A round face or a rounded photo, with a name and a line under it."""
+
+    def __init__(
+        self,
+        image_size: int,
+        *,
+        round_image: bool = True,
+        text_lines: int = 2,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.image_size = image_size
+        self.round_image = round_image
+        self.text_lines = text_lines
+        self.on_rename: Callable[[int, str], None] | None = None
+        self.completions: Callable[[], list[str]] = list
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:  # noqa: N802
+        line = option.fontMetrics.height()
+        text = self.text_lines * (line + 2) + (8 if self.text_lines else 0)
+        return QSize(self.image_size + 2 * SPACING, self.image_size + text + 2 * SPACING - 4)
+
+    def image_rect(self, cell: QRect) -> QRect:
+        x = cell.x() + (cell.width() - self.image_size) // 2
+        return QRect(x, cell.y() + SPACING - 2, self.image_size, self.image_size)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        palette = option.palette
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        cell = option.rect.adjusted(3, 3, -3, -3)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        if selected or hovered:
+            fill = QColor(highlight)
+            fill.setAlpha(70 if selected else 28)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(fill)
+            painter.drawRoundedRect(QRectF(cell), 10, 10)
+
+        target = self.image_rect(option.rect)
+        clip = QPainterPath()
+        if self.round_image:
+            clip.addEllipse(QRectF(target))
+        else:
+            clip.addRoundedRect(QRectF(target), 8, 8)
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        painter.save()
+        painter.setClipPath(clip)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            ratio = painter.device().devicePixelRatioF()
+            painter.drawPixmap(target, _cover(pixmap, target.size() * ratio))
+        else:
+            painter.fillRect(target, palette.color(QPalette.ColorRole.Midlight))
+            glyph = icon("person" if self.round_image else "photo")
+            inner = target.adjusted(target.width() // 3, target.height() // 3,
+                                    -target.width() // 3, -target.height() // 3)
+            glyph.paint(painter, inner, mode=QIcon.Mode.Disabled)
+        painter.restore()
+        if selected:
+            ring = QColor(highlight)
+            painter.setPen(_pen(ring, 3))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(clip)
+        if bool(index.data(Role.NAMED)) and not self.text_lines:
+            _draw_check(painter, target, palette)
+
+        if self.text_lines:
+            text_rect = QRect(cell.x() + 4, target.bottom() + 8, cell.width() - 8,
+                              option.fontMetrics.height() + 2)
+            title_font = QFont(option.font)
+            title_font.setWeight(QFont.Weight.DemiBold)
+            painter.setFont(title_font)
+            named = index.data(Role.NAMED)
+            color = palette.color(QPalette.ColorRole.Text)
+            if named is False:
+                color = palette.color(QPalette.ColorRole.PlaceholderText)
+            painter.setPen(color)
+            title = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+            elided = painter.fontMetrics().elidedText(title, Qt.TextElideMode.ElideRight,
+                                                      text_rect.width())
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, elided)
+            subtitle = index.data(Role.SUBTITLE)
+            if subtitle and self.text_lines > 1:
+                painter.setFont(option.font)
+                painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+                painter.drawText(text_rect.translated(0, text_rect.height() + 2),
+                                 Qt.AlignmentFlag.AlignHCenter, str(subtitle))
+        painter.restore()
+
+    # -- naming in place --------------------------------------------------------
+
+    def createEditor(  # noqa: N802
+        self, parent: QWidget, option: QStyleOptionViewItem, index: _Index
+    ) -> QWidget:
+        editor = QLineEdit(parent)
+        editor.setPlaceholderText("Name")
+        editor.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        completer = QCompleter(self.completions(), editor)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        editor.setCompleter(completer)
+        return editor
+
+    def setEditorData(self, editor: QWidget, index: _Index) -> None:  # noqa: N802
+        if isinstance(editor, QLineEdit):
+            editor.setText(str(index.data(Qt.ItemDataRole.EditRole) or ""))
+            editor.selectAll()
+
+    def updateEditorGeometry(  # noqa: N802
+        self, editor: QWidget, option: QStyleOptionViewItem, index: _Index
+    ) -> None:
+        target = self.image_rect(option.rect)
+        height = editor.sizeHint().height()
+        editor.setGeometry(option.rect.x() + 4, target.bottom() + 4, option.rect.width() - 8,
+                           height)
+
+    def setModelData(self, editor: QWidget, model: object, index: _Index) -> None:  # noqa: N802
+        if isinstance(editor, QLineEdit) and self.on_rename is not None:
+            old = str(index.data(Qt.ItemDataRole.EditRole) or "")
+            new = editor.text().strip()
+            if new != old:
+                self.on_rename(int(index.data(Role.ID)), new)
+
+
+class EmptyState(QWidget):
+    """A friendly message where a list has nothing to show yet."""
+
+    def __init__(
+        self, icon_name: str, title: str, text: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        picture = QLabel()
+        picture.setPixmap(icon(icon_name).pixmap(QSize(64, 64)))
+        picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        picture.setEnabled(False)
+        self.title = QLabel(title)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setWeight(QFont.Weight.DemiBold)
+        self.title.setFont(font)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text = QLabel(text)
+        self.text.setWordWrap(True)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        for w in (picture, self.title, self.text):
+            layout.addWidget(w)
+        layout.addStretch(2)
+
+
+def icon_grid(
+    delegate: TileDelegate, *, multi: bool = True, view: QListView | None = None
+) -> QListView:
+    """A list view laid out as a wrapping grid of tiles (``view``, or a new one)."""
+    view = view if view is not None else QListView()
+    view.setViewMode(QListView.ViewMode.IconMode)
+    view.setResizeMode(QListView.ResizeMode.Adjust)
+    view.setMovement(QListView.Movement.Static)
+    view.setUniformItemSizes(True)
+    view.setSpacing(4)
+    view.setWordWrap(True)
+    view.setMouseTracking(True)
+    view.setItemDelegate(delegate)
+    view.setFrameShape(QListView.Shape.NoFrame)
+    view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    view.setSelectionMode(
+        QAbstractItemView.SelectionMode.ExtendedSelection if multi
+        else QAbstractItemView.SelectionMode.SingleSelection
+    )
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    return view
+
+
+def heading(text: str, scale: float = 1.6) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * scale)
+    font.setWeight(QFont.Weight.DemiBold)
+    label.setFont(font)
+    return label
+
+
+def muted(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    label.setWordWrap(True)
+    return label
+
+
+def round_pixmap(pixmap: QPixmap | None, size: int, palette: QPalette) -> QPixmap:
+    """``pixmap`` cut to a circle of ``size`` logical pixels (a placeholder when None)."""
+    ratio = 2.0
+    out = QPixmap(QSize(size, size) * ratio)
+    out.setDevicePixelRatio(ratio)
+    out.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(out)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    path = QPainterPath()
+    path.addEllipse(QRectF(0, 0, size, size))
+    painter.setClipPath(path)
+    if pixmap is not None and not pixmap.isNull():
+        painter.drawPixmap(QRect(0, 0, size, size), _cover(pixmap, QSize(size, size) * ratio))
+    else:
+        painter.fillRect(QRect(0, 0, size, size), palette.color(QPalette.ColorRole.Midlight))
+        third = size // 3
+        icon("person").paint(painter, QRect(third, third, third, third),
+                             mode=QIcon.Mode.Disabled)
+    painter.end()
+    return out
+
+
+def ask(parent: QWidget, title: str, text: str, yes: str, informative: str = "") -> bool:
+    """A yes/cancel question whose yes button says what it does."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+    if informative:
+        box.setInformativeText(informative)
+    yes_button = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(yes_button)
+    box.exec()
+    return box.clickedButton() is yes_button
+
+
+def _cover(pixmap: QPixmap, size: QSize) -> QPixmap:
+    """Scale and centre-crop so the pixmap fills ``size`` (like CSS object-fit: cover)."""
+    key = f"cover-{pixmap.cacheKey()}-{size.width()}x{size.height()}"
+    found = QPixmap()
+    if QPixmapCache.find(key, found):
+        return found
+    scaled = pixmap.scaled(size, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+                           Qt.TransformationMode.SmoothTransformation)
+    x = (scaled.width() - size.width()) // 2
+    y = (scaled.height() - size.height()) // 2
+    result = scaled.copy(x, y, size.width(), size.height())
+    QPixmapCache.insert(key, result)
+    return result
+
+
+def _pen(color: QColor, width: float) -> QPen:
+    pen = QPen(color)
+    pen.setWidthF(width)
+    return pen
+
+
+def _draw_check(painter: QPainter, target: QRect, palette: QPalette) -> None:
+    """A small badge on a face the user confirmed."""
+    d = max(18, target.width() // 5)
+    badge = QRect(target.right() - d + 2, target.bottom() - d + 2, d, d)
+    painter.setPen(_pen(palette.color(QPalette.ColorRole.Base), 2))
+    painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
+    painter.drawEllipse(badge)
+    icon("yes").paint(painter, badge.adjusted(4, 4, -4, -4), mode=QIcon.Mode.Selected)

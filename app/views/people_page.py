@@ -1,0 +1,390 @@
+"""The people grid: everyone found, largest first, to open, name, merge or hide.
+
+Naming happens in place (double-click on the name, or F2) with completion
+from the names already given; typing a name someone else already has offers
+to merge the two. Several selected people merge with the Merge button, and
+dragging one person onto another does the same, after a confirmation that
+shows both. Every change is an engine operation through ``Session.apply``.
+"""
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QPushButton,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models import PERSON_MIME, PeopleFilter, PeopleModel, Role
+from app.resources import icon
+from app.session import Session
+from app.views.common import (
+    SPACING,
+    EmptyState,
+    TileDelegate,
+    heading,
+    icon_grid,
+    muted,
+    round_pixmap,
+)
+from engine import people
+
+TILE_IMAGE = 112
+
+
+class PeopleGrid(QListView):
+    """The grid; dropping people onto a person asks to merge them into it."""
+
+    merge_dropped = Signal(list, int)  # source person ids, target person id
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasFormat(PERSON_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        target = self.indexAt(event.position().toPoint())
+        if target.isValid() and event.mimeData().hasFormat(PERSON_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        target = self.indexAt(event.position().toPoint())
+        raw = bytes(event.mimeData().data(PERSON_MIME).data()).decode()
+        sources = [int(s) for s in raw.split(",") if s]
+        if not target.isValid() or not sources:
+            event.ignore()
+            return
+        target_id = int(target.data(Role.ID))
+        sources = [s for s in sources if s != target_id]
+        event.setDropAction(Qt.DropAction.IgnoreAction)  # the model rows are not moved
+        event.accept()
+        if sources:
+            self.merge_dropped.emit(sources, target_id)
+
+
+class PeoplePage(QWidget):
+    open_person = Signal(int)
+    open_unassigned = Signal()
+    review_person = Signal(int)
+
+    def __init__(self, session: Session, model: PeopleModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.model = model
+        self.proxy = PeopleFilter(model, self)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2 * SPACING, SPACING + 4, 2 * SPACING, SPACING)
+        layout.setSpacing(SPACING)
+
+        top = QHBoxLayout()
+        top.setSpacing(SPACING)
+        self.title = heading("People")
+        top.addWidget(self.title)
+        self.count_label = muted()
+        top.addWidget(self.count_label, 0, Qt.AlignmentFlag.AlignBottom)
+        top.addStretch(1)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search by name")
+        self.search.setClearButtonEnabled(True)
+        self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search.setMinimumWidth(220)
+        self.search.setToolTip("Show only people whose name contains this text (Ctrl+F)")
+        top.addWidget(self.search)
+        layout.addLayout(top)
+
+        bar = QHBoxLayout()
+        bar.setSpacing(6)
+        self.filters = QButtonGroup(self)
+        for mode, label, tip in (
+            ("all", "All", "Everyone who is not hidden"),
+            ("named", "Named", "People you have named"),
+            ("unnamed", "Unnamed", "People waiting for a name"),
+            ("hidden", "Hidden", "People you hid from this list"),
+        ):
+            button = QToolButton()
+            button.setText(label)
+            button.setToolTip(tip)
+            button.setCheckable(True)
+            button.setProperty("mode", mode)
+            button.setAutoRaise(True)
+            button.setObjectName("filterChip")
+            self.filters.addButton(button)
+            bar.addWidget(button)
+            if mode == "all":
+                button.setChecked(True)
+        bar.addStretch(1)
+        self.unassigned_button = QPushButton(icon("face"), "")
+        self.unassigned_button.setToolTip("Faces found that belong to nobody yet: sort them out")
+        bar.addWidget(self.unassigned_button)
+        self.merge_button = QPushButton(icon("merge"), "Merge")
+        self.merge_button.setToolTip("Make the selected people one person (Ctrl+M)")
+        self.merge_button.setEnabled(False)
+        bar.addWidget(self.merge_button)
+        layout.addLayout(bar)
+
+        self.delegate = TileDelegate(TILE_IMAGE, parent=self)
+        self.delegate.on_rename = self.rename
+        self.delegate.completions = self.model.names
+        self.grid = PeopleGrid()
+        icon_grid(self.delegate, view=self.grid)
+        self.grid.setModel(self.proxy)
+        self.grid.setDragEnabled(True)
+        self.grid.setAcceptDrops(True)
+        self.grid.setDropIndicatorShown(True)
+        self.grid.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.grid.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.setToolTip("")
+        self.empty = EmptyState(
+            "people", "No people yet",
+            "People appear here as faces are found. Choose a folder of photos, "
+            "or open the demo album, to begin.",
+        )
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.grid)
+        self.stack.addWidget(self.empty)
+        layout.addWidget(self.stack, 1)
+
+        self.rename_action = QAction(icon("rename"), "Name…", self)
+        self.rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
+        self.rename_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.merge_action = QAction(icon("merge"), "Merge Selected People", self)
+        self.merge_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.hide_action = QAction(icon("hide"), "Hide", self)
+        self.hide_action.setShortcut(QKeySequence("Ctrl+H"))
+        self.open_action = QAction(icon("person"), "Open", self)
+        self.review_action = QAction(icon("review"), "Review Suggestions", self)
+        for action in (self.rename_action, self.merge_action, self.hide_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+        find = QAction(self)
+        find.setShortcut(QKeySequence.StandardKey.Find)
+        find.triggered.connect(self._focus_search)
+        self.addAction(find)
+
+        self.filters.buttonClicked.connect(lambda b: self._set_mode(str(b.property("mode"))))
+        self.search.textChanged.connect(self._search)
+        self.grid.activated.connect(self._activated)
+        self.grid.doubleClicked.connect(self._double_clicked)
+        self.grid.merge_dropped.connect(self.merge)
+        self.grid.customContextMenuRequested.connect(self._context_menu)
+        self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.merge_button.clicked.connect(self.merge_selected)
+        self.merge_action.triggered.connect(self.merge_selected)
+        self.rename_action.triggered.connect(self.rename_current)
+        self.hide_action.triggered.connect(self.toggle_hidden)
+        self.open_action.triggered.connect(self._open_current)
+        self.review_action.triggered.connect(self._review_current)
+        self.unassigned_button.clicked.connect(self.open_unassigned.emit)
+        model.modelReset.connect(self._update_counts)
+        model.dataChanged.connect(self._update_counts)
+        self.grid.viewport().installEventFilter(self)
+        self._update_counts()
+
+    # -- what the user does ------------------------------------------------------
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted(self.grid.selectionModel().selectedIndexes(), key=lambda i: i.row())
+        return [int(i.data(Role.ID)) for i in rows]
+
+    def select_person(self, person_id: int) -> None:
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, 0)
+            if index.data(Role.ID) == person_id:
+                self.grid.setCurrentIndex(index)
+                self.grid.scrollTo(index)
+                return
+
+    def rename(self, person_id: int, name: str) -> None:
+        """Name a person; a name someone else has offers to merge the two."""
+        other = self.model.find_named(name) if name else None
+        if other is not None and other != person_id:
+            self.merge([person_id], other, reason=f"There is already a person named {name}.")
+            return
+        self.session.apply("Name", people.name_person, person_id, name or None)
+
+    def rename_current(self) -> None:
+        index = self.grid.currentIndex()
+        if index.isValid():
+            self.grid.edit(index)
+
+    def merge_selected(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) < 2:
+            return
+        # Keep the named person (or the largest one) and merge the others into it.
+        named = [i for i in ids if (s := self.model.summary(i)) is not None and s.name]
+        target = named[0] if named else ids[0]
+        self.merge([i for i in ids if i != target], target)
+
+    def merge(self, sources: list[int], target: int, reason: str = "") -> None:
+        if not self.confirm_merge(sources, target, reason):
+            return
+        self.session.apply("Merge", people.merge_people, sources, target)
+        self.select_person(target)
+
+    def confirm_merge(self, sources: list[int], target: int, reason: str = "") -> bool:
+        dialog = MergeDialog(self.model, sources, target, reason, self)
+        return dialog.exec() == QDialog.DialogCode.Accepted
+
+    def toggle_hidden(self) -> None:
+        for person_id in self.selected_ids():
+            summary = self.model.summary(person_id)
+            if summary is not None:
+                self.session.apply("Hide", people.hide_person, person_id, not summary.hidden)
+
+    # -- plumbing -------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        # Double-click on the name edits it; on the face, opens the person.
+        if watched is self.grid.viewport() and event.type() == QEvent.Type.MouseButtonDblClick:
+            pos: QPoint = event.position().toPoint()  # type: ignore[attr-defined]
+            index = self.grid.indexAt(pos)
+            if index.isValid():
+                face = self.delegate.image_rect(self.grid.visualRect(index))
+                if pos.y() > face.bottom():
+                    self.grid.edit(index)
+                    return True
+        return super().eventFilter(watched, event)
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _set_mode(self, mode: str) -> None:
+        self.proxy.set_mode(mode)
+        self._update_counts()
+
+    def _search(self, text: str) -> None:
+        self.proxy.set_text(text)
+        self._update_counts()
+
+    def _activated(self, index: QModelIndex) -> None:
+        if index.isValid() and self.grid.state() != QAbstractItemView.State.EditingState:
+            self.open_person.emit(int(index.data(Role.ID)))
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        return None  # ``activated`` already opened the person
+
+    def _open_current(self) -> None:
+        self._activated(self.grid.currentIndex())
+
+    def _review_current(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.review_person.emit(ids[0])
+
+    def _selection_changed(self) -> None:
+        ids = self.selected_ids()
+        self.merge_button.setEnabled(len(ids) >= 2)
+        self.merge_action.setEnabled(len(ids) >= 2)
+        self.hide_action.setEnabled(bool(ids))
+        self.rename_action.setEnabled(len(ids) == 1)
+        if len(ids) == 1 and (summary := self.model.summary(ids[0])) is not None:
+            self.hide_action.setText("Show Again" if summary.hidden else "Hide")
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.grid.indexAt(pos)
+        if not index.isValid():
+            return
+        if not self.grid.selectionModel().isSelected(index):
+            self.grid.setCurrentIndex(index)
+        self._selection_changed()
+        menu = QMenu(self)
+        for action in (self.open_action, self.rename_action, self.review_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.merge_action)
+        menu.addAction(self.hide_action)
+        menu.exec(self.grid.viewport().mapToGlobal(pos))
+
+    def _update_counts(self, *args: object) -> None:
+        shown = self.proxy.rowCount()
+        total = self.model.rowCount()
+        self.count_label.setText(f"{shown} of {total}" if shown != total else f"{total}")
+        unassigned = self.model.unassigned
+        self.unassigned_button.setText(f"Faces without a person ({unassigned})")
+        self.unassigned_button.setVisible(unassigned > 0)
+        if total == 0:
+            self.stack.setCurrentWidget(self.empty)
+        else:
+            self.stack.setCurrentWidget(self.grid)
+        self._selection_changed()
+
+
+class MergeDialog(QDialog):
+    """"Merge these people?", showing each of them."""
+
+    def __init__(
+        self, model: PeopleModel, sources: list[int], target: int, reason: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Merge People")
+        layout = QVBoxLayout(self)
+        layout.setSpacing(SPACING)
+        target_summary = model.summary(target)
+        name = target_summary.name if target_summary is not None and target_summary.name else None
+        if name is None:
+            for s in sources:
+                summary = model.summary(s)
+                if summary is not None and summary.name:
+                    name = summary.name
+                    break
+        title = heading(f"Merge {len(sources) + 1} people into one?", 1.25)
+        layout.addWidget(title)
+        if reason:
+            layout.addWidget(muted(reason))
+        faces = QHBoxLayout()
+        faces.setSpacing(2 * SPACING)
+        for person_id in [*sources, target][:6]:
+            faces.addLayout(_person_badge(model, person_id, self))
+        layout.addLayout(faces)
+        photos = sum(getattr(model.summary(i), "photo_count", 0) for i in [*sources, target])
+        layout.addWidget(muted(
+            f"They become one person{f', {name},' if name else ''} with up to {photos} photos. "
+            "You can undo this with Ctrl+Z."
+        ))
+        buttons = QDialogButtonBox()
+        self.merge_button = buttons.addButton("Merge", QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.merge_button.setDefault(True)
+        layout.addWidget(buttons)
+
+
+def _person_badge(model: PeopleModel, person_id: int, widget: QWidget) -> QVBoxLayout:
+    column = QVBoxLayout()
+    column.setSpacing(6)
+    cover = model.cover(person_id)
+    pixmap = None
+    if cover is not None:
+        from app.models import CROP_SIZE
+
+        pixmap = model.images.face_crop(cover[1], cover[0].box, CROP_SIZE)
+    picture = QLabel()
+    picture.setPixmap(round_pixmap(pixmap, 88, widget.palette()))
+    picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    summary = model.summary(person_id)
+    label = QLabel(summary.name if summary is not None and summary.name else "Unnamed")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    column.addWidget(picture)
+    column.addWidget(label)
+    return column

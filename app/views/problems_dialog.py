@@ -1,0 +1,41 @@
+"""The files a scan skipped, each with the reason it could not be read."""
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models import ProblemsModel
+from app.views.common import SPACING, heading, muted
+
+
+class ProblemsDialog(QDialog):
+    def __init__(self, model: ProblemsModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Skipped Files")
+        self.resize(760, 420)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(SPACING)
+        count = model.rowCount()
+        layout.addWidget(heading(f"{count} file{'s' if count != 1 else ''} could not be read", 1.2))
+        layout.addWidget(muted(
+            "These files were skipped; everything else was scanned. Fix or replace a file and "
+            "scan again to include it. Files you cannot read (permissions) are retried on "
+            "every scan."))
+        self.table = QTableView()
+        self.table.setModel(model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        layout.addWidget(self.table, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)

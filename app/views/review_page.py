@@ -1,0 +1,285 @@
+"""Review suggestions: "Is this Anna?", one face or group of faces at a time.
+
+Yes (Y), No (N) and Skip (Right arrow) answer and move on; Left arrow goes
+back to the previous question. Yes confirms the faces for the person, No
+rejects them forever; both are engine operations, so Ctrl+Z takes one back.
+The suggestions themselves come from the engine (``people.suggest``).
+"""
+
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models import CROP_SIZE, PeopleModel, count_text
+from app.resources import icon
+from app.session import Session
+from app.views.common import SPACING, EmptyState, heading, muted, round_pixmap
+from engine import people
+from engine.catalog import Face
+
+EXAMPLES = 4  # faces of the person shown beside the question
+SHOWN = 6  # faces of one suggestion shown at most
+
+
+class ReviewPage(QWidget):
+    back = Signal()
+
+    def __init__(
+        self, session: Session, people_model: PeopleModel, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.people_model = people_model
+        self.person_id: int | None = None
+        self.suggestions: list[Any] = []
+        self.position = 0
+        self.answered = 0
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2 * SPACING, SPACING, 2 * SPACING, 2 * SPACING)
+        layout.setSpacing(SPACING)
+        top = QHBoxLayout()
+        self.back_button = QToolButton()
+        self.back_button.setIcon(icon("back"))
+        self.back_button.setIconSize(QSize(24, 24))
+        self.back_button.setAutoRaise(True)
+        self.back_button.setToolTip("Back to people (Escape)")
+        top.addWidget(self.back_button)
+        top.addWidget(heading("Review Suggestions"))
+        top.addStretch(1)
+        top.addWidget(QLabel("Person:"))
+        self.person_box = QComboBox()
+        self.person_box.setMinimumWidth(220)
+        self.person_box.setToolTip("Whose suggestions to go through")
+        top.addWidget(self.person_box)
+        layout.addLayout(top)
+
+        self.stack = QStackedWidget()
+        layout.addWidget(self.stack, 1)
+
+        card = QFrame()
+        card.setObjectName("reviewCard")
+        card_layout = QGridLayout(card)
+        card_layout.setContentsMargins(3 * SPACING, 2 * SPACING, 3 * SPACING, 2 * SPACING)
+        card_layout.setHorizontalSpacing(4 * SPACING)
+        card_layout.setVerticalSpacing(SPACING)
+        known = QVBoxLayout()
+        known.setSpacing(8)
+        self.known_cover = QLabel()
+        self.known_cover.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.known_name = heading("", 1.2)
+        self.known_name.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        known.addWidget(self.known_cover)
+        known.addWidget(self.known_name)
+        self.examples = QHBoxLayout()
+        self.examples.setSpacing(6)
+        self.example_labels = [QLabel() for _ in range(EXAMPLES)]
+        for label in self.example_labels:
+            self.examples.addWidget(label)
+        known.addLayout(self.examples)
+        known.addStretch(1)
+        card_layout.addLayout(known, 0, 0, Qt.AlignmentFlag.AlignTop)
+
+        ask = QVBoxLayout()
+        ask.setSpacing(SPACING)
+        self.question = heading("", 2.0)
+        self.question.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        ask.addWidget(self.question)
+        self.candidates = QHBoxLayout()
+        self.candidates.setSpacing(SPACING)
+        self.candidate_labels = [QLabel() for _ in range(SHOWN)]
+        self.candidates.addStretch(1)
+        for label in self.candidate_labels:
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.candidates.addWidget(label)
+        self.candidates.addStretch(1)
+        ask.addLayout(self.candidates)
+        self.hint = muted()
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        ask.addWidget(self.hint)
+        ask.addStretch(1)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(SPACING)
+        buttons.addStretch(1)
+        self.no_button = QPushButton(icon("no"), "No   N")
+        self.no_button.setToolTip("Not this person: never suggest these faces for them again")
+        self.skip_button = QPushButton(icon("skip"), "Skip   →")
+        self.skip_button.setToolTip("Decide later (Right arrow); Left arrow goes back")
+        self.yes_button = QPushButton(icon("yes"), "Yes   Y")
+        self.yes_button.setToolTip("Yes, this is them")
+        self.yes_button.setDefault(True)
+        for button in (self.no_button, self.skip_button, self.yes_button):
+            button.setMinimumSize(QSize(128, 40))
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        ask.addLayout(buttons)
+        self.counter = muted()
+        self.counter.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        ask.addWidget(self.counter)
+        card_layout.addLayout(ask, 0, 1)
+        card_layout.setColumnStretch(1, 1)
+        self.stack.addWidget(card)
+        self.card = card
+
+        self.empty = EmptyState("review", "Nothing to review",
+                                "There are no suggestions for this person right now. "
+                                "Name more people, or scan more photos, and come back.")
+        self.stack.addWidget(self.empty)
+
+        for key, slot in (
+            (Qt.Key.Key_Y, self.yes), (Qt.Key.Key_N, self.no), (Qt.Key.Key_Right, self.skip),
+            (Qt.Key.Key_Left, self.previous), (Qt.Key.Key_Escape, self.back.emit),
+        ):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(slot)
+            self.addAction(action)
+        self.back_button.clicked.connect(self.back.emit)
+        self.yes_button.clicked.connect(self.yes)
+        self.no_button.clicked.connect(self.no)
+        self.skip_button.clicked.connect(self.skip)
+        self.person_box.activated.connect(
+            lambda i: self.review(int(self.person_box.itemData(i))))
+        session.images.ready.connect(lambda _key: self._show_faces() if self.isVisible() else None)
+
+    # -- reviewing -----------------------------------------------------------------
+
+    def review(self, person_id: int | None = None) -> None:
+        """Start on a person's suggestions (the first named person by default)."""
+        self._fill_people()
+        if person_id is None and self.person_box.count():
+            person_id = int(self.person_box.itemData(0))
+        self.person_id = person_id
+        found = self.person_box.findData(person_id)
+        if found >= 0:
+            self.person_box.setCurrentIndex(found)
+        self.suggestions = (
+            list(people.suggest(self.session.catalog, person_id)) if person_id else []
+        )
+        self.position = 0
+        self.answered = 0
+        self._show()
+        self.setFocus()
+
+    def current(self) -> Any:
+        if 0 <= self.position < len(self.suggestions):
+            return self.suggestions[self.position]
+        return None
+
+    def yes(self) -> None:
+        self._answer(people.confirm_faces, "Yes")
+
+    def no(self) -> None:
+        self._answer(people.reject_faces, "No")
+
+    def skip(self) -> None:
+        if self.current() is not None:
+            self.position += 1
+            self._show()
+
+    def previous(self) -> None:
+        if self.position > 0:
+            self.position -= 1
+            self._show()
+
+    def _answer(self, operation: Any, title: str) -> None:
+        suggestion = self.current()
+        if suggestion is None or self.person_id is None:
+            return
+        if not self.session.apply(title, operation, list(suggestion.face_ids), self.person_id):
+            return
+        self.answered += 1
+        self.position += 1
+        self._show()
+
+    # -- drawing ---------------------------------------------------------------------
+
+    def _fill_people(self) -> None:
+        self.person_box.clear()
+        for person_id in self.people_model.person_ids():
+            summary = self.people_model.summary(person_id)
+            if summary is not None and summary.name and not summary.hidden:
+                self.person_box.addItem(summary.name, person_id)
+        for person_id in self.people_model.person_ids():
+            summary = self.people_model.summary(person_id)
+            if summary is not None and not summary.name and not summary.hidden:
+                self.person_box.addItem(f"Unnamed ({count_text(summary.photo_count, 'photo')})",
+                                        person_id)
+
+    def _show(self) -> None:
+        suggestion = self.current()
+        if suggestion is None:
+            self.stack.setCurrentWidget(self.empty)
+            if self.suggestions:
+                self.empty.title.setText("All done")
+                self.empty.text.setText(
+                    f"You answered {self.answered} of {len(self.suggestions)} suggestions. "
+                    "Ctrl+Z takes back the last answer.")
+            else:
+                self.empty.title.setText("Nothing to review")
+                self.empty.text.setText(
+                    "There are no suggestions for this person right now. "
+                    "Name more people, or scan more photos, and come back.")
+            return
+        self.stack.setCurrentWidget(self.card)
+        summary = self.people_model.summary(self.person_id) if self.person_id else None
+        name = summary.name if summary is not None and summary.name else "this person"
+        count = len(suggestion.face_ids)
+        self.question.setText(f"Is this {name}?" if count == 1 else f"Are these {name}?")
+        self.known_name.setText(name)
+        self.hint.setText(
+            "One face." if count == 1 else f"A group of {count} faces that look alike"
+            f"{f' (first {SHOWN} shown)' if count > SHOWN else ''}."
+        )
+        self.counter.setText(f"{self.position + 1} of {len(self.suggestions)}")
+        self._show_faces()
+
+    def _show_faces(self) -> None:
+        suggestion = self.current()
+        if suggestion is None:
+            return
+        cat = self.session.catalog
+        palette = self.palette()
+        cover = self.people_model.cover(self.person_id) if self.person_id else None
+        cover_pixmap = self.session.images.face_crop(cover[1], cover[0].box, CROP_SIZE) \
+            if cover else None
+        self.known_cover.setPixmap(round_pixmap(cover_pixmap, 120, palette))
+        examples = _examples(cat.faces(person_id=self.person_id), EXAMPLES) \
+            if self.person_id else []
+        for label, face in zip(self.example_labels, [*examples, *[None] * EXAMPLES], strict=False):
+            label.setVisible(face is not None)
+            if face is not None:
+                label.setPixmap(round_pixmap(self._crop(face), 48, palette))
+        faces = cat.faces(ids=list(suggestion.face_ids)[:SHOWN])
+        size = 200 if len(faces) == 1 else 150 if len(faces) <= 3 else 112
+        for label, face in zip(self.candidate_labels, [*faces, *[None] * SHOWN], strict=False):
+            label.setVisible(face is not None)
+            if face is not None:
+                label.setPixmap(round_pixmap(self._crop(face), size, palette))
+                label.setToolTip(cat.photo(face.photo_id).display_path)
+
+    def _crop(self, face: Face) -> QPixmap | None:
+        photo = self.session.catalog.photo(face.photo_id)
+        return self.session.images.face_crop(photo, face.box, CROP_SIZE)
+
+
+def _examples(faces: list[Face], n: int) -> list[Face]:
+    """The person's faces a user is surest of: confirmed first, then the sharpest."""
+    usable = [f for f in faces if f.state == "face"]
+    usable.sort(key=lambda f: (not f.confirmed, -f.quality))
+    return usable[:n]

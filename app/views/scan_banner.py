@@ -1,0 +1,152 @@
+"""The strip that shows a scan (or any long job) running: progress, counts, ETA, Cancel.
+
+It listens to a ``Job``'s signals and never blocks: every update is a label
+and a progress bar. When the job ends it says what happened, offers the list
+of skipped files, and can be closed.
+"""
+
+import time
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton
+
+from app.resources import icon
+from app.views.common import SPACING
+from app.workers import Job
+from engine.progress import Progress
+
+STAGE_NAMES = {
+    "listing": "Looking for photos",
+    "scanning": "Finding faces",
+    "clustering": "Grouping faces into people",
+    "people": "Grouping faces into people",
+    "exporting": "Exporting",
+}
+
+
+class ScanBanner(QFrame):
+    show_problems = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("scanBanner")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(2 * SPACING, 8, SPACING, 8)
+        layout.setSpacing(SPACING)
+        self.title = QLabel()
+        self.title.setMinimumWidth(180)
+        font = self.title.font()
+        font.setWeight(font.Weight.DemiBold)
+        self.title.setFont(font)
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(False)
+        self.bar.setMaximumHeight(8)
+        self.bar.setMinimumWidth(160)
+        self.detail = QLabel()
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        self.problems_button = QPushButton(icon("warning"), "")
+        self.problems_button.setFlat(True)
+        self.problems_button.setToolTip("Files that could not be read, with the reason")
+        self.cancel_button = QPushButton(icon("cancel"), "Cancel")
+        self.cancel_button.setToolTip("Stop after the current photo; scanning again resumes")
+        self.close_button = QToolButton()
+        self.close_button.setIcon(icon("cancel"))
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Hide this message")
+        layout.addWidget(self.title)
+        layout.addWidget(self.bar, 1)
+        layout.addWidget(self.detail, 2)
+        layout.addWidget(self.problems_button)
+        layout.addWidget(self.cancel_button)
+        layout.addWidget(self.close_button)
+        self.job: Job | None = None
+        self._started = 0.0
+        self._stage = ""
+        self._start_done = 0
+        self._faces: int | None = None
+        self.cancel_button.clicked.connect(self._cancel)
+        self.close_button.clicked.connect(self.hide)
+        self.problems_button.clicked.connect(self.show_problems.emit)
+        self.hide()
+
+    def follow(self, job: Job) -> None:
+        self.job = job
+        self._stage = ""
+        self._faces = None
+        self.title.setText(job.title)
+        self.detail.setText("Starting…")
+        self.bar.setRange(0, 0)
+        self.problems_button.hide()
+        self.cancel_button.show()
+        self.cancel_button.setEnabled(True)
+        self.close_button.hide()
+        job.progressed.connect(self.update_progress)
+        job.succeeded.connect(lambda: self._finished("Done"))
+        job.cancelled.connect(lambda: self._finished("Stopped"))
+        job.failed.connect(lambda _m: self._finished("Stopped by an error"))
+        self.show()
+
+    def update_progress(self, report: Progress) -> None:
+        if report.stage != self._stage:
+            self._stage = report.stage
+            self._started = time.perf_counter()
+            self._start_done = report.done
+        self.title.setText(STAGE_NAMES.get(report.stage, report.stage.capitalize()))
+        if report.total:
+            self.bar.setRange(0, report.total)
+            self.bar.setValue(report.done)
+        else:
+            self.bar.setRange(0, 0)
+        parts = []
+        if report.total:
+            parts.append(f"{report.done:,} of {report.total:,}"
+                         f"{' photos' if report.stage == 'scanning' else ''}")
+        faces = report.info.get("faces")
+        if isinstance(faces, int) and report.stage == "scanning":
+            self._faces = faces
+            parts.append(f"{faces:,} faces found")
+        eta = self._eta(report)
+        if eta:
+            parts.append(eta)
+        self.detail.setText("  ·  ".join(parts))
+        self._show_problems(report.info.get("problems"))
+
+    def _eta(self, report: Progress) -> str:
+        elapsed = time.perf_counter() - self._started
+        done = report.done - self._start_done
+        if not report.total or done <= 0 or elapsed < 2:
+            return ""
+        left = (report.total - report.done) * elapsed / done
+        if left < 60:
+            return "less than a minute left"
+        minutes = round(left / 60)
+        if minutes < 90:
+            return f"about {minutes} min left"
+        return f"about {left / 3600:.1f} h left"
+
+    def _show_problems(self, problems: object) -> None:
+        if isinstance(problems, int) and problems > 0:
+            self.problems_button.setText(f"{problems} skipped")
+            self.problems_button.show()
+
+    def _cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.cancel_button.setEnabled(False)
+            self.detail.setText("Stopping after the current photo…")
+
+    def _finished(self, how: str) -> None:
+        self.cancel_button.hide()
+        self.close_button.show()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if how == "Done" else 0)
+        self.title.setText(how)
+        if how == "Done":
+            faces = self._faces
+            self.detail.setText(f"{self.job.title if self.job else ''} finished"
+                                f"{f': {faces:,} faces found' if faces is not None else ''}.")
+        elif how == "Stopped":
+            self.detail.setText("Scan again to go on where it stopped.")
+        else:
+            self.detail.setText("See the message for what happened.")

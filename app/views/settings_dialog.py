@@ -1,0 +1,137 @@
+"""Settings: device and model, clustering strictness, catalog location.
+
+Moving the strictness slider shows at once how many people the current
+faces would make (``people.preview_cluster_count``, debounced so dragging
+stays smooth). The dialog edits a copy of ``Settings``; the window saves it
+and decides what must happen (a re-clustering, a new catalog at next start).
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.settings import DEVICES, EMBEDDER_LABELS, EMBEDDERS, Settings
+from app.views.common import SPACING, heading, muted
+
+DEVICE_LABELS = {
+    "auto": "Automatic (the fastest found)",
+    "cpu": "Processor (CPU)",
+    "cuda": "NVIDIA graphics card (CUDA)",
+    "mps": "Apple graphics (Metal)",
+}
+
+
+class SettingsDialog(QDialog):
+    def __init__(
+        self,
+        settings: Settings,
+        preview: Callable[[float], int | None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(560)
+        self._settings = settings
+        self._preview = preview
+        layout = QVBoxLayout(self)
+        layout.setSpacing(SPACING)
+        layout.addWidget(heading("Settings", 1.3))
+        form = QFormLayout()
+        form.setSpacing(SPACING)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+
+        self.device = QComboBox()
+        for name in DEVICES:
+            self.device.addItem(DEVICE_LABELS[name], name)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        self.device.setToolTip("Where faces are found and recognised")
+        form.addRow("Run on", self.device)
+
+        self.embedder = QComboBox()
+        for name in EMBEDDERS:
+            self.embedder.addItem(EMBEDDER_LABELS[name], name)
+        self.embedder.setCurrentIndex(max(0, self.embedder.findData(settings.embedder)))
+        self.embedder.setToolTip("How faces are compared; changing it re-reads faces on the "
+                                 "next scan")
+        form.addRow("Face model", self.embedder)
+
+        strict_row = QVBoxLayout()
+        slider_row = QHBoxLayout()
+        slider_row.addWidget(muted("Fewer, larger people"))
+        self.strictness = QSlider(Qt.Orientation.Horizontal)
+        self.strictness.setRange(0, 100)
+        self.strictness.setValue(round(settings.strictness * 100))
+        self.strictness.setToolTip("How alike two faces must be to count as one person")
+        slider_row.addWidget(self.strictness, 1)
+        slider_row.addWidget(muted("More, purer people"))
+        strict_row.addLayout(slider_row)
+        self.preview_label = QLabel()
+        self.preview_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        strict_row.addWidget(self.preview_label)
+        form.addRow("Strictness", strict_row)
+
+        catalog_row = QHBoxLayout()
+        self.catalog = QLineEdit(settings.catalog_path)
+        self.catalog.setToolTip("The file that remembers faces, people and names")
+        browse = QPushButton("Choose…")
+        catalog_row.addWidget(self.catalog, 1)
+        catalog_row.addWidget(browse)
+        form.addRow("Catalog", catalog_row)
+        form.addRow("", muted("A new catalog location is used from the next start."))
+        layout.addLayout(form)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(120)
+        self._timer.timeout.connect(self.update_preview)
+        self.strictness.valueChanged.connect(lambda _v: self._timer.start())
+        browse.clicked.connect(self._browse)
+        self.update_preview()
+
+    def update_preview(self) -> None:
+        count = self._preview(self.strictness.value() / 100)
+        if count is None:
+            self.preview_label.setText("Scan some photos to see how many people this makes.")
+        else:
+            self.preview_label.setText(
+                f"With this setting, your faces make <b>{count}</b> "
+                f"{'person' if count == 1 else 'people'}.")
+
+    def result_settings(self) -> Settings:
+        return dataclasses.replace(
+            self._settings,
+            device=str(self.device.currentData()),
+            embedder=str(self.embedder.currentData()),
+            strictness=self.strictness.value() / 100,
+            catalog_path=self.catalog.text().strip() or self._settings.catalog_path,
+        )
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Catalog File", self.catalog.text(), "Catalogs (*.sqlite);;All files (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if path:
+            self.catalog.setText(path)

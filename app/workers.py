@@ -1,0 +1,127 @@
+"""Run the engine's long work off the GUI thread and turn it into signals.
+
+A ``Job`` wraps one engine progress generator (scan, clustering, export). Its
+``run`` opens its own ``Catalog`` (SQLite connections belong to the thread
+that opened them), drives the generator, and emits one ``progressed`` signal
+per yield; ``cancel`` sets the engine's ``CancelToken`` so the work stops
+cleanly between two items. A runner decides where ``run`` happens: a thread
+pool in the app, the calling thread in tests (``SyncRunner``), so background
+code can run deterministically. This module never touches widgets.
+"""
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from engine.catalog import Catalog
+from engine.errors import Cancelled, FaceAlbumError
+from engine.progress import CancelToken, Progress
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[Catalog, CancelToken], Iterator[Progress]]
+
+
+class Job(QObject):
+    """One piece of long work; signals arrive on the thread that made the Job."""
+
+    progressed = Signal(object)  # Progress
+    succeeded = Signal()
+    failed = Signal(str)  # what happened and what to do, ready to show
+    cancelled = Signal()
+    ended = Signal()  # after any of the three above
+
+    def __init__(self, title: str, catalog_path: Path, work: Work) -> None:
+        super().__init__()
+        self.title = title
+        self.catalog_path = catalog_path
+        self.token = CancelToken()
+        self._work = work
+        self.last: Progress | None = None
+        self.running = False
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    def run(self) -> None:
+        """Drive the work to its end; call on the thread that should do it."""
+        self.running = True
+        try:
+            with Catalog(self.catalog_path) as catalog:
+                for report in self._work(catalog, self.token):
+                    self.last = report
+                    self.progressed.emit(report)
+                    if self.token.cancelled:
+                        raise Cancelled(f"{self.title} was stopped")
+        except Cancelled:
+            self.cancelled.emit()
+        except FaceAlbumError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:
+            log.exception("%s failed", self.title)
+            self.failed.emit(
+                f"{self.title} stopped on an unexpected error: {type(exc).__name__}: {exc}. "
+                "What was done before it is kept; please report this with the log."
+            )
+        else:
+            if self.token.cancelled:
+                self.cancelled.emit()
+            else:
+                self.succeeded.emit()
+        finally:
+            self.running = False
+            self.ended.emit()
+
+
+class Runner(Protocol):
+    """Where jobs and small background tasks run."""
+
+    def start(self, job: Job) -> None: ...
+
+    def submit(self, task: Callable[[], None]) -> None: ...
+
+    def wait(self) -> None: ...
+
+
+class ThreadRunner:
+    """Jobs and small tasks (thumbnails) on two Qt thread pools, so a long scan
+    never keeps a thumbnail waiting."""
+
+    def __init__(self, max_tasks: int = 2) -> None:
+        self._jobs: set[Job] = set()
+        self._job_pool = QThreadPool()
+        self._job_pool.setMaxThreadCount(2)
+        self._task_pool = QThreadPool()
+        self._task_pool.setMaxThreadCount(max_tasks)
+
+    def start(self, job: Job) -> None:
+        self._jobs.add(job)  # keeps the Python object alive while it runs
+        job.ended.connect(lambda: self._jobs.discard(job))
+        self._job_pool.start(job.run)
+
+    def submit(self, task: Callable[[], None]) -> None:
+        self._task_pool.start(task)
+
+    def wait(self) -> None:
+        """Cancel running jobs and wait for everything to stop (on quit)."""
+        for job in list(self._jobs):
+            job.cancel()
+        self._job_pool.waitForDone(30_000)
+        self._task_pool.clear()
+        self._task_pool.waitForDone(30_000)
+
+
+class SyncRunner:
+    """Runs everything at once on the calling thread (tests, headless scans)."""
+
+    def start(self, job: Job) -> None:
+        job.run()
+
+    def submit(self, task: Callable[[], None]) -> None:
+        task()
+
+    def wait(self) -> None:
+        return None
