@@ -220,3 +220,13 @@ def test_cli_export_reports_what_it_added(
     assert (report["added"], report["present"], report["sidecars_written"]) == (0, 4, 0)
     assert main(["--catalog", str(tmp_path / "catalog.sqlite"), "export", "--to",
                  str(tmp_path / "x"), "--people", "Nobody"]) == 2
+
+
+def test_a_photo_gone_from_disk_is_reported_and_the_rest_exported(tmp_path: Path) -> None:
+    catalog, folder = build(tmp_path, SHOTS)
+    (folder / "ann2.jpg").unlink()
+    report = _export(catalog, tmp_path / "out")
+    assert report.count(Action.FAILED) == 1
+    assert report.count(Action.ADDED) == 3
+    assert len(report.problems) == 1 and "ann2.jpg" in report.problems[0]
+    assert not list((tmp_path / "out").rglob("*.part"))

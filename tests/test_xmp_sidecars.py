@@ -17,7 +17,7 @@ from test_export_support import (
 from engine.catalog import Catalog
 from engine.cli.main import main
 from engine.export.albums import ExportOptions, ExportReport, export_albums
-from engine.export.errors import XmpError
+from engine.export.errors import ExportError, XmpError
 from engine.export.sidecars import (
     SidecarReport,
     SidecarStyle,
@@ -186,3 +186,23 @@ def test_cli_xmp_writes_beside_originals_only_when_asked(
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["unchanged"] == 1
     assert (folder / "group.jpg").read_bytes() == (tmp_path / "untouched.jpg").read_bytes()
+
+
+def test_a_failed_write_leaves_the_old_sidecar_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog, folder = build(tmp_path, [GROUP])
+    target = folder / "group.jpg.xmp"
+    _write(catalog, target)
+    old = target.read_bytes()
+    bob = next(p.id for p in catalog.persons() if p.name == BOB)
+    name_person(catalog, bob, "Robert Marsh")
+
+    def disk_full(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.replace", disk_full)
+    with pytest.raises(ExportError, match="No space left"):
+        _write(catalog, target)
+    assert target.read_bytes() == old
+    assert sorted(p.name for p in folder.iterdir()) == ["group.jpg", "group.jpg.xmp"]

@@ -19,6 +19,7 @@ from engine.errors import FaceAlbumError
 # Command groups, in the order ``--help`` lists them.
 COMMAND_MODULES = [
     "engine.cli.scan_cmd",
+    "engine.cli.people_cmd",
     "engine.cli.export_cmd",
 ]
 

@@ -19,6 +19,7 @@ from engine.people.cluster import (
     threshold_for_strictness,
 )
 from engine.people.facts import (
+    FACE_STATES,
     PeopleError,
     confirm_faces,
     hide_person,
@@ -48,6 +49,7 @@ from engine.people.update import (
 
 __all__ = [
     "DEFAULT_STRICTNESS",
+    "FACE_STATES",
     "AssignIndex",
     "ClusterParams",
     "ClusterParamsError",

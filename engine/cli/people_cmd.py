@@ -1,0 +1,298 @@
+"""``facealbum people``, ``name``, ``merge``, ``split``, ``reject``, ``hide``, ``undo`` ...
+
+The command-line client of ``engine.people``: each command opens the
+catalog, calls one engine function and prints through ``engine.cli.output``.
+No decision about people is made here.
+"""
+
+import argparse
+import signal
+from pathlib import Path
+from types import FrameType
+
+from engine import people
+from engine.catalog import Catalog
+from engine.cli.common import add_command, open_catalog
+from engine.cli.output import ProgressBar, emit, emit_json, table, warn
+from engine.people.evaluate import EvalResult, evaluate_folder
+from engine.progress import CancelToken
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = add_command(sub, "people", "list the people found, largest first")
+    p.add_argument("--json", action="store_true", help="print JSON (id, name, faces, photos...)")
+    p.add_argument("--all", action="store_true", help="include hidden people")
+    p.set_defaults(func=cmd_people)
+
+    p = add_command(sub, "faces", "list the faces of one person")
+    p.add_argument("person", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_faces)
+
+    p = add_command(sub, "name", "name a person (an empty name removes it)")
+    p.add_argument("person", type=int)
+    p.add_argument("name")
+    p.set_defaults(func=cmd_name)
+
+    p = add_command(sub, "merge", "merge people into one")
+    p.add_argument("sources", type=int, nargs="+", metavar="SOURCE")
+    p.add_argument("--into", type=int, required=True, metavar="TARGET")
+    p.set_defaults(func=cmd_merge)
+
+    p = add_command(sub, "split", "move faces to a new person, or to --to PERSON")
+    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
+    p.add_argument("--to", type=int, default=None, metavar="PERSON")
+    p.set_defaults(func=cmd_split)
+
+    p = add_command(sub, "confirm", "say that faces are this person")
+    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
+    p.add_argument("--as", dest="person", type=int, required=True, metavar="PERSON")
+    p.set_defaults(func=cmd_confirm)
+
+    p = add_command(sub, "reject", "say that faces are not this person (remembered forever)")
+    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
+    p.add_argument("--from", dest="person", type=int, required=True, metavar="PERSON")
+    p.set_defaults(func=cmd_reject)
+
+    p = add_command(sub, "mark", "mark faces as not a face, a stranger, or a face again")
+    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
+    p.add_argument("--as", dest="state", choices=people.FACE_STATES, required=True)
+    p.set_defaults(func=cmd_mark)
+
+    p = add_command(sub, "hide", "hide a person from the list (--show to show again)")
+    p.add_argument("person", type=int)
+    p.add_argument("--show", action="store_true")
+    p.set_defaults(func=cmd_hide)
+
+    for name, text in (("undo", "take back the last change"), ("redo", "do the undone change")):
+        p = add_command(sub, name, text)
+        p.set_defaults(func=cmd_undo if name == "undo" else cmd_redo)
+
+    p = add_command(sub, "history", "list the changes made, newest first")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_history)
+
+    p = add_command(sub, "suggest", "unnamed people and faces most likely to be this person")
+    p.add_argument("person", type=int)
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_suggest)
+
+    p = add_command(sub, "recluster", "group every face into people again, keeping every fact")
+    p.add_argument("--strictness", type=float, default=people.DEFAULT_STRICTNESS,
+                   help="0 (loose: fewer, bigger people) to 1 (strict); default 0.5")
+    p.add_argument("--preview", action="store_true",
+                   help="only print how many people this strictness would give")
+    p.set_defaults(func=cmd_recluster)
+
+    p = add_command(sub, "eval", "measure clustering on a folder of identity folders (like LFW)")
+    p.add_argument("folder", type=Path, metavar="DIR")
+    p.add_argument("--pairs", type=Path, default=None, help="LFW pairs file for verification")
+    p.add_argument("--min-images", type=int, default=1, metavar="N",
+                   help="only identities with at least N photos")
+    p.add_argument("--max-per-identity", type=int, default=None, metavar="M",
+                   help="at most M photos of one identity")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="keep the scanned catalog here so a second run scans nothing")
+    p.add_argument("--strictness", type=float, default=people.DEFAULT_STRICTNESS)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    p.add_argument("--embedder", default=None, help="embedder model: sface (default), facenet")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_people(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        found = people.people(cat, include_hidden=args.all)
+    if args.json:
+        emit_json([p.to_json() for p in found])
+        return 0
+    if not found:
+        emit("No people yet: `facealbum scan FOLDER` finds faces and groups them.")
+        return 0
+    rows = [
+        [str(p.id), p.label + (" (hidden)" if p.hidden else ""), str(p.face_count),
+         str(p.photo_count), str(p.cover_face_id)]
+        for p in found
+    ]
+    table(rows, ["id", "name", "faces", "photos", "cover"])
+    return 0
+
+
+def cmd_faces(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        faces = people.person_faces(cat, args.person)
+        paths = {f.photo_id: cat.photo(f.photo_id).display_path for f in faces}
+    rows = [
+        {"id": f.id, "photo": paths[f.photo_id], "confirmed": f.confirmed,
+         "quality": round(f.quality, 3), "box": [round(v, 1) for v in f.box]}
+        for f in faces
+    ]
+    if args.json:
+        emit_json(rows)
+    else:
+        table([[str(r["id"]), str(r["photo"]), "yes" if r["confirmed"] else "",
+                str(r["quality"])] for r in rows], ["face", "photo", "confirmed", "quality"])
+    return 0
+
+
+def cmd_name(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        people.name_person(cat, args.person, args.name)
+        _say_last(cat)
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        people.merge_people(cat, args.sources, args.into)
+        _say_last(cat)
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        people.split_faces(cat, args.faces, args.to)
+        _say_last(cat)
+    return 0
+
+
+def cmd_confirm(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        people.confirm_faces(cat, args.faces, args.person)
+        _say_last(cat)
+    return 0
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        people.reject_faces(cat, args.faces, args.person)
+        _say_last(cat)
+    return 0
+
+
+def cmd_mark(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        people.mark_faces(cat, args.faces, args.state)
+        _say_last(cat)
+    return 0
+
+
+def cmd_hide(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        people.hide_person(cat, args.person, hidden=not args.show)
+        _say_last(cat)
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        op = people.undo(cat)
+    emit(f"Undid: {op.summary}" if op else "Nothing to undo.")
+    return 0
+
+
+def cmd_redo(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        op = people.redo(cat)
+    emit(f"Redid: {op.summary}" if op else "Nothing to redo.")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        ops = people.history(cat, limit=args.limit)
+    if args.json:
+        emit_json([{"id": o.id, "at": o.at, "kind": o.kind, "summary": o.summary,
+                    "undone": o.undone} for o in ops])
+    elif not ops:
+        emit("No changes yet.")
+    else:
+        table([[str(o.id), o.kind, o.summary + (" (undone)" if o.undone else "")] for o in ops],
+              ["id", "kind", "change"])
+    return 0
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        found = people.suggest(cat, args.person, limit=args.limit)
+    if args.json:
+        emit_json([s.to_json() for s in found])
+    elif not found:
+        emit("No suggestions: no unnamed person or lone face is near this person.")
+    else:
+        table([[s.kind, "" if s.person_id is None else str(s.person_id),
+                " ".join(str(f) for f in s.face_ids[:10]) + (" ..." if len(s.face_ids) > 10
+                                                            else ""),
+                f"{s.distance:.3f}"] for s in found],
+              ["kind", "person", "faces", "distance"])
+    return 0
+
+
+def cmd_recluster(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        if args.preview:
+            emit(str(people.preview_cluster_count(cat, args.strictness)))
+            return 0
+        cancel = _cancel_on_interrupt()
+        ProgressBar(unit="steps").drive(
+            people.recluster(cat, strictness=args.strictness, cancel=cancel)
+        )
+        count = len(people.people(cat, include_hidden=True))
+    emit(f"{count} people.")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from engine.scan import ScanOptions
+
+    defaults = ScanOptions()
+    options = ScanOptions(embedder=args.embedder or defaults.embedder, device=args.device)
+    result = EvalResult()
+    ProgressBar(unit="items").drive(
+        evaluate_folder(
+            args.folder, result, pairs_file=args.pairs, min_images=args.min_images,
+            max_per_identity=args.max_per_identity,
+            params=people.params_for_strictness(args.strictness),
+            workdir=args.workdir, scan_options=options, cancel=_cancel_on_interrupt(),
+        )
+    )
+    data = result.to_json()
+    if args.json:
+        emit_json(data)
+        return 0
+    s = result.scores
+    if s is None:
+        warn("nothing was scored")
+        return 1
+    emit(f"{s.faces} faces of {s.identities} identities -> {s.clusters} clusters, "
+         f"{s.unassigned_fraction:.1%} left unassigned "
+         f"({result.photos_without_face} photos without a face)")
+    emit(f"BCubed    precision {s.bcubed_precision:.4f}  recall {s.bcubed_recall:.4f}  "
+         f"F1 {s.bcubed_f1:.4f}")
+    emit(f"pairwise  precision {s.pairwise_precision:.4f}  recall {s.pairwise_recall:.4f}  "
+         f"F1 {s.pairwise_f1:.4f}")
+    if result.verification_accuracy is not None:
+        emit(f"verification accuracy {result.verification_accuracy:.4f} "
+             f"+- {result.verification_std:.4f} over {result.pairs} pairs")
+    return 0
+
+
+def _say_last(cat: Catalog) -> None:
+    ops = people.history(cat, limit=1)
+    if ops:
+        emit(ops[0].summary + ".")
+
+
+def _cancel_on_interrupt() -> CancelToken:
+    cancel = CancelToken()
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        warn("\nstopping (Ctrl-C again to stop at once)...")
+        cancel.cancel()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    return cancel
