@@ -164,8 +164,10 @@ def _as_displayed(
     degrees, and those regions are turned the way the photo is.
     """
     width, height = image_size
-    if applied_to is None or width == height or applied_to != (height, width):
+    if applied_to is None or not _same_aspect(applied_to, (height, width)):
         return regions
+    if _same_aspect(applied_to, (width, height)):
+        return regions  # square-ish: nothing tells the two apart
     orientation = _orientation(path)
     if orientation not in (5, 6, 7, 8):
         return regions
@@ -179,6 +181,11 @@ def _as_displayed(
         }[orientation]
         turned.append(Region(r.name, cx, cy, r.h, r.w, r.kind))
     return turned
+
+
+def _same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether two sizes have the same shape (scaled copies of a photo do)."""
+    return abs(a[0] * b[1] - a[1] * b[0]) <= 0.01 * max(a[0] * b[1], a[1] * b[0])
 
 
 def _orientation(path: str | os.PathLike[str]) -> int:

@@ -48,6 +48,12 @@ PREFIXES = {
 }
 
 PEOPLE_TAG = "People/"
+# The properties a merge rewrites; every other property is left as it was.
+_MANAGED = (
+    f"{{{MWG_RS}}}Regions",
+    f"{{{IPTC_EXT}}}PersonInImage",
+    f"{{{DIGIKAM}}}TagsList",
+)
 # A stored region and a catalog face this close are the same face.
 SAME_FACE_IOU = 0.3
 
@@ -175,9 +181,8 @@ def merge_face_metadata(
                         replaced_names.add(region.name)
                     continue
                 kept_items.append(item)
-        for tag in ("Regions", "PersonInImage", "TagsList"):
-            ns = IPTC_EXT if tag == "PersonInImage" else DIGIKAM if tag == "TagsList" else MWG_RS
-            for prop in desc.findall(_q(ns, tag)):
+        for tag in _MANAGED:
+            for prop in desc.findall(tag):
                 desc.remove(prop)
     for desc in descriptions[1:]:
         # A description we emptied would be noise; its namespace goes with it.
@@ -189,12 +194,9 @@ def merge_face_metadata(
     kept_names = {r.name for r in (_region(_value(i), None) for i in kept_items) if r and r.name}
     gone = replaced_names - set(our_names) - kept_names
     persons = _unique([*(p for p in old.persons if p not in gone), *our_names])
-    tags = _unique(
-        [
-            *(t for t in old.tags if not (t.startswith(PEOPLE_TAG) and t[7:] in gone)),
-            *(PEOPLE_TAG + n for n in our_names),
-        ]
-    )
+    gone_tags = {PEOPLE_TAG + n for n in gone}
+    tags = _unique([*(t for t in old.tags if t not in gone_tags),
+                    *(PEOPLE_TAG + n for n in our_names)])
 
     target = descriptions[0] if descriptions else ET.SubElement(
         rdf, _q(RDF, "Description"), {_q(RDF, "about"): ""}
