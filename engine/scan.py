@@ -17,7 +17,7 @@ import queue
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -26,6 +26,7 @@ import numpy as np
 from engine.align import align_faces
 from engine.catalog import Catalog, Face, Photo, PhotoStatus
 from engine.errors import PhotoError
+from engine.export.importer import apply_regions, read_regions
 from engine.imageio import Decoded, content_hash, decode, is_photo_name, read_bytes
 from engine.models.base import Detection, Detector, Embedder
 from engine.models.registry import (
@@ -316,9 +317,6 @@ class _Pipeline:
         self.last_flush = time.perf_counter()
         self.crops: list[np.ndarray] = []
         self.photos: list[tuple[_Result, list[Detection], list[float], int]] = []
-        self.importer: Callable[[Catalog, int, str, tuple[int, int]], int] | None = (
-            _xmp_importer() if options.import_xmp else None
-        )
 
     def add(self, result: _Result, root_id: int) -> None:
         job = result.job
@@ -493,9 +491,9 @@ class _Pipeline:
             self.catalog.conn.execute("DELETE FROM faces WHERE id=?", (face_id,))
         self.summary.scanned += 1
         self.summary.faces += len(detections)
-        if self.importer is not None:
+        if self.options.import_xmp:
             path = os.fsdecode(os.path.join(self.root, job.relpath))
-            self.importer(self.catalog, photo_id, path, (decoded.width, decoded.height))
+            _import_xmp(self.catalog, photo_id, path, (decoded.width, decoded.height))
 
     def _write_reembedding(self, result: _Result, vectors: np.ndarray) -> None:
         old = result.job.old
@@ -539,15 +537,7 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
     return inter / union if union > 0 else 0.0
 
 
-def _xmp_importer() -> Callable[[Catalog, int, str, tuple[int, int]], int] | None:
+def _import_xmp(catalog: Catalog, photo_id: int, path: str, size: tuple[int, int]) -> int:
     """Face regions other tools wrote (sidecar or embedded XMP) become facts."""
-    try:
-        from engine.export.importer import apply_regions, read_regions
-    except ImportError:
-        return None
-
-    def run(catalog: Catalog, photo_id: int, path: str, size: tuple[int, int]) -> int:
-        regions = read_regions(path, size)
-        return apply_regions(catalog, photo_id, regions) if regions else 0
-
-    return run
+    regions = read_regions(path, size)
+    return apply_regions(catalog, photo_id, regions) if regions else 0
