@@ -5,7 +5,8 @@ import signal
 from pathlib import Path
 from types import FrameType
 
-from engine.catalog import PhotoStatus
+from engine import people
+from engine.catalog import Catalog, PhotoStatus
 from engine.cli.common import add_command, open_catalog
 from engine.cli.output import ProgressBar, emit, emit_json, table, warn
 from engine.progress import CancelToken
@@ -94,13 +95,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 130 if summary.cancelled else 0
 
 
-def _update_people(catalog: object, cancel: CancelToken) -> int:
-    """Group the new faces into people, if the people module is there."""
-    from engine import people
-
-    before = len(people.people(catalog))  # type: ignore[arg-type]
-    ProgressBar(unit="faces").drive(people.update_people(catalog, cancel=cancel))  # type: ignore[arg-type]
-    return len(people.people(catalog)) - before  # type: ignore[arg-type]
+def _update_people(catalog: Catalog, cancel: CancelToken) -> int:
+    """Group the new faces into people; returns how many people were added."""
+    before = len(people.people(catalog))
+    ProgressBar(unit="faces").drive(people.update_people(catalog, cancel=cancel))
+    return len(people.people(catalog)) - before
 
 
 def cmd_problems(args: argparse.Namespace) -> int:
