@@ -230,3 +230,22 @@ def test_a_photo_gone_from_disk_is_reported_and_the_rest_exported(tmp_path: Path
     assert report.count(Action.ADDED) == 3
     assert len(report.problems) == 1 and "ann2.jpg" in report.problems[0]
     assert not list((tmp_path / "out").rglob("*.part"))
+
+
+def test_a_file_or_link_named_like_an_album_is_left_and_the_album_takes_a_number(
+    tmp_path: Path,
+) -> None:
+    catalog, _ = build(tmp_path, SHOTS)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / ANN).write_text("a file, not a folder")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (dest / BOB).symlink_to(elsewhere, target_is_directory=True)
+    report = _export(catalog, dest)
+    assert (dest / ANN).read_text() == "a file, not a folder"
+    assert not list(elsewhere.iterdir())
+    assert sorted(n for n in files_under(dest) if n.endswith(".jpg")) == [
+        f"{ANN} (2)/ann1.jpg", f"{ANN} (2)/ann2.jpg", f"{ANN} (2)/both.jpg", f"{BOB} (2)/both.jpg"
+    ]
+    assert {i.folder for i in report.items} == {f"{ANN} (2)", f"{BOB} (2)"}

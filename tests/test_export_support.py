@@ -101,5 +101,5 @@ def exiftool_write(path: Path, *assignments: str) -> None:
 def files_under(folder: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(folder)): p.read_bytes()
-        for p in sorted(folder.rglob("*")) if p.is_file() or p.is_symlink()
+        for p in sorted(folder.rglob("*")) if p.is_file()
     }

@@ -182,7 +182,7 @@ def export_albums(
         _make_folder(dest)
     done = 0
     for album in albums:
-        folder = inside(dest, album.folder)
+        folder = _album_folder(dest, album.folder)
         if not options.dry_run:
             _make_folder(folder)
         claimed: set[str] = set()
@@ -197,7 +197,8 @@ def export_albums(
                 continue  # the same bytes twice in one album is one photo
             if photo.sha256:
                 seen_content.add(photo.sha256)
-            report.add(_export_one(catalog, photo, album, folder, dest, options, claimed, report))
+            report.add(_export_one(catalog, photo, album, folder, dest, options, claimed,
+                                   report))
             yield _progress(done, total, report)
         if report.cancelled:
             break
@@ -226,8 +227,8 @@ def _export_one(
         target, action = _place(photo, folder, base, options, claimed)
     except OSError as exc:
         report.problems.append(f"{_printable(photo.path)}: {exc.strerror or exc}")
-        return ExportItem(album.person_id, album.label, album.folder, photo.id,
-                          _printable(photo.path), str(Path(album.folder) / base), Action.FAILED)
+        return ExportItem(album.person_id, album.label, folder.name, photo.id,
+                          _printable(photo.path), str(Path(folder.name) / base), Action.FAILED)
     sidecar: str | None = None
     if options.xmp:
         side = sidecar_path(target, options.sidecar_style)
@@ -240,7 +241,7 @@ def _export_one(
                 report.sidecars_unchanged += 1
         except (XmpError, ExportError) as exc:
             report.problems.append(str(exc))
-    return ExportItem(album.person_id, album.label, album.folder, photo.id,
+    return ExportItem(album.person_id, album.label, folder.name, photo.id,
                       _printable(photo.path), str(target.relative_to(dest)), action, sidecar)
 
 
@@ -391,6 +392,19 @@ def _photos_of(catalog: Catalog, person_id: int, confirmed_only: bool) -> list[P
 
 
 # -- helpers ------------------------------------------------------------------
+
+
+def _album_folder(dest: Path, name: str) -> Path:
+    """The album's folder: ``name``, or ``name (2)``... when a file or a link
+    is in the way (a link could lead out of the destination)."""
+    for number in range(1, _MAX_SUFFIX):
+        folder = inside(dest, name if number == 1 else f"{name} ({number})")
+        if not os.path.lexists(folder) or (folder.is_dir() and not folder.is_symlink()):
+            return folder
+    raise ExportError(
+        f"expected a free folder name for {name} in {dest}, but {_MAX_SUFFIX} are taken; "
+        "export into an empty folder"
+    )
 
 
 def _printable(path: str) -> str:
