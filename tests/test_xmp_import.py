@@ -205,3 +205,15 @@ def test_a_photo_added_by_hand_with_a_sidecar_gets_its_names(tmp_path: Path) -> 
         face = add_face(catalog, photo_id, RIGHT)
         assert apply_regions(catalog, photo_id, read_regions(folder / "q.jpg", SIZE)) == 1
         assert _names(catalog, photo_id) == {face: "Ivy"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\xff\xd8", b"\xff\xd8\xff\xe1\x00", b"\xff\xd8\xff\xe1\x00\x01",
+     b"\xff\xd8\xff\xe1\xff\xffhttp://ns.adobe.com/xap/1.0/\x00<x:xmpmeta",
+     b"GIF89a not a jpeg at all"],
+)
+def test_a_damaged_photo_reads_as_no_regions(tmp_path: Path, data: bytes) -> None:
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(data)
+    assert read_regions(photo, SIZE) == []
