@@ -232,15 +232,17 @@ def _export_one(
     sidecar: str | None = None
     if options.xmp:
         side = sidecar_path(target, options.sidecar_style)
-        sidecar = str(side.relative_to(dest))
         try:
             faces = photo_faces(catalog, photo, options.confirmed_only)
             if write_sidecar(side, faces, dry_run=options.dry_run):
                 report.sidecars_written += 1
+                sidecar = str(side.relative_to(dest))
             else:
                 report.sidecars_unchanged += 1
         except (XmpError, ExportError) as exc:
             report.problems.append(str(exc))
+        if sidecar is None and os.path.lexists(side):
+            sidecar = str(side.relative_to(dest))
     return ExportItem(album.person_id, album.label, folder.name, photo.id,
                       _printable(photo.path), str(target.relative_to(dest)), action, sidecar)
 
