@@ -11,6 +11,7 @@ Reads ../shared/data/lfw-dev/images when present (skipped with a message if not)
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -45,12 +46,13 @@ def measure(folder: Path, options: ScanOptions, limit: int | None) -> dict[str, 
         embedder.load()  # model loading is start-up, not scanning
         summary = ScanSummary()
         with Catalog(work / "catalog.sqlite") as catalog:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             for _ in scan_folder(
                 catalog, source, options, summary=summary, detector=detector, embedder=embedder
             ):
                 pass
             seconds = time.perf_counter() - start
+            cpu = time.process_time() - cpu_start
             with_face = catalog.conn.execute(
                 "SELECT COUNT(DISTINCT photo_id) FROM faces"
             ).fetchone()[0]
@@ -64,6 +66,8 @@ def measure(folder: Path, options: ScanOptions, limit: int | None) -> dict[str, 
             "seconds": round(seconds, 2),
             "photos_per_s": round(summary.scanned / seconds, 1),
             "faces_per_s": round(summary.faces / seconds, 1),
+            "cpu_seconds": round(cpu, 2),
+            "stage_seconds": {k: round(v, 2) for k, v in summary.stage_seconds.items()},
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -83,13 +87,19 @@ def main() -> None:
         print(f"LFW images not found at {LFW}: skipped", file=sys.stderr)
     import torch
 
-    print(f"embedder={args.embedder} device={args.device} torch_threads={torch.get_num_threads()}")
+    print(
+        f"embedder={args.embedder} device={args.device} torch_threads={torch.get_num_threads()}"
+        f" load_average={os.getloadavg()[0]:.2f}"
+    )
     for name, r in results.items():
         print(
             f"{name:11s} {r['photos']:5d} photos {r['faces']:5d} faces in {r['seconds']:7.2f} s:"
             f" {r['photos_per_s']:6.1f} photos/s {r['faces_per_s']:6.1f} faces/s"
-            f" ({r['photos_with_a_face']} photos with a face, {r['problems']} problems)"
+            f" ({r['photos_with_a_face']} photos with a face, {r['problems']} problems,"
+            f" {r['cpu_seconds']} CPU s)"
         )
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stage_seconds"].items())
+        print(f"{'':11s} seconds per stage: {stages}")
     print(json.dumps(results))
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from engine.align import align_faces
@@ -72,6 +73,13 @@ class ScanSummary:
     embedder: str = ""
     cancelled: bool = False
     problem_list: list[tuple[str, str]] = field(default_factory=list)
+    # Seconds spent per stage. "read" and "decode" run on worker threads and
+    # overlap the others; "wait" is the main thread idle for a decoded photo.
+    stage_seconds: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("read", "decode", "wait", "detect", "align", "embed", "write"), 0.0
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,8 @@ class _Result:
     decoded: Decoded | None = None
     problem: str | None = None
     moved_from: Photo | None = None
+    read_seconds: float = 0.0
+    decode_seconds: float = 0.0
 
 
 def scan_folder(
@@ -180,7 +190,11 @@ def scan_folder(
                 stop_feeding.set()
                 summary.cancelled = True
                 break
+            waited = time.perf_counter()
             result = pending.get().result()
+            summary.stage_seconds["wait"] += time.perf_counter() - waited
+            summary.stage_seconds["read"] += result.read_seconds
+            summary.stage_seconds["decode"] += result.decode_seconds
             submit_next()
             pipeline.add(result, root_id)
             done += 1
@@ -272,8 +286,10 @@ def _read(
     result = _Result(job)
     path = os.path.join(root, job.relpath)
     try:
+        started = time.perf_counter()
         data = read_bytes(path)
         result.sha256 = content_hash(data)
+        result.read_seconds = time.perf_counter() - started
         if job.old is None and not job.reembed_only:
             origin = by_hash.get(result.sha256)
             with _claim_lock:
@@ -288,7 +304,9 @@ def _read(
             and job.old.sha256 == result.sha256
         ):
             return result  # touched, or back after missing: same content, no decode
+        started = time.perf_counter()
         result.decoded = decode(data, min_side=DETECT_SIDE)
+        result.decode_seconds = time.perf_counter() - started
     except PhotoError as exc:
         result.problem = str(exc)
     except MemoryError:
@@ -346,7 +364,10 @@ class _Pipeline:
         self.last_flush = time.perf_counter()
         if not self.photos:
             return
+        clock = time.perf_counter()
         vectors = self._embed(self.crops)
+        self.summary.stage_seconds["embed"] += time.perf_counter() - clock
+        clock = time.perf_counter()
         offset = 0
         with self.catalog.transaction():
             for result, detections, sharpness, n in self.photos:
@@ -356,6 +377,7 @@ class _Pipeline:
                     self._write_reembedding(result, chunk)
                 else:
                     self._write_photo(result, root_id, detections, sharpness, chunk)
+        self.summary.stage_seconds["write"] += time.perf_counter() - clock
         self.crops, self.photos = [], []
 
     # -- private ---------------------------------------------------------------
@@ -375,13 +397,17 @@ class _Pipeline:
                 for f in faces if f.landmarks is not None
             ]
         else:
+            clock = time.perf_counter()
             detections, landmarks = self._detect(decoded)
+            self.summary.stage_seconds["detect"] += time.perf_counter() - clock
+        clock = time.perf_counter()
         if landmarks:
             crops = align_faces(decoded.image, landmarks, self.embedder)
             sharpness = [face_quality.sharpness(c) for c in crops]
             self.crops.extend(crops)
         else:
             sharpness = []
+        self.summary.stage_seconds["align"] += time.perf_counter() - clock
         self.photos.append((result, detections, sharpness, len(sharpness)))
 
     def _detect(self, decoded: Decoded) -> tuple[list[Detection], list[np.ndarray]]:
@@ -390,8 +416,6 @@ class _Pipeline:
         h, w = image.shape[:2]
         factor = min(1.0, DETECT_SIDE / max(h, w))
         if factor < 1.0:
-            import cv2
-
             small = cv2.resize(
                 image, (max(1, round(w * factor)), max(1, round(h * factor))),
                 interpolation=cv2.INTER_AREA,

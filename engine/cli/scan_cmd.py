@@ -75,6 +75,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         "models": {"detector": summary.detector, "embedder": summary.embedder},
         "cancelled": summary.cancelled,
         "people_updated": people_changed,
+        "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
     }
     if args.json:
         emit_json(report)
