@@ -16,6 +16,7 @@ reinstall it.
 import hashlib
 import importlib.util
 import os
+import pickle
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,7 +108,7 @@ def load_state_dict_cached(card: ModelCard, convert: Callable[[Path], StateDict]
     if target.is_file():
         try:
             state = torch.load(target, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError):
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
             state = None  # a damaged cache file is converted again below
         if isinstance(state, dict):
             return state

