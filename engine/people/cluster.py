@@ -97,11 +97,16 @@ class Constraints:
     ``photo``: photo id per row; rows of one photo are never one person.
     ``seed``: a label >= 0 per confirmed row (one label per person), -1 otherwise.
     ``rejected``: row -> seed labels that row must never join.
+    ``prior``: the label a row had before (its automatic person), -1 for none.
+    It binds nothing by itself; it only keeps a row away from rows rejected
+    from that label, so a person's faces are not glued to the faces the user
+    took out of them.
     """
 
     photo: np.ndarray | None = None
     seed: np.ndarray | None = None
     rejected: dict[int, set[int]] = field(default_factory=dict)
+    prior: np.ndarray | None = None
 
 
 @dataclass
@@ -196,11 +201,12 @@ class _Tags:
     def __init__(self) -> None:
         self.photos: dict[int, set[int]] = {}
         self.pos: dict[int, set[int]] = {}
+        self.soft: dict[int, set[int]] = {}
         self.neg: dict[int, set[int]] = {}
 
     def tagged(self, n: int) -> np.ndarray:
         mask = np.zeros(n, dtype=bool)
-        for table in (self.photos, self.pos, self.neg):
+        for table in (self.photos, self.pos, self.soft, self.neg):
             if table:
                 mask[np.fromiter(table.keys(), dtype=np.int64)] = True
         return mask
@@ -209,13 +215,15 @@ class _Tags:
         pa, pb = self.pos.get(a, set()), self.pos.get(b, set())
         if pa and pb and pa != pb:
             return True
+        pa = pa | self.soft.get(a, set())
+        pb = pb | self.soft.get(b, set())
         if pa & self.neg.get(b, set()) or pb & self.neg.get(a, set()):
             return True
         return bool(self.photos.get(a, set()) & self.photos.get(b, set()))
 
     def merge(self, a: int, b: int) -> None:
         """Cluster ``b`` joins cluster ``a``."""
-        for table in (self.photos, self.pos, self.neg):
+        for table in (self.photos, self.pos, self.soft, self.neg):
             if b in table:
                 table.setdefault(a, set()).update(table.pop(b))
 
@@ -247,8 +255,14 @@ def _agglomerate(
             counts[root] = len(rows)
             tags.pos[int(root)] = {int(label)}
     root_of = parent.copy()
+    rejected_labels: set[int] = set()
     for row, labels in constraints.rejected.items():
         tags.neg.setdefault(int(root_of[row]), set()).update(int(v) for v in labels)
+        rejected_labels.update(int(v) for v in labels)
+    if constraints.prior is not None and rejected_labels:
+        prior = np.asarray(constraints.prior, dtype=np.int64)
+        for r in np.nonzero(np.isin(prior, list(rejected_labels)))[0]:
+            tags.soft.setdefault(int(root_of[r]), set()).add(int(prior[r]))
     if constraints.photo is not None:
         photo = np.asarray(constraints.photo, dtype=np.int64)
         _, inverse, cnt = np.unique(photo, return_inverse=True, return_counts=True)

@@ -73,7 +73,8 @@ class FaceTable:
         seed = np.where(self.confirmed[rows], self.person[rows], -1)
         where = {int(r): i for i, r in enumerate(rows)}
         rejected = {where[r]: s for r, s in self.rejected.items() if r in where}
-        return Constraints(photo=self.photo[rows], seed=seed, rejected=rejected)
+        prior = np.where(self.confirmed[rows], -1, self.person[rows])
+        return Constraints(photo=self.photo[rows], seed=seed, rejected=rejected, prior=prior)
 
 
 def load_faces(cat: Catalog, model: str | None = None) -> FaceTable:
@@ -383,14 +384,8 @@ def _persons_for_clusters(
     pairs: dict[tuple[int, int], int] = {}
     for label, person in zip(labels[prior], table.person[prior], strict=True):
         pairs[(int(label), int(person))] = pairs.get((int(label), int(person)), 0) + 1
-    blocked: set[tuple[int, int]] = set()
-    for row, persons in table.rejected.items():
-        for person in persons:
-            blocked.add((int(labels[row]), person))
     for (label, person), overlap in sorted(pairs.items(), key=lambda kv: -kv[1]):
         if owner[label] >= 0 or person in used or person not in live:
-            continue
-        if (label, person) in blocked:
             continue
         small = sizes[label] < min_size
         if overlap * 2 < sizes[label] or (small and person not in named):
@@ -401,6 +396,11 @@ def _persons_for_clusters(
         if owner[label] < 0 and sizes[label] >= min_size:
             owner[label] = new_person_row(cat)
     target[:] = owner[labels]
+    # A face never goes to a person it was rejected from, even when the rest
+    # of its cluster does (without seeds nothing held it apart while merging).
+    for row, persons in table.rejected.items():
+        if int(target[row]) in persons:
+            target[row] = -1
     return target
 
 
