@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "engine.cli.scan_cmd",
     "engine.cli.people_cmd",
     "engine.cli.export_cmd",
+    "engine.cli.train_cmd",
 ]
 
 
