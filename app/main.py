@@ -19,7 +19,7 @@ from app.main_window import MainWindow
 from app.resources import app_icon
 from app.session import Session
 from app.settings import SettingsStore
-from app.workers import ThreadRunner
+from app.workers import Job, ThreadRunner
 from engine.errors import FaceAlbumError
 
 
@@ -62,11 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(session, store)
     window.show()
     if args.folder is not None:
-        job = window.scan([args.folder])
         if args.quit_after_scan:
-            if job is None:
-                return 1
-            job.succeeded.connect(lambda: app.exit(0))
-            job.failed.connect(lambda _m: app.exit(1))
-            job.cancelled.connect(lambda: app.exit(1))
+            session.job_started.connect(_quit_when_done)
+        if window.scan([args.folder]) is None:
+            return 1
     return int(app.exec())
+
+
+def _quit_when_done(job: Job) -> None:
+    job.succeeded.connect(lambda: QApplication.exit(0))
+    job.failed.connect(lambda _message: QApplication.exit(1))
+    job.cancelled.connect(lambda: QApplication.exit(1))

@@ -259,11 +259,15 @@ class MainWindow(QMainWindow):
         title = f"Scanning {folders[0].name}" if len(folders) == 1 else "Scanning folders"
         work = scan_work(folders, options, settings.strictness)
         self.show_people()
-        job = self.session.start_job(title, work, progressed=self._scan_progressed,
-                                     ended=self.update_actions)
-        self.banner.follow(job)
+        job = self.session.start_job(title, work, prepare=self._follow)
         self.update_actions()
         return job
+
+    def _follow(self, job: Job) -> None:
+        """Show a scan or re-grouping in the banner; refresh people as they come."""
+        self.banner.follow(job)
+        job.progressed.connect(self._scan_progressed)
+        job.ended.connect(self.update_actions)
 
     def _scan_progressed(self, report: Progress) -> None:
         if report.info.get(PEOPLE_CHANGED):
@@ -285,10 +289,8 @@ class MainWindow(QMainWindow):
         self.store.save(new)
         self.session.settings = new
         if new.strictness != old.strictness and self.people_model.rowCount():
-            job = self.session.start_job("Grouping faces again", recluster_work(new.strictness),
-                                         progressed=self._scan_progressed,
-                                         ended=self.update_actions)
-            self.banner.follow(job)
+            self.session.start_job("Grouping faces again", recluster_work(new.strictness),
+                                   prepare=self._follow)
         if new.catalog_path != old.catalog_path:
             QMessageBox.information(self, "Settings",
                                     f"The catalog {new.catalog_path} will be used from the next "

@@ -204,12 +204,14 @@ class PeopleFilter(QSortFilterProxyModel):
         self.text = ""
 
     def set_mode(self, mode: str) -> None:
+        self.beginFilterChange()
         self.mode = mode if mode in self.MODES else "all"
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_text(self, text: str) -> None:
+        self.beginFilterChange()
         self.text = text.strip().casefold()
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, row: int, parent: _Index) -> bool:  # noqa: N802
         index = self.sourceModel().index(row, 0, parent)

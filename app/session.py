@@ -21,7 +21,6 @@ from app.workers import Job, Runner, Work
 from engine import people
 from engine.catalog import Catalog
 from engine.errors import FaceAlbumError
-from engine.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -92,22 +91,19 @@ class Session(QObject):
         title: str,
         work: Work,
         *,
-        progressed: Callable[[Progress], None] | None = None,
-        ended: Callable[[], None] | None = None,
+        prepare: Callable[[Job], None] | None = None,
     ) -> Job:
         """Run ``work`` on a worker thread with its own catalog connection.
 
-        ``progressed`` and ``ended`` are connected before the work starts, so
-        they see every report even when the runner is synchronous.
+        ``prepare`` connects to the job's signals before the work starts, so
+        it sees every report even when the runner is synchronous.
         """
         job = Job(title, self.catalog_path, work)
-        if progressed is not None:
-            job.progressed.connect(progressed)
         job.failed.connect(lambda message: self.error.emit(title, message))
         job.ended.connect(self.changed.emit)
         job.ended.connect(lambda: self.jobs.remove(job) if job in self.jobs else None)
-        if ended is not None:
-            job.ended.connect(ended)
+        if prepare is not None:
+            prepare(job)
         self.jobs.append(job)
         self.job_started.emit(job)
         self.runner.start(job)

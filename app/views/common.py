@@ -150,7 +150,9 @@ class TileDelegate(QStyledItemDelegate):
         return editor
 
     def setEditorData(self, editor: QWidget, index: _Index) -> None:  # noqa: N802
-        if isinstance(editor, QLineEdit):
+        # Views call this again whenever the row changes (a thumbnail arriving);
+        # what the user has typed so far must survive that.
+        if isinstance(editor, QLineEdit) and not editor.isModified():
             editor.setText(str(index.data(Qt.ItemDataRole.EditRole) or ""))
             editor.selectAll()
 

@@ -142,8 +142,12 @@ class ExportDialog(QDialog):
         self.status.setText("Exporting…")
         self.export_button.setEnabled(False)
         self.close_button.setText("Cancel")
-        self.job = self.session.start_job(
-            "Export", work, progressed=self._progressed, ended=self._ended)
+        self.session.start_job("Export", work, prepare=self._follow)
+
+    def _follow(self, job: Job) -> None:
+        self.job = job
+        job.progressed.connect(self._progressed)
+        job.ended.connect(self._ended)
 
     def _progressed(self, report: Progress) -> None:
         if report.total:

@@ -166,10 +166,14 @@ class PersonPage(QWidget):
         back_action = QAction(self)
         back_action.setShortcuts([QKeySequence("Alt+Left"), QKeySequence(Qt.Key.Key_Backspace)])
         back_action.triggered.connect(self.back.emit)
-        for action in (self.reject_action, self.move_action, self.split_action,
-                       self.rename_action, back_action):
+        for action in (self.rename_action, back_action):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.addAction(action)
+        # Single keys act on the faces only while the faces grid has focus, so
+        # they never fire while a name is typed.
+        for action in (self.reject_action, self.move_action, self.split_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            self.face_grid.addAction(action)
 
         self.back_button.clicked.connect(self.back.emit)
         self.rename_button.clicked.connect(self.start_rename)
