@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from engine.errors import PhotoError
-
-import pillow_heif
 
 pillow_heif.register_heif_opener()
 
