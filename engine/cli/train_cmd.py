@@ -55,6 +55,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the checkpoint (default: <models folder>/runs/<name>)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--crops-cache", type=Path, default=None,
+                   help="folder for the aligned crops (default: the user cache folder)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
     p.add_argument("--json", action="store_true", help="print one JSON summary at the end")
@@ -91,11 +93,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not isinstance(embedder, TorchEmbedder):
         raise TrainingError(f"{args.arch} is not a torch embedder; train sface or facenet")
     detector = get_detector("yunet")
+    cache = args.crops_cache
     cancel = CancelToken()
     with _interruptible(cancel):
         ProgressBar(unit="photos").drive(prepare_crops(data_dir, embedder, detector,
-                                                       cancel=cancel))
-    crops = load_crops(data_dir, embedder, detector)
+                                                       cache_root=cache, cancel=cancel))
+    crops = load_crops(data_dir, embedder, detector, cache)
     images, labels = crops.crops, crops.labels.copy()
     pairs, missing_pairs, held_out = None, 0, 0
     if args.pairs is not None:
@@ -104,8 +107,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if pairs_dir != data_dir:
             with _interruptible(cancel):
                 ProgressBar(unit="photos").drive(prepare_crops(pairs_dir, embedder, detector,
-                                                               cancel=cancel))
-            extra = load_crops(pairs_dir, embedder, detector)
+                                                               cache_root=cache, cancel=cancel))
+            extra = load_crops(pairs_dir, embedder, detector, cache)
             images = np.concatenate([images, extra.crops])
             labels = np.concatenate([labels, np.full(len(extra.labels), -1)])
             shifted = type(extra)(extra.crops, extra.labels, extra.identities,
