@@ -41,13 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(app, QApplication)
-    app.setApplicationName(APP_NAME)
-    app.setApplicationDisplayName(APP_TITLE)
-    app.setApplicationVersion(__version__)
-    app.setOrganizationName(APP_NAME)
-    app.setWindowIcon(app_icon())
+    if QApplication.instance() is None:
+        QApplication(sys.argv[:1])
+    QApplication.setApplicationName(APP_NAME)
+    QApplication.setApplicationDisplayName(APP_TITLE)
+    QApplication.setApplicationVersion(__version__)
+    QApplication.setOrganizationName(APP_NAME)
+    QApplication.setWindowIcon(app_icon())
 
     store = SettingsStore(args.settings)
     settings = store.load()
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             session.job_started.connect(_quit_when_done)
         if window.scan([args.folder]) is None:
             return 1
-    return int(app.exec())
+    return int(QApplication.exec())
 
 
 def _quit_when_done(job: Job) -> None:

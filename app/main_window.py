@@ -196,9 +196,11 @@ class MainWindow(QMainWindow):
         redo = self.session.redo_text()
         self.undo_action.setEnabled(undo is not None)
         self.undo_action.setText(f"&Undo {undo}" if undo else "&Undo")
+        self.undo_action.setIconText("Undo")  # the toolbar stays short; the menu says what
         self.undo_action.setToolTip(f"Undo: {undo} (Ctrl+Z)" if undo else "Nothing to undo")
         self.redo_action.setEnabled(redo is not None)
         self.redo_action.setText(f"&Redo {redo}" if redo else "&Redo")
+        self.redo_action.setIconText("Redo")
         self.redo_action.setToolTip(f"Redo: {redo} (Ctrl+Shift+Z)" if redo else "Nothing to redo")
         has_photos = bool(self.session.catalog.roots())
         busy = self.session.busy()

@@ -110,7 +110,8 @@ class Session(QObject):
         return job
 
     def busy(self) -> bool:
-        return any(job.running for job in self.jobs)
+        """True from a job's start until its ``ended`` signal has arrived."""
+        return bool(self.jobs)
 
 
 def _first(entries: list[Any], *, undone: bool) -> Any:

@@ -200,6 +200,23 @@ class EmptyState(QWidget):
         layout.addStretch(2)
 
 
+class RoundIconDelegate(QStyledItemDelegate):
+    """A plain list row whose picture is a small round face."""
+
+    def __init__(self, size: int = 32, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.size = size
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: _Index) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        face = round_pixmap(pixmap if isinstance(pixmap, QPixmap) else None, self.size,
+                            option.palette)
+        option.icon = QIcon(face)
+        option.decorationSize = QSize(self.size, self.size)
+        option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration
+
+
 def icon_grid(
     delegate: TileDelegate, *, multi: bool = True, view: QListView | None = None
 ) -> QListView:

@@ -7,7 +7,6 @@ Cancel stops it between two photos. Nothing is written by the dialog itself.
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,7 +27,7 @@ from app.jobs import export_work
 from app.models import CheckablePeople, PeopleModel
 from app.resources import icon
 from app.session import Session
-from app.views.common import SPACING, heading, muted
+from app.views.common import SPACING, RoundIconDelegate, heading, muted
 from app.workers import Job
 from engine.export.albums import Action, ExportReport, LinkMode
 from engine.progress import Progress
@@ -50,7 +49,7 @@ class ExportDialog(QDialog):
         self.job: Job | None = None
         self.report = ExportReport()
         self.setWindowTitle("Export Albums")
-        self.setMinimumSize(620, 560)
+        self.setMinimumSize(640, 640)
         layout = QVBoxLayout(self)
         layout.setSpacing(SPACING)
         layout.addWidget(heading("Export albums", 1.3))
@@ -67,7 +66,7 @@ class ExportDialog(QDialog):
         layout.addLayout(people_row)
         self.list = QListView()
         self.list.setModel(self.people)
-        self.list.setIconSize(QSize(32, 32))
+        self.list.setItemDelegate(RoundIconDelegate(32, self.list))
         self.list.setSpacing(1)
         self.list.setUniformItemSizes(True)
         layout.addWidget(self.list, 1)
@@ -99,7 +98,8 @@ class ExportDialog(QDialog):
         layout.addLayout(form)
 
         self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(8)
         self.progress.hide()
         self.status = muted()
         layout.addWidget(self.progress)
@@ -153,7 +153,7 @@ class ExportDialog(QDialog):
         if report.total:
             self.progress.setRange(0, report.total)
             self.progress.setValue(report.done)
-            self.progress.setFormat(f"{report.done} of {report.total} photos")
+            self.status.setText(f"Exporting… {report.done} of {report.total} photos")
 
     def _ended(self) -> None:
         r = self.report

@@ -44,6 +44,7 @@ from app.session import Session
 from app.views.common import (
     SPACING,
     EmptyState,
+    RoundIconDelegate,
     TileDelegate,
     heading,
     icon_grid,
@@ -367,7 +368,7 @@ class ChoosePersonDialog(QDialog):
         self.proxy = _Excluding(model, exclude, self)
         self.list = QListView()
         self.list.setModel(self.proxy)
-        self.list.setIconSize(QSize(40, 40))
+        self.list.setItemDelegate(RoundIconDelegate(40, self.list))
         self.list.setSpacing(2)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         layout.addWidget(self.list, 1)
