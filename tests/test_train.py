@@ -1,5 +1,6 @@
 """The training loop on the CPU: a tiny network on generated faces, and the pairs scoring."""
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def _held_out_pairs(labels: np.ndarray, offset: int) -> PairSet:
         same.append(labels[i] == labels[j])
     for person in np.unique(labels):  # make sure half the pairs are the same person
         idx = np.flatnonzero(labels == person)
-        for a, b in zip(idx[:-1], idx[1:], strict=True):
+        for a, b in itertools.pairwise(idx):
             first.append(a + offset)
             second.append(b + offset)
             same.append(True)
