@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self.banner.show_problems.connect(self.show_problems)
         session.error.connect(self.show_error)
         session.changed.connect(self.update_actions)
+        self.people_model.refreshed.connect(self.update_actions)
         self.stack.currentChanged.connect(lambda _i: self.update_actions())
 
         has_photos = bool(session.catalog.roots())

@@ -2,12 +2,17 @@
 
 Each model adapts one engine query to the shape a Qt view wants and re-reads
 it when the session says something ``changed``; none of them keeps facts of
-its own or writes to the catalog (edits go through ``Session.apply``). Images
-come from the ``ImageCache`` and arrive lazily: a row shows a placeholder
-until its thumbnail is ready, then repaints.
+its own or writes to the catalog (edits go through ``Session.apply``). The
+queries run on the runner's query lane with their own catalog connection and
+their results are applied on the GUI thread, so a large catalog never stalls
+the window. Images come from the ``ImageCache`` and arrive lazily: a row
+shows a placeholder until its thumbnail is ready, then repaints.
 """
 
-from collections.abc import Sequence
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -20,14 +25,17 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    Signal,
 )
 
 from app.images import ImageCache, crop_key, thumb_key
 from app.session import Session
 from engine import people
 from engine.catalog import Catalog, Face, Photo, PhotoStatus
-from engine.errors import NotFoundError
+from engine.errors import FaceAlbumError, NotFoundError
 from engine.people import PersonSummary
+
+log = logging.getLogger(__name__)
 
 PERSON_MIME = "application/x-facealbum-person-ids"
 CROP_SIZE = 160  # pixels of a face crop on disk (shown at up to 128 logical px)
@@ -45,14 +53,76 @@ class Role(IntEnum):
     RECORD = Qt.ItemDataRole.UserRole + 6
 
 
+class CatalogReader(QObject):
+    """Runs one read of the catalog at a time off the GUI thread.
+
+    ``read(query)`` runs ``query(catalog)`` on the runner's query lane with a
+    connection of its own and hands the result to ``apply`` on the GUI
+    thread. Asked again while a read runs, it reads once more afterwards
+    with the newest query, so bursts of changes cost two reads, not many.
+    """
+
+    _done = Signal(object)
+
+    def __init__(self, session: Session, apply: Callable[[Any], None]) -> None:
+        super().__init__()
+        self.session = session
+        self._apply = apply
+        self._next: Callable[[Catalog], Any] | None = None
+        self.loading = False
+        # Direct when the runner is synchronous, queued from a worker thread.
+        self._done.connect(self._finish)
+
+    def read(self, query: Callable[[Catalog], Any]) -> None:
+        if self.loading:
+            self._next = query
+            return
+        self.loading = True
+        self.session.runner.submit(lambda: self._run(query), lane="queries")
+
+    def _run(self, query: Callable[[Catalog], Any]) -> None:
+        result: Any
+        try:
+            with Catalog(self.session.catalog_path) as catalog:
+                result = query(catalog)
+        except (FaceAlbumError, sqlite3.Error) as exc:
+            log.warning("reading the catalog failed: %s", exc)
+            result = exc
+        self._done.emit(result)
+
+    def _finish(self, result: Any) -> None:
+        self.loading = False
+        if isinstance(result, FaceAlbumError | sqlite3.Error):
+            self.session.error.emit(
+                "Reading the catalog",
+                f"the catalog could not be read ({result}); close other programs using it "
+                "and try again",
+            )
+        else:
+            self._apply(result)
+        if self._next is not None:
+            query, self._next = self._next, None
+            self.read(query)
+
+
 class _ImageListModel(QAbstractListModel):
     """Rows that each show one lazily loaded image, keyed for repaint."""
+
+    refreshed = Signal()  # the rows now show the catalog as it was just read
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self._rows_by_key: dict[str, list[int]] = {}
+        self._reader = CatalogReader(session, self._apply)
         session.images.ready.connect(self._image_ready)
+
+    @property
+    def loading(self) -> bool:
+        return self._reader.loading
+
+    def _apply(self, data: Any) -> None:
+        raise NotImplementedError
 
     @property
     def images(self) -> ImageCache:
@@ -80,33 +150,25 @@ class PeopleModel(_ImageListModel):
         self.refresh()
 
     def refresh(self) -> None:
-        cat = self.session.catalog
-        summaries = people.people(cat, include_hidden=True)  # largest first
-        cover_ids = [p.cover_face_id for p in summaries if p.cover_face_id is not None]
-        faces = {f.id: f for f in cat.faces(ids=cover_ids)}
-        photos: dict[int, Photo] = {}
-        covers: dict[int, tuple[Face, Photo]] = {}
-        for summary in summaries:
-            face = faces.get(summary.cover_face_id) if summary.cover_face_id else None
-            if face is None:
-                continue
-            if face.photo_id not in photos:
-                photos[face.photo_id] = cat.photo(face.photo_id)
-            covers[summary.id] = (face, photos[face.photo_id])
-        self.unassigned = len(people.unassigned_faces(cat))
+        self._reader.read(_read_people)
+
+    def _apply(self, data: "_People") -> None:
+        summaries, covers = data.summaries, data.covers
+        self.unassigned = data.unassigned
         if [p.id for p in summaries] == [p.id for p in self._people]:
             self._people, self._covers = summaries, covers
             if summaries:
                 self.dataChanged.emit(self.index(0), self.index(len(summaries) - 1))
-            return
-        self.beginResetModel()
-        self._people, self._covers = summaries, covers
-        self._rows_by_key.clear()
-        for row, summary in enumerate(summaries):
-            if summary.id in covers:
-                face, photo = covers[summary.id]
-                self._remember_key(row, crop_key(photo, face.box, CROP_SIZE))
-        self.endResetModel()
+        else:
+            self.beginResetModel()
+            self._people, self._covers = summaries, covers
+            self._rows_by_key.clear()
+            for row, summary in enumerate(summaries):
+                if summary.id in covers:
+                    face, photo = covers[summary.id]
+                    self._remember_key(row, crop_key(photo, face.box, CROP_SIZE))
+            self.endResetModel()
+        self.refreshed.emit()
 
     def person_ids(self) -> list[int]:
         return [p.id for p in self._people]
@@ -243,22 +305,20 @@ class FacesModel(_ImageListModel):
         self.refresh()
 
     def refresh(self) -> None:
-        cat = self.session.catalog
-        if self.person_id is None:
-            faces = people.unassigned_faces(cat)
-        else:
-            try:
-                faces = people.person_faces(cat, self.person_id)
-            except NotFoundError:  # merged away or gone: the page goes back
-                faces = []
+        person_id = self.person_id
+        self._reader.read(lambda cat: (person_id, *_read_faces(cat, person_id)))
+
+    def _apply(self, data: tuple[int | None, list[Face], dict[int, Photo]]) -> None:
+        person_id, faces, photos = data
+        if person_id != self.person_id:
+            return  # another person was opened since; their read comes next
         self.beginResetModel()
-        self._faces = faces
+        self._faces, self._photos = faces, photos
         self._rows_by_key.clear()
         for row, face in enumerate(faces):
-            if face.photo_id not in self._photos:
-                self._photos[face.photo_id] = cat.photo(face.photo_id)
-            self._remember_key(row, crop_key(self._photos[face.photo_id], face.box, CROP_SIZE))
+            self._remember_key(row, crop_key(photos[face.photo_id], face.box, CROP_SIZE))
         self.endResetModel()
+        self.refreshed.emit()
 
     def face_ids(self, indexes: Sequence[QModelIndex]) -> list[int]:
         return sorted({int(i.data(Role.ID)) for i in indexes if i.isValid()})
@@ -299,18 +359,20 @@ class PhotosModel(_ImageListModel):
         self.refresh()
 
     def refresh(self) -> None:
-        cat = self.session.catalog
-        if self.person_id is None:
-            photo_ids = sorted({f.photo_id for f in people.unassigned_faces(cat)})
-        else:
-            photo_ids = sorted({f.photo_id for f in cat.faces(person_id=self.person_id)
-                                if f.state == "face"})
+        person_id = self.person_id
+        self._reader.read(lambda cat: (person_id, _read_photos(cat, person_id)))
+
+    def _apply(self, data: tuple[int | None, list[Photo]]) -> None:
+        person_id, photos = data
+        if person_id != self.person_id:
+            return
         self.beginResetModel()
-        self._photos = [cat.photo(i) for i in photo_ids]
+        self._photos = photos
         self._rows_by_key.clear()
         for row, photo in enumerate(self._photos):
             self._remember_key(row, thumb_key(photo, THUMB_SIZE))
         self.endResetModel()
+        self.refreshed.emit()
 
     def photo(self, row: int) -> Photo:
         return self._photos[row]
@@ -334,6 +396,52 @@ class PhotosModel(_ImageListModel):
         if role == Role.RECORD:
             return photo
         return None
+
+
+# -- reads, run off the GUI thread -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _People:
+    summaries: list[PersonSummary]
+    covers: dict[int, tuple[Face, Photo]]
+    unassigned: int
+
+
+def _read_people(cat: Catalog) -> _People:
+    summaries = people.people(cat, include_hidden=True)  # largest first
+    cover_ids = [p.cover_face_id for p in summaries if p.cover_face_id is not None]
+    faces = {f.id: f for f in cat.faces(ids=cover_ids)}
+    photos = _photos_by_id(cat, {f.photo_id for f in faces.values()})
+    covers = {
+        s.id: (faces[s.cover_face_id], photos[faces[s.cover_face_id].photo_id])
+        for s in summaries if s.cover_face_id in faces
+    }
+    return _People(summaries, covers, len(people.unassigned_faces(cat)))
+
+
+def _read_faces(cat: Catalog, person_id: int | None) -> tuple[list[Face], dict[int, Photo]]:
+    if person_id is None:
+        faces = people.unassigned_faces(cat)
+    else:
+        try:
+            faces = people.person_faces(cat, person_id)
+        except NotFoundError:  # merged away or gone: the page goes back
+            faces = []
+    return faces, _photos_by_id(cat, {f.photo_id for f in faces})
+
+
+def _read_photos(cat: Catalog, person_id: int | None) -> list[Photo]:
+    if person_id is None:
+        faces = people.unassigned_faces(cat)
+    else:
+        faces = [f for f in cat.faces(person_id=person_id) if f.state == "face"]
+    photos = _photos_by_id(cat, {f.photo_id for f in faces})
+    return [photos[i] for i in sorted(photos)]
+
+
+def _photos_by_id(cat: Catalog, ids: set[int]) -> dict[int, Photo]:
+    return {i: cat.photo(i) for i in ids}
 
 
 def count_text(n: int, noun: str) -> str:

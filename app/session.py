@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# How far back the Edit menu looks for what Undo and Redo would do: the log
+# may be long, and an operation's payload large.
+_HISTORY = 100
+
 
 class Session(QObject):
     """One open catalog, the settings in force, and the workers that serve them."""
@@ -71,11 +75,11 @@ class Session(QObject):
 
     def undo_text(self) -> str | None:
         """What Undo would take back, or None when there is nothing to undo."""
-        entry = _first(people.history(self.catalog), undone=False)
+        entry = _first(people.history(self.catalog, limit=_HISTORY), undone=False)
         return entry.summary if entry is not None else None
 
     def redo_text(self) -> str | None:
-        entry = _last_undone(people.history(self.catalog))
+        entry = _last_undone(people.history(self.catalog, limit=_HISTORY))
         return entry.summary if entry is not None else None
 
     def undo(self) -> None:

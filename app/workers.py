@@ -12,7 +12,7 @@ code can run deterministically. This module never touches widgets.
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
@@ -81,37 +81,45 @@ class Runner(Protocol):
 
     def start(self, job: Job) -> None: ...
 
-    def submit(self, task: Callable[[], None]) -> None: ...
+    def submit(self, task: Callable[[], None], lane: str = "images") -> None: ...
 
     def wait(self) -> None: ...
 
 
 class ThreadRunner:
-    """Jobs and small tasks (thumbnails) on two Qt thread pools, so a long scan
-    never keeps a thumbnail waiting."""
+    """Jobs and small tasks on separate Qt thread pools ("lanes"), so a long scan
+    never keeps a thumbnail waiting and a pile of thumbnails never delays the
+    catalog reads that item models make (the "queries" lane, one thread, in
+    order)."""
 
-    def __init__(self, max_tasks: int = 2) -> None:
+    LANES: ClassVar[dict[str, int]] = {"images": 2, "queries": 1}
+
+    def __init__(self) -> None:
         self._jobs: set[Job] = set()
         self._job_pool = QThreadPool()
         self._job_pool.setMaxThreadCount(2)
-        self._task_pool = QThreadPool()
-        self._task_pool.setMaxThreadCount(max_tasks)
+        self._lanes: dict[str, QThreadPool] = {}
+        for name, threads in self.LANES.items():
+            pool = QThreadPool()
+            pool.setMaxThreadCount(threads)
+            self._lanes[name] = pool
 
     def start(self, job: Job) -> None:
         self._jobs.add(job)  # keeps the Python object alive while it runs
         job.ended.connect(lambda: self._jobs.discard(job))
         self._job_pool.start(job.run)
 
-    def submit(self, task: Callable[[], None]) -> None:
-        self._task_pool.start(task)
+    def submit(self, task: Callable[[], None], lane: str = "images") -> None:
+        self._lanes[lane].start(task)
 
     def wait(self) -> None:
         """Cancel running jobs and wait for everything to stop (on quit)."""
         for job in list(self._jobs):
             job.cancel()
         self._job_pool.waitForDone(30_000)
-        self._task_pool.clear()
-        self._task_pool.waitForDone(30_000)
+        for pool in self._lanes.values():
+            pool.clear()
+            pool.waitForDone(30_000)
 
 
 class SyncRunner:
@@ -120,7 +128,7 @@ class SyncRunner:
     def start(self, job: Job) -> None:
         job.run()
 
-    def submit(self, task: Callable[[], None]) -> None:
+    def submit(self, task: Callable[[], None], lane: str = "images") -> None:
         task()
 
     def wait(self) -> None:

@@ -192,8 +192,7 @@ class PeoplePage(QWidget):
         self.open_action.triggered.connect(self._open_current)
         self.review_action.triggered.connect(self._review_current)
         self.unassigned_button.clicked.connect(self.open_unassigned.emit)
-        model.modelReset.connect(self._update_counts)
-        model.dataChanged.connect(self._update_counts)
+        model.refreshed.connect(self._update_counts)
         self.grid.viewport().installEventFilter(self)
         self._update_counts()
 

@@ -195,9 +195,8 @@ class PersonPage(QWidget):
         self.album.activated.connect(self.open_photo)
         self.face_grid.selectionModel().selectionChanged.connect(self._update_actions)
         self.face_grid.customContextMenuRequested.connect(self._face_menu)
-        for model in (self.photos, self.faces):
-            model.modelReset.connect(self._update_header)
-        session.changed.connect(self._update_header)
+        for model in (self.photos, self.faces, self.people_model):
+            model.refreshed.connect(self._update_header)
 
     # -- showing -----------------------------------------------------------------
 
@@ -216,8 +215,9 @@ class PersonPage(QWidget):
         summary = self.people_model.summary(self.person_id) if self.person_id else None
         pid = self.person_id
         if pid is not None and summary is None:
-            # Merged away or gone (undo of a split): nothing left to show here.
-            self.back.emit()
+            if not self.people_model.loading and self.isVisible():
+                # Merged away or gone (undo of a split): nothing left to show here.
+                self.back.emit()
             return
         cover = self.people_model.cover(pid) if pid is not None else None
         pixmap = None
