@@ -20,7 +20,9 @@ each of them, the way its users run it by default:
 Run as a script, it runs one pipeline over a list of photos and writes what
 it found and how long the work took (model loading excluded) as JSON:
 
-    python bench/peer_pipelines.py PIPELINE FOLDER PHOTO_LIST.json RESULT.json
+    python bench/peer_pipelines.py PIPELINE FOLDER PHOTO_LIST.json RESULT.json [THREADS]
+
+THREADS, when given, caps torch's and OpenCV's threads (dlib uses one anyway).
 
 It imports a pipeline's libraries only when that pipeline runs, so each
 process's peak memory is its own pipeline's. Nothing in engine/ or app/ may
@@ -72,8 +74,13 @@ class BenchError(Exception):
     """The benchmark cannot run as asked; the message says how to fix it."""
 
 
-def run_pipeline(name: str, folder: Path, relpaths: list[str]) -> RunResult:
-    """Load ``name``'s models, then time its work on ``relpaths`` under ``folder``."""
+def run_pipeline(
+    name: str, folder: Path, relpaths: list[str], threads: int | None = None
+) -> RunResult:
+    """Load ``name``'s models, then time its work on ``relpaths`` under ``folder``.
+
+    ``threads`` caps torch's and OpenCV's threads; None leaves each library's default.
+    """
     runners: dict[str, Callable[[], _Runner]] = {
         "ours": _OurScan,
         "dlib": _DlibPipeline,
@@ -81,6 +88,8 @@ def run_pipeline(name: str, folder: Path, relpaths: list[str]) -> RunResult:
     }
     if name not in runners:
         raise BenchError(f"unknown pipeline {name!r}; expected one of: {', '.join(PIPELINES)}")
+    if threads is not None:
+        _cap_threads(name, threads)
     runner = runners[name]()
     start = time.perf_counter()
     runner.load()
@@ -230,10 +239,14 @@ class _OurScan(_Runner):
         return [found[r] for r in relpaths if r in found], summary.problems
 
     def threads(self) -> str:
+        import cv2
         import torch
 
         workers = self.options.workers or min(4, os.cpu_count() or 1)
-        return f"torch {torch.get_num_threads()} threads (default), {workers} decode threads"
+        return (
+            f"torch {torch.get_num_threads()} threads, OpenCV {cv2.getNumThreads()} threads, "
+            f"{workers} decode threads"
+        )
 
 
 class _DlibPipeline(_Runner):
@@ -303,7 +316,17 @@ class _FacenetPytorchPipeline(_Runner):
         return out, problems
 
     def threads(self) -> str:
-        return f"torch {self.torch.get_num_threads()} threads (default)"
+        return f"torch {self.torch.get_num_threads()} threads"
+
+
+def _cap_threads(name: str, threads: int) -> None:
+    if name == "dlib":
+        return  # face_recognition runs dlib on one thread; no torch, no OpenCV
+    import cv2
+    import torch
+
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
 
 
 def _cpu_seconds() -> float:
@@ -312,12 +335,13 @@ def _cpu_seconds() -> float:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
+    if len(argv) not in (4, 5):
         sys.stderr.write(__doc__ or "")
         return 2
-    name, folder, photo_list, result = argv
+    name, folder, photo_list, result = argv[:4]
+    threads = int(argv[4]) if len(argv) == 5 else None
     relpaths = json.loads(Path(photo_list).read_text())
-    outcome = run_pipeline(name, Path(folder), relpaths)
+    outcome = run_pipeline(name, Path(folder), relpaths, threads)
     Path(result).write_text(json.dumps(asdict(outcome)))
     return 0
 

@@ -24,7 +24,7 @@ never depends on them):
 Usage:
 
     .venv/bin/python bench/peers.py [--folder PATH]... [--limit N]
-        [--pipelines ours,dlib,facenet-pytorch] [--json]
+        [--pipelines ours,dlib,facenet-pytorch] [--threads N] [--json]
 
 Default folders: resources/demo and ../shared/data/lfw-dev/images (skipped
 with a message when absent).
@@ -105,6 +105,10 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N photos of each folder")
     parser.add_argument("--pipelines", default=",".join(PIPELINES))
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="cap torch and OpenCV threads in every pipeline (default: each library's own)",
+    )
     args = parser.parse_args()
     pipelines = [p.strip() for p in args.pipelines.split(",") if p.strip()]
     unknown = [p for p in pipelines if p not in PIPELINES]
@@ -121,6 +125,7 @@ def main() -> int:
     report: dict[str, Any] = {
         "load_average_start": os.getloadavg(),
         "cpu_count": os.cpu_count(),
+        "threads": args.threads,
         "python": sys.version.split()[0],
         "folders": [],
     }
@@ -131,11 +136,18 @@ def main() -> int:
     )
     out.line(
         "each pipeline runs in its own process, one after another; models are loaded before "
-        "the clock starts (load s), the first photo is timed for all alike; each pipeline uses "
-        "the threads it uses by default (torch: its default thread count; dlib: one thread)"
+        "the clock starts (load s), the first photo is timed for all alike; "
+        + (
+            f"torch and OpenCV capped at {args.threads} threads (dlib: one thread)"
+            if args.threads
+            else "each pipeline uses the threads it uses by default (torch and OpenCV: their "
+            "default thread counts; dlib: one thread)"
+        )
     )
     for folder in folders:
-        report["folders"].append(_bench_folder(folder.resolve(), args.limit, pipelines, out))
+        report["folders"].append(
+            _bench_folder(folder.resolve(), args.limit, pipelines, args.threads, out)
+        )
     report["load_average_end"] = os.getloadavg()
     out.line(f"load average at end {_load(report['load_average_end'])}")
     if args.json:
@@ -176,13 +188,15 @@ def read_labels(folder: Path, relpaths: list[str]) -> Labels:
     return labels
 
 
-def measure(pipeline: str, folder: Path, relpaths: list[str], labels: Labels) -> Measurement:
+def measure(
+    pipeline: str, folder: Path, relpaths: list[str], labels: Labels, threads: int | None = None
+) -> Measurement:
     """Run ``pipeline`` in a fresh process on ``relpaths``; its rusage says its CPU and memory."""
     with tempfile.TemporaryDirectory(prefix="facealbum-peers-") as work:
         photo_list, result_file = Path(work) / "photos.json", Path(work) / "result.json"
         photo_list.write_text(json.dumps(relpaths))
         command = [sys.executable, str(WORKER), pipeline, str(folder), str(photo_list),
-                   str(result_file)]
+                   str(result_file)] + ([str(threads)] if threads else [])
         # The worker's own output goes to stderr, so that --json keeps stdout clean.
         process = subprocess.Popen(command, stdout=sys.stderr, cwd=REPO)
         _, status, usage = os.wait4(process.pid, 0)
@@ -214,7 +228,7 @@ def measure(pipeline: str, folder: Path, relpaths: list[str], labels: Labels) ->
 
 
 def _bench_folder(
-    folder: Path, limit: int | None, pipelines: list[str], out: "_Printer"
+    folder: Path, limit: int | None, pipelines: list[str], threads: int | None, out: "_Printer"
 ) -> dict[str, Any]:
     relpaths = list_photos(folder, limit)
     if not relpaths:
@@ -236,7 +250,7 @@ def _bench_folder(
         for pipeline in pipelines:
             started = time.strftime("%H:%M:%S")
             out.line(f"-- {pipeline} (started {started}, load average {_load(os.getloadavg())})")
-            results[pipeline] = measure(pipeline, source, relpaths, labels)
+            results[pipeline] = measure(pipeline, source, relpaths, labels, threads)
             out.line(f"   {results[pipeline].detail}; {results[pipeline].threads}")
     out.table(list(results.values()), labels)
     ratios = _ratios(results, labels)
