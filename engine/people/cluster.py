@@ -44,16 +44,20 @@ class ClusterParamsError(FaceAlbumError):
 class ClusterParams:
     """Knobs of the clustering; ``for_strictness`` maps the GUI's one knob onto them."""
 
-    threshold: float = 1.08  # average squared distance under which clusters merge
+    threshold: float = 1.2  # average squared distance under which clusters merge
     neighbours: int = 12  # links per face in the neighbour graph
     min_size: int = 2  # faces an unnamed cluster needs to become a person
     max_threshold: float = 1.45  # longest link kept; the loosest strictness
     # Extra distance charged on merges of very small clusters: one pair of
     # faces is a noisy sample, so two lone faces, or a lone face and a group,
     # must be nearer than two groups to be called one person.
-    lone_penalty: float = 0.0  # both clusters are single faces
+    lone_penalty: float = 0.15  # both clusters are single faces
     join_penalty: float = 0.0  # one single face joins a group
     pair_penalty: float = 0.0  # the smaller cluster has two faces
+    # Average linkage of unit vectors is |mean_a - mean_b|^2 plus the spread
+    # of each cluster; a weight under 1 lets widely varied clusters (one person
+    # over many years and poses) merge while two tight strangers still do not.
+    spread_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= self.max_threshold <= 4.0:
@@ -71,7 +75,7 @@ class ClusterParams:
 DEFAULT_STRICTNESS = 0.5
 # Thresholds at strictness 0 (loose, fewer bigger people) and 1 (strict).
 _LOOSE = 1.40
-_STRICT = 0.76
+_STRICT = 0.90
 
 
 def threshold_for_strictness(strictness: float) -> float:
@@ -166,7 +170,8 @@ def build_tree_steps(
             yield item
     yield from _agglomerate(
         x, nn_idx, nn_dist, constraints, params.max_threshold,
-        (params.lone_penalty, params.join_penalty, params.pair_penalty), cancel,
+        (params.lone_penalty, params.join_penalty, params.pair_penalty, params.spread_weight),
+        cancel,
     )
 
 
@@ -234,7 +239,7 @@ def _agglomerate(
     nn_dist: np.ndarray,
     constraints: Constraints,
     max_threshold: float,
-    penalties: tuple[float, float, float],
+    penalties: tuple[float, float, float, float],
     cancel: CancelToken | None,
 ) -> Iterator[Progress | Dendrogram]:
     n = len(x)
@@ -359,21 +364,27 @@ def _linkage(
     counts: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
-    penalties: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    penalties: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0),
 ) -> np.ndarray:
     """Average squared distance between the faces of clusters a and b (unit
     vectors), plus the small-cluster penalty."""
     out = np.empty(len(a), dtype=np.float64)
-    lone, join, pair = penalties
+    lone, join, pair, spread = penalties
     for start in range(0, len(a), 65536):
         sa, sb = a[start : start + 65536], b[start : start + 65536]
-        dots = np.einsum("ij,ij->i", sums[sa], sums[sb], dtype=np.float64)
         na, nb = counts[sa], counts[sb]
+        dots = np.einsum("ij,ij->i", sums[sa], sums[sb], dtype=np.float64) / (na * nb)
         small, big = np.minimum(na, nb), np.maximum(na, nb)
         penalty = np.where(
             big == 1, lone, np.where(small == 1, join, np.where(small == 2, pair, 0.0))
         )
-        out[start : start + 65536] = 2.0 - 2.0 * dots / (na * nb) + penalty
+        linkage = 2.0 - 2.0 * dots
+        if spread != 1.0:
+            # |ma - mb|^2 + w (spread_a + spread_b), spread = 1 - |m|^2 for unit vectors
+            ma = np.einsum("ij,ij->i", sums[sa], sums[sa], dtype=np.float64) / (na * na)
+            mb = np.einsum("ij,ij->i", sums[sb], sums[sb], dtype=np.float64) / (nb * nb)
+            linkage = ma + mb - 2.0 * dots + spread * (2.0 - ma - mb)
+        out[start : start + 65536] = linkage + penalty
     return out
 
 

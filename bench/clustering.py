@@ -1,0 +1,299 @@
+"""Clustering quality on LFW: our default against Immich, Chinese Whispers, DBSCAN,
+average linkage and HDBSCAN, on the same embeddings.
+
+    .venv/bin/python bench/clustering.py            # table for cases (a) and (b)
+    .venv/bin/python bench/clustering.py --tune     # also show how our defaults were chosen
+
+The embeddings are those of ``../shared/data/lfw-dev/images`` made by the
+project's own scan (YuNet + SFace): the first run scans the folder into a
+catalog under /tmp and caches the face nearest each photo's centre in
+``/tmp/lfw_sface.npz`` (labels = folder names); later runs read the cache.
+At most 40 photos of any one person are used.
+
+Two cases: (a) the people with at least 5 photos, (b) every person, those
+seen only once included. Identities are split in two halves (seeded); every
+baseline's parameters are tuned on the first half of the same case, our
+defaults are fixed in ``engine.people.cluster.ClusterParams`` (chosen with
+``--tune`` on the first half, one setting for both cases), and every method
+is scored on the second half.
+
+Bench-only dependencies: none beyond the project's (scipy, scikit-learn, hdbscan).
+"""
+
+import argparse
+import itertools
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from engine.metrics import ClusterScores, cluster_scores  # noqa: E402
+from engine.people.cluster import ClusterParams, build_tree, cut  # noqa: E402
+
+LFW = REPO.parent / "shared" / "data" / "lfw-dev" / "images"
+CACHE = Path("/tmp/lfw_sface.npz")
+CATALOG = Path("/tmp/lfw_sface_bench.sqlite")
+MAX_PER_IDENTITY = 40
+
+Labels = np.ndarray
+
+
+# -- embeddings ----------------------------------------------------------------
+
+
+def load_embeddings(cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    if not cache.exists():
+        build_cache(cache)
+    data = np.load(cache)
+    return data["vectors"].astype(np.float32), data["labels"]
+
+
+def build_cache(cache: Path) -> None:
+    """Scan LFW with the project's pipeline and keep each photo's central face."""
+    import torch
+
+    from engine.catalog import Catalog
+    from engine.people.evaluate import _central_faces
+    from engine.scan import ScanOptions, scan_folder
+
+    if not LFW.is_dir():
+        sys.exit(f"LFW is not at {LFW}; this benchmark needs ../shared/data/lfw-dev")
+    torch.set_num_threads(2)
+    start = time.perf_counter()
+    with Catalog(CATALOG) as cat:
+        for p in scan_folder(cat, LFW, ScanOptions(device="cpu")):
+            if p.done % 500 == 0 and p.total:
+                print(f"  scanning {p.done}/{p.total}", file=sys.stderr)
+        central = _central_faces(cat)
+        ids, vectors = cat.embeddings(cat.get_meta("embedder", "sface") or "sface")
+    row = {int(f): i for i, f in enumerate(ids)}
+    paths = sorted(p for p, f in central.items() if f in row)
+    labels = np.array([p.split("/")[0] for p in paths])
+    matrix = vectors[[row[central[p]] for p in paths]]
+    np.savez(cache, vectors=matrix, labels=labels, paths=np.array(paths))
+    print(f"cached {len(paths)} faces in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+
+
+def cap(labels: np.ndarray, most: int) -> np.ndarray:
+    keep = []
+    for name in np.unique(labels):
+        keep.extend(np.nonzero(labels == name)[0][:most])
+    return np.array(sorted(keep))
+
+
+# -- methods -------------------------------------------------------------------
+
+
+def ours(x: np.ndarray, params: ClusterParams) -> Labels:
+    return cut(build_tree(x, params=params), params.threshold, params.min_size)
+
+
+def immich(x: np.ndarray, max_distance: float = 0.5, min_faces: int = 3) -> Labels:
+    """Immich's face recognition job: incremental DBSCAN over faces in order.
+
+    A face with at least ``min_faces`` faces (itself included) within cosine
+    distance ``max_distance`` is a core face: it joins the person of the
+    nearest such face that has one (or of the nearest face with a person), else
+    starts a new person. Other faces are deferred and may only join a person.
+    """
+    n = len(x)
+    dist = 1.0 - x @ x.T  # cosine distance
+    person = np.full(n, -1, dtype=np.int64)
+    next_id = 0
+    deferred = []
+    for deferred_pass, order in ((False, range(n)), (True, None)):
+        for i in order if order is not None else list(deferred):
+            near = np.nonzero(dist[i] <= max_distance)[0]
+            near = near[np.argsort(dist[i, near])][:min_faces]
+            if min_faces > 1 and len(near) <= 1:
+                continue
+            found = [int(person[j]) for j in near if person[j] >= 0]
+            pid = found[0] if found else -1
+            if pid < 0:
+                with_person = np.nonzero((person >= 0) & (dist[i] <= max_distance))[0]
+                if len(with_person):
+                    pid = int(person[with_person[np.argmin(dist[i, with_person])]])
+            core = len(near) >= min_faces
+            if not core and not deferred_pass:
+                deferred.append(i)
+                continue
+            if pid < 0 and core:
+                pid, next_id = next_id, next_id + 1
+            if pid >= 0:
+                person[i] = pid
+    return person
+
+
+def chinese_whispers(x: np.ndarray, threshold: float, seed: int = 0) -> Labels:
+    """dlib's chinese_whispers_clustering: unit edges under a Euclidean threshold
+    (self edges included), labels spread in random order until stable (<= 100 passes)."""
+    n = len(x)
+    sq = np.maximum(2.0 - 2.0 * (x @ x.T), 0.0)
+    neighbours = [np.nonzero(sq[i] < threshold * threshold)[0] for i in range(n)]
+    labels = np.arange(n)
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        changed = 0
+        for i in rng.permutation(n):
+            counts = Counter(labels[neighbours[i]].tolist())
+            best = max(counts.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+            if best != labels[i]:
+                labels[i] = best
+                changed += 1
+        if not changed:
+            break
+    return labels
+
+
+def dbscan(x: np.ndarray, eps: float, min_samples: int) -> Labels:
+    from sklearn.cluster import DBSCAN
+
+    return DBSCAN(eps=eps, min_samples=min_samples, metric="euclidean").fit_predict(x)
+
+
+def average_linkage(x: np.ndarray, threshold: float) -> Labels:
+    """Agglomerative average linkage on Euclidean distances, cut at ``threshold``."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist
+
+    tree = linkage(pdist(x.astype(np.float64)), method="average")
+    return fcluster(tree, t=threshold, criterion="distance")
+
+
+def hdbscan_labels(x: np.ndarray, min_cluster_size: int, min_samples: int, method: str) -> Labels:
+    import hdbscan
+
+    return hdbscan.HDBSCAN(
+        min_cluster_size=min_cluster_size, min_samples=min_samples,
+        cluster_selection_method=method, metric="euclidean",
+    ).fit_predict(x.astype(np.float64))
+
+
+def grid(values: dict[str, list[float]]) -> list[dict[str, float]]:
+    keys = list(values)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values.values())]
+
+
+BASELINES: dict[str, tuple[Callable[..., Labels], list[dict[str, float]]]] = {
+    "Immich (DBSCAN, cos 0.5, 3 faces)": (immich, [{}]),
+    "Chinese Whispers (dlib)": (
+        chinese_whispers, grid({"threshold": list(np.round(np.arange(0.80, 1.16, 0.025), 3))})
+    ),
+    "DBSCAN": (
+        dbscan,
+        grid({"eps": list(np.round(np.arange(0.80, 1.16, 0.025), 3)),
+              "min_samples": [1, 2, 3, 5]}),
+    ),
+    "Average linkage": (
+        average_linkage, grid({"threshold": list(np.round(np.arange(0.90, 1.31, 0.02), 3))})
+    ),
+    "HDBSCAN": (
+        hdbscan_labels,
+        grid({"min_cluster_size": [2, 3, 5], "min_samples": [1, 2, 3],
+              "method": ["eom", "leaf"]}),
+    ),
+}
+
+
+# -- the run -------------------------------------------------------------------
+
+
+def score(labels: Labels, truth: np.ndarray) -> ClusterScores:
+    return cluster_scores(labels, truth)
+
+
+def tune_ours(tune: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """One setting for both cases: maximise the worse of the two F1 on the tuning half."""
+    rows = []
+    for spread, lone, join in itertools.product(
+        [1.0, 0.9, 0.8, 0.7, 0.6], [0.0, 0.1, 0.15, 0.2], [0.0, 0.05]
+    ):
+        base = ClusterParams(threshold=1.5, max_threshold=1.6, lone_penalty=lone,
+                             join_penalty=join, spread_weight=spread)
+        trees = {case: build_tree(x, params=base) for case, (x, _) in tune.items()}
+        for threshold in np.round(np.arange(0.9, 1.41, 0.02), 3):
+            f = {case: score(cut(trees[case], threshold, 2), y).bcubed_f1
+                 for case, (_, y) in tune.items()}
+            rows.append((min(f.values()), f["a"], f["b"], spread, lone, join, threshold))
+    rows.sort(reverse=True)
+    print("\nTuning our defaults on the first half (both cases, one setting):")
+    print("min F1   F1 (a)   F1 (b)   spread_weight  lone_penalty  join_penalty  threshold")
+    for r in rows[:10]:
+        print(f"{r[0]:.4f}   {r[1]:.4f}   {r[2]:.4f}   {r[3]:<13}  {r[4]:<12}  {r[5]:<12}  "
+              f"{r[6]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--tune", action="store_true", help="show how our defaults were chosen")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the identity split")
+    args = parser.parse_args()
+
+    vectors, labels = load_embeddings(args.cache)
+    keep = cap(labels, MAX_PER_IDENTITY)
+    vectors, labels = vectors[keep], labels[keep]
+    names, counts = np.unique(labels, return_counts=True)
+    frequent = set(names[counts >= 5])
+    rng = np.random.default_rng(args.seed)
+    shuffled = names.copy()
+    rng.shuffle(shuffled)
+    first_half = set(shuffled[: len(shuffled) // 2])
+    in_first = np.array([n in first_half for n in labels])
+    in_a = np.array([n in frequent for n in labels])
+    cases = {"a": in_a, "b": np.ones(len(labels), dtype=bool)}
+    tune = {c: (vectors[m & in_first], labels[m & in_first]) for c, m in cases.items()}
+    test = {c: (vectors[m & ~in_first], labels[m & ~in_first]) for c, m in cases.items()}
+    print(f"{len(labels)} faces of {len(names)} people (at most {MAX_PER_IDENTITY} each); "
+          f"{len(frequent)} people have >= 5 photos")
+    for c in cases:
+        print(f"case ({c}): tune on {len(tune[c][1])} faces / {len(set(tune[c][1]))} people, "
+              f"score on {len(test[c][1])} faces / {len(set(test[c][1]))} people")
+    if args.tune:
+        tune_ours(tune)
+
+    results: dict[str, dict[str, tuple[ClusterScores, str, float]]] = {}
+    defaults = ClusterParams()
+    for case, (x, y) in test.items():
+        start = time.perf_counter()
+        s = score(ours(x, defaults), y)
+        results.setdefault("facealbum default", {})[case] = (
+            s, f"threshold={defaults.threshold} spread_weight={defaults.spread_weight} "
+            f"lone_penalty={defaults.lone_penalty} (fixed defaults)",
+            time.perf_counter() - start,
+        )
+    for name, (method, settings) in BASELINES.items():
+        for case in cases:
+            xt, yt = tune[case]
+            best = max(settings, key=lambda p: score(method(xt, **p), yt).bcubed_f1)
+            x, y = test[case]
+            start = time.perf_counter()
+            s = score(method(x, **best), y)
+            results.setdefault(name, {})[case] = (
+                s, " ".join(f"{k}={v}" for k, v in best.items()) or "as shipped",
+                time.perf_counter() - start,
+            )
+        print(f"  done: {name}", file=sys.stderr)
+
+    for case, title in (("a", "(a) people with >= 5 photos"), ("b", "(b) every person")):
+        print(f"\n{title}, scored on the held-out half")
+        print("| method | BCubed F1 | BCubed P | BCubed R | pairwise F1 | clusters | "
+              "unassigned | parameters (tuned on the other half) | seconds |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        ranked = sorted(results.items(), key=lambda kv: -kv[1][case][0].bcubed_f1)
+        for name, per_case in ranked:
+            s, params, seconds = per_case[case]
+            print(f"| {name} | {s.bcubed_f1:.4f} | {s.bcubed_precision:.4f} | "
+                  f"{s.bcubed_recall:.4f} | {s.pairwise_f1:.4f} | {s.clusters} | "
+                  f"{s.unassigned_fraction:.3f} | {params} | {seconds:.2f} |")
+        print(f"identities: {s.identities}, faces: {s.faces}")
+
+
+if __name__ == "__main__":
+    main()
