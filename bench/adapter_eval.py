@@ -50,6 +50,7 @@ from engine.train.adapter import (  # noqa: E402
     train_adapter,
 )
 from engine.train.crops import load_crops, prepare_crops  # noqa: E402
+from engine.train.triplet import Mining  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev" / "images"
 WORK = Path(tempfile.gettempdir()) / "facealbum-bench"
@@ -161,6 +162,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--identity-weight", type=float, default=None)
     parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--margin", type=float, default=None)
+    parser.add_argument("--mining", choices=["semi-hard", "batch-hard", "batch-all"], default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     if not LFW.is_dir():
@@ -176,6 +179,8 @@ def main() -> int:
         identity_weight=defaults.identity_weight if args.identity_weight is None
         else args.identity_weight,
         lr=args.lr or defaults.lr,
+        margin=args.margin or defaults.margin,
+        mining=Mining(args.mining or defaults.mining),
     )
     print(f"{len(vectors)} faces of {len(np.unique(labels))} people with >= {MIN_PHOTOS} photos;"
           f" head: steps={options.steps} lr={options.lr} identity_weight="

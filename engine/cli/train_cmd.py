@@ -207,6 +207,9 @@ def cmd_adapter(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(status.created_at or 0))
         emit(f"Adapter for {model}: {'enabled' if status.enabled else 'disabled'}, trained "
              f"{when} on {status.facts} facts ({status.new_facts} new since).")
+        if not status.enabled:
+            emit("  It is not used until `facealbum adapter enable`: on LFW it did not improve "
+                 "assignment of the confirmed people's other faces (bench/adapter_eval.py).")
         for key in ("nn_accuracy_before", "nn_accuracy_after", "loss_before", "loss_after",
                     "seconds"):
             if key in status.metrics:
