@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QIconEngine, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QGuiApplication, QIcon, QIconEngine, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 
@@ -28,6 +28,7 @@ def demo_album() -> Path:
     return resource_dir() / "demo"
 
 
+@cache
 def icon(name: str) -> QIcon:
     """The icon ``resources/icons/<name>.svg``, drawn in the palette's text colour."""
     return QIcon(_SvgEngine(_svg_text(name)))
@@ -49,18 +50,18 @@ class _SvgEngine(QIconEngine):
     def __init__(self, svg: str) -> None:
         super().__init__()
         self._svg = svg
+        self._renderers: dict[str, QSvgRenderer] = {}  # by colour
+        self._pixmaps: dict[tuple[int, int, float, str], QPixmap] = {}
 
     def paint(self, painter: QPainter, rect: object, mode: QIcon.Mode, state: QIcon.State) -> None:
-        palette = QGuiApplication.palette()
-        role = QPalette.ColorRole.WindowText
-        disabled = mode == QIcon.Mode.Disabled
-        group = QPalette.ColorGroup.Disabled if disabled else QPalette.ColorGroup.Normal
-        color: QColor = palette.color(group, role)
-        if mode == QIcon.Mode.Selected:
-            color = palette.color(QPalette.ColorRole.HighlightedText)
-        svg = self._svg.replace("currentColor", color.name())
-        renderer = QSvgRenderer(QByteArray(svg.encode("utf-8")))
-        renderer.render(painter, QRectF(rect))  # type: ignore[call-overload]
+        self._renderer(_color(mode)).render(painter, QRectF(rect))  # type: ignore[call-overload]
+
+    def _renderer(self, color: str) -> QSvgRenderer:
+        renderer = self._renderers.get(color)
+        if renderer is None:
+            svg = self._svg.replace("currentColor", color)
+            renderer = self._renderers[color] = QSvgRenderer(QByteArray(svg.encode("utf-8")))
+        return renderer
 
     def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
         return self.scaledPixmap(size, mode, state, 1.0)
@@ -68,14 +69,30 @@ class _SvgEngine(QIconEngine):
     def scaledPixmap(  # noqa: N802 - Qt's name
         self, size: QSize, mode: QIcon.Mode, state: QIcon.State, scale: float
     ) -> QPixmap:
+        color = _color(mode)
+        key = (size.width(), size.height(), scale, color)
+        cached = self._pixmaps.get(key)
+        if cached is not None:
+            return cached
         pixmap = QPixmap(size * scale)
         pixmap.setDevicePixelRatio(scale)
         pixmap.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.paint(painter, QRectF(0, 0, size.width(), size.height()), mode, state)
+        self._renderer(color).render(painter, QRectF(0, 0, size.width(), size.height()))
         painter.end()
+        self._pixmaps[key] = pixmap
         return pixmap
 
     def clone(self) -> QIconEngine:
         return _SvgEngine(self._svg)
+
+
+def _color(mode: QIcon.Mode) -> str:
+    """The palette colour an icon is drawn in for ``mode``, as #rrggbb."""
+    palette = QGuiApplication.palette()
+    if mode == QIcon.Mode.Selected:
+        return palette.color(QPalette.ColorRole.HighlightedText).name()
+    group = QPalette.ColorGroup.Disabled if mode == QIcon.Mode.Disabled else \
+        QPalette.ColorGroup.Normal
+    return palette.color(group, QPalette.ColorRole.WindowText).name()

@@ -1,0 +1,210 @@
+"""How long can the GUI thread be kept busy while the app scans a big folder?
+
+Opens the real main window (offscreen), starts a scan of a folder (default
+``../shared/data/lfw-dev/images``: 6,157 photos) through the app exactly as
+the "Add Photo Folder" button does, and runs a heartbeat timer on the GUI
+event loop every 5 ms. Any gap between two beats longer than the timer's
+interval is time the GUI thread was not free: in one long call, or not
+running at all (waiting for the interpreter lock, or for a core on a busy
+machine). To tell the two apart, each beat also reads the GUI thread's own
+CPU time: the CPU the GUI thread used within a gap bounds the longest call
+made in it. Both worst cases are reported; the budget is 50 ms. While it
+scans, the script also acts like a user every few seconds (switches between
+the people grid and a person's page, scrolls), so model refreshes and
+thumbnail decoding are part of what is measured.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui_latency.py [FOLDER]
+        [--limit N] [--device cpu] [--json]
+
+``--limit N`` scans only the first N photos (linked into a temporary folder).
+``--trace`` prints where the GUI thread was (its Python stack, sampled from a
+watchdog thread) during each stall over 40 ms: a stack that ends in
+``app.exec()`` means Qt's own work or a wait for the interpreter lock.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtWidgets import QApplication
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from app.images import ImageCache  # noqa: E402
+from app.main_window import MainWindow  # noqa: E402
+from app.session import Session  # noqa: E402
+from app.settings import Settings, SettingsStore  # noqa: E402
+from app.workers import ThreadRunner  # noqa: E402
+from engine import people  # noqa: E402
+from engine.imageio import is_photo_name  # noqa: E402
+
+LFW_IMAGES = REPO.parent / "shared" / "data" / "lfw-dev" / "images"
+BEAT_MS = 5
+BUDGET_MS = 50.0
+
+
+class Heartbeat:
+    """Records the gaps between beats of a timer on the GUI thread."""
+
+    def __init__(self) -> None:
+        self.clock = QElapsedTimer()
+        self.gaps: list[tuple[float, float]] = []  # (seconds since start, gap in ms)
+        self.busy: list[float] = []  # GUI thread CPU ms within each gap
+        self.timer = QTimer()
+        self.timer.setInterval(BEAT_MS)
+        self.timer.timeout.connect(self._beat)
+        self._last = 0
+        self._last_cpu = 0
+
+    def start(self) -> None:
+        self.clock.start()
+        self._last = self.clock.nsecsElapsed()
+        self._last_cpu = time.thread_time_ns()
+        self.timer.start()
+
+    def _beat(self) -> None:
+        now = self.clock.nsecsElapsed()
+        cpu = time.thread_time_ns()
+        self.gaps.append((now / 1e9, (now - self._last) / 1e6))
+        self.busy.append((cpu - self._last_cpu) / 1e6)
+        self._last, self._last_cpu = now, cpu
+
+
+class Watchdog(threading.Thread):
+    """Samples the GUI thread's Python stack whenever the heartbeat is late."""
+
+    def __init__(self, beat: Heartbeat, gui_thread: int) -> None:
+        super().__init__(daemon=True)
+        self.beat = beat
+        self.gui_thread = gui_thread
+        self.samples: dict[str, int] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.01):
+            late_ms = (self.beat.clock.nsecsElapsed() - self.beat._last) / 1e6
+            if late_ms > 40:
+                frame = sys._current_frames().get(self.gui_thread)
+                if frame is not None:
+                    stack = "".join(traceback.format_stack(frame)[-6:])
+                    self.samples[stack] = self.samples.get(stack, 0) + 1
+
+
+def linked_subset(folder: Path, limit: int, tmp: Path) -> Path:
+    """The first ``limit`` photos of ``folder`` (sorted), as links in ``tmp``."""
+    photos = sorted(p for p in folder.rglob("*") if p.is_file() and is_photo_name(p.name))
+    for photo in photos[:limit]:
+        target = tmp / photo.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(photo, target)
+    return tmp
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=LFW_IMAGES)
+    parser.add_argument("--limit", type=int, default=0, help="scan only this many photos")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--trace", action="store_true", help="print the stacks of stalls")
+    args = parser.parse_args()
+    if not args.folder.is_dir():
+        print(f"skipped: {args.folder} not found (expected ../shared/data/lfw-dev/images "
+              "beside the repository, or pass a folder)")
+        return 0
+
+    app = QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        folder = args.folder
+        if args.limit:
+            folder = linked_subset(args.folder, args.limit, tmp / "photos")
+        runner = ThreadRunner()
+        catalog = tmp / "catalog.sqlite"
+        settings = Settings(catalog_path=str(catalog), device=args.device)
+        session = Session(catalog, settings, runner, ImageCache(tmp / "thumbnails", runner))
+        window = MainWindow(session, SettingsStore(tmp / "settings.ini"))
+        window.resize(1180, 760)
+        window.show()
+
+        beat = Heartbeat()
+        reports = []
+        actions = 0
+
+        def act_like_a_user() -> None:
+            nonlocal actions
+            actions += 1
+            ids = window.people_model.person_ids()
+            if actions % 2 and ids:
+                window.show_person(ids[actions % len(ids)])
+            else:
+                window.show_people()
+                bar = window.people_page.grid.verticalScrollBar()
+                bar.setValue((bar.value() + 400) % max(bar.maximum(), 1))
+
+        user = QTimer()
+        user.setInterval(3000)
+        user.timeout.connect(act_like_a_user)
+        started = time.perf_counter()
+        job = window.scan([folder])
+        if job is None:
+            print("the scan did not start")
+            return 1
+        job.progressed.connect(reports.append)
+        job.ended.connect(app.quit)
+        beat.start()
+        watchdog = Watchdog(beat, threading.get_ident())
+        if args.trace:
+            watchdog.start()
+        user.start()
+        app.exec()
+        watchdog.stop.set()
+        seconds = time.perf_counter() - started
+        user.stop()
+        beat.timer.stop()
+        people_found = len(people.people(session.catalog))
+        window.close()
+
+    gaps = sorted(g for _t, g in beat.gaps)
+    worst = sorted(beat.gaps, key=lambda tg: -tg[1])[:5]
+    last = next((r for r in reversed(reports) if r.stage == "scanning"), None)
+    result = {
+        "folder": str(args.folder),
+        "photos": last.total if last else 0,
+        "faces": last.info.get("faces") if last else 0,
+        "people": people_found,
+        "scan_seconds": round(seconds, 1),
+        "beats": len(gaps),
+        "beat_interval_ms": BEAT_MS,
+        "worst_gap_ms": round(gaps[-1], 1) if gaps else None,
+        "p99_gap_ms": round(gaps[int(0.99 * (len(gaps) - 1))], 1) if gaps else None,
+        "median_gap_ms": round(statistics.median(gaps), 1) if gaps else None,
+        "gaps_over_50ms": sum(1 for g in gaps if g > BUDGET_MS),
+        "worst_gui_cpu_in_a_gap_ms": round(max(beat.busy), 1) if beat.busy else None,
+        "gaps_with_over_50ms_gui_cpu": sum(1 for b in beat.busy if b > BUDGET_MS),
+        "worst_at_seconds": [round(t, 1) for t, _g in worst],
+        "worst_gaps_ms": [round(g, 1) for _t, g in worst],
+        "user_actions": actions,
+    }
+    if args.trace:
+        for stack, count in sorted(watchdog.samples.items(), key=lambda kv: -kv[1])[:8]:
+            print(f"--- {count} samples of 10 ms while the GUI thread was late:\n{stack}")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:>18}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
