@@ -173,3 +173,14 @@ def test_a_malformed_pairs_line_is_reported_with_its_number(tmp_path: Path) -> N
     path.write_text("Abel_Pacheco\t1\t4\nnonsense\n")
     with pytest.raises(TrainingError, match=r"pairs.txt:2"):
         read_pairs(path)
+
+
+def test_pair_folds_mix_same_and_different_pairs_whatever_the_file_order() -> None:
+    # all same-person pairs first, as in one LFW fold: contiguous folds would hold
+    # one kind only and every threshold would be chosen on the wrong kind
+    same = np.array([True] * 50 + [False] * 50)
+    rng = np.random.default_rng(0)
+    distances = np.concatenate([rng.permutation(np.linspace(0.2, 1.0, 50)),
+                                rng.permutation(np.linspace(0.8, 1.6, 50))])
+    # balanced folds score 0.84 here; folds of one kind each would score 0.74
+    assert score_pairs(distances, same, folds=2).accuracy > 0.8

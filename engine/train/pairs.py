@@ -5,7 +5,9 @@ The file's first line may give ``folds per_fold``; then each line is either
 where photo ``i`` of ``name`` is ``name/name_000i.jpg`` under the images
 folder. Accuracy is measured the LFW way: for each fold, the threshold on the
 squared distance that is best on the other folds is applied to this one, and
-the fold accuracies are averaged.
+the fold accuracies are averaged. Folds are cut from the same-person pairs and
+the different-people pairs separately, in file order, which gives LFW's own
+folds for its file.
 
 This module reads the pairs file only; it never reads images or runs a network.
 """
@@ -80,8 +82,14 @@ def score_pairs(distances: np.ndarray, same: np.ndarray, folds: int = 10) -> Pai
             f"expected one distance per pair, got {len(distances)} distances "
             f"for {len(same)} pairs"
         )
-    folds = max(1, min(folds, len(distances)))
-    fold_of = np.arange(len(distances)) * folds // len(distances)
+    folds = max(1, min(folds, int(same.sum()), int((~same).sum())))
+    # Fold k holds the k-th slice of the same-person pairs and the k-th slice of
+    # the different-people pairs, in file order: exactly LFW's ten folds for its
+    # file, and balanced folds for any other order.
+    fold_of = np.zeros(len(distances), dtype=np.int64)
+    for kind in (same, ~same):
+        rows = np.flatnonzero(kind)
+        fold_of[rows] = np.arange(len(rows)) * folds // max(len(rows), 1)
     accuracies = []
     for fold in range(folds):
         test = fold_of == fold
