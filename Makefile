@@ -50,8 +50,12 @@ screenshots: $(STAMP)
 bundle: $(STAMP)
 	$(BIN)/python -m pip install --quiet "pyinstaller>=6.5"
 	$(BIN)/pyinstaller --noconfirm build.spec
-	QT_QPA_PLATFORM=offscreen dist/facealbum/facealbum --version
-	QT_QPA_PLATFORM=offscreen dist/facealbum/facealbum --catalog dist/smoke.sqlite scan resources/demo
+	# Smoke test: the bundled app starts headless, knows its version, and
+	# scans its own copy of the demo album into a throwaway catalog.
+	QT_QPA_PLATFORM=offscreen dist/facealbum/facealbum-app --version
+	rm -f dist/smoke.sqlite*
+	QT_QPA_PLATFORM=offscreen FACEALBUM_CACHE_DIR=dist/smoke-cache dist/facealbum/facealbum-app \
+		--catalog dist/smoke.sqlite --settings dist/smoke.ini --demo --quit-after-scan
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

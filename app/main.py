@@ -2,8 +2,9 @@
 
 Parses the few command-line options, loads the settings, opens the catalog
 and shows the main window; given a FOLDER it starts scanning it at once.
-``--quit-after-scan`` (for smoke tests of a bundle) ends the program when
-that scan ends, with status 0 only if it succeeded.
+``--demo`` scans the built-in demo album. ``--quit-after-scan`` (for smoke
+tests of a bundle) ends the program when that scan ends, with status 0 only
+if it succeeded.
 """
 
 import argparse
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app import APP_NAME, APP_TITLE, __version__
 from app.images import ImageCache, default_cache_dir
 from app.main_window import MainWindow
-from app.resources import app_icon
+from app.resources import app_icon, demo_album
 from app.session import Session
 from app.settings import SettingsStore
 from app.workers import Job, ThreadRunner
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="facealbum-app", description="Find the people in your photos: the desktop app."
     )
     parser.add_argument("folder", nargs="?", type=Path, help="a folder of photos to scan now")
+    parser.add_argument("--demo", action="store_true",
+                        help="scan the built-in demo album now (instead of FOLDER)")
     parser.add_argument("--catalog", type=Path, default=None,
                         help="catalog file (default: the one chosen in Settings, or "
                              "$FACEALBUM_CATALOG)")
@@ -61,10 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     window = MainWindow(session, store)
     window.show()
-    if args.folder is not None:
+    folder = demo_album() if args.demo else args.folder
+    if folder is not None:
         if args.quit_after_scan:
             session.job_started.connect(_quit_when_done)
-        if window.scan([args.folder]) is None:
+        if window.scan([folder]) is None:
             return 1
     return int(QApplication.exec())
 

@@ -15,18 +15,22 @@ from PySide6.QtCore import QSettings
 
 from app import APP_NAME
 from engine.catalog import default_catalog_path
+from engine.models import registry
 
 # Bump when a key changes meaning; ``SettingsStore.load`` drops values written
 # under another version instead of misreading them.
 SETTINGS_VERSION = 1
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
-DETECTORS = ("yunet",)
-EMBEDDERS = ("sface", "facenet")
+DEVICES = registry.DEVICES
 EMBEDDER_LABELS = {
     "sface": "SFace (fast, 128 numbers per face)",
     "facenet": "FaceNet (slower, 512 numbers per face)",
 }
+
+
+def embedders() -> list[str]:
+    """Built-in face models, then any trained with ``facealbum train``."""
+    return registry.embedder_names()
 
 
 @dataclass
@@ -34,8 +38,8 @@ class Settings:
     """Everything the app remembers between runs."""
 
     device: str = "auto"
-    detector: str = "yunet"
-    embedder: str = "sface"
+    detector: str = registry.DEFAULT_DETECTOR
+    embedder: str = registry.DEFAULT_EMBEDDER
     # 0 = lenient (fewer, larger people), 1 = strict (more, purer people).
     strictness: float = 0.5
     catalog_path: str = field(default_factory=lambda: str(default_catalog_path()))
@@ -47,8 +51,9 @@ class Settings:
         return dataclasses.replace(
             self,
             device=self.device if self.device in DEVICES else default.device,
-            detector=self.detector if self.detector in DETECTORS else default.detector,
-            embedder=self.embedder if self.embedder in EMBEDDERS else default.embedder,
+            detector=(self.detector if self.detector in registry.detector_names()
+                      else default.detector),
+            embedder=self.embedder if self.embedder in embedders() else default.embedder,
             strictness=min(max(self.strictness, 0.0), 1.0),
             catalog_path=self.catalog_path or default.catalog_path,
         )

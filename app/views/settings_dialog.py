@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import DEVICES, EMBEDDER_LABELS, EMBEDDERS, Settings
+from app.settings import DEVICES, EMBEDDER_LABELS, Settings, embedders
 from app.views.common import SPACING, heading, muted
 
 DEVICE_LABELS = {
@@ -63,8 +63,8 @@ class SettingsDialog(QDialog):
         form.addRow("Run on", self.device)
 
         self.embedder = QComboBox()
-        for name in EMBEDDERS:
-            self.embedder.addItem(EMBEDDER_LABELS[name], name)
+        for name in embedders():
+            self.embedder.addItem(EMBEDDER_LABELS.get(name, f"{name} (trained here)"), name)
         self.embedder.setCurrentIndex(max(0, self.embedder.findData(settings.embedder)))
         self.embedder.setToolTip("How faces are compared; changing it re-reads faces on the "
                                  "next scan")
