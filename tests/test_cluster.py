@@ -41,12 +41,22 @@ def test_exact_neighbours_match_brute_force() -> None:
     assert not np.any(idx == np.arange(len(x))[:, None])
 
 
+def test_neighbours_within_a_distance_are_the_nearest_ones_under_it() -> None:
+    x, _ = blobs(4, 6, noise=0.1)
+    idx, dist = knn(x, 8, max_distance=1.0)
+    full_idx, full_dist = knn(x, 8)
+    near = full_dist <= 1.0
+    assert np.array_equal(idx[near], full_idx[near])
+    assert np.all(idx[~near] == -1) and np.all(np.isinf(dist[~near]))
+
+
 def test_indexed_neighbours_find_the_near_ones_of_a_large_set() -> None:
-    x, _ = blobs(300, 10, noise=0.04, dim=32, seed=1)
-    idx, dist = knn(x, 5, exact_limit=100)
-    exact_idx, exact_dist = knn(x, 5)
-    recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(idx, exact_idx, strict=True)])
-    assert recall > 0.97
+    x, _ = blobs(400, 10, noise=0.08, dim=64, seed=1)
+    idx, dist = knn(x, 5, max_distance=1.2, exact_limit=100)
+    exact_idx, exact_dist = knn(x, 5, max_distance=1.2)
+    found = exact_idx >= 0
+    hits = sum(len(set(a[a >= 0]) & set(b[b >= 0])) for a, b in zip(idx, exact_idx, strict=True))
+    assert hits / found.sum() > 0.97
     assert np.all(dist[:, 0] >= exact_dist[:, 0] - 1e-5)
 
 

@@ -44,20 +44,20 @@ class ClusterParamsError(FaceAlbumError):
 class ClusterParams:
     """Knobs of the clustering; ``for_strictness`` maps the GUI's one knob onto them."""
 
-    threshold: float = 1.2  # average squared distance under which clusters merge
+    threshold: float = 1.12  # merge distance (see spread_weight) under which clusters merge
     neighbours: int = 12  # links per face in the neighbour graph
     min_size: int = 2  # faces an unnamed cluster needs to become a person
     max_threshold: float = 1.45  # longest link kept; the loosest strictness
     # Extra distance charged on merges of very small clusters: one pair of
     # faces is a noisy sample, so two lone faces, or a lone face and a group,
     # must be nearer than two groups to be called one person.
-    lone_penalty: float = 0.15  # both clusters are single faces
+    lone_penalty: float = 0.1  # both clusters are single faces
     join_penalty: float = 0.0  # one single face joins a group
     pair_penalty: float = 0.0  # the smaller cluster has two faces
     # Average linkage of unit vectors is |mean_a - mean_b|^2 plus the spread
     # of each cluster; a weight under 1 lets widely varied clusters (one person
     # over many years and poses) merge while two tight strangers still do not.
-    spread_weight: float = 1.0
+    spread_weight: float = 0.8
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= self.max_threshold <= 4.0:
@@ -163,15 +163,16 @@ def build_tree_steps(
     n = len(x)
     nn_idx = np.zeros((n, 0), dtype=np.int64)
     nn_dist = np.zeros((n, 0), dtype=np.float32)
-    for item in knn_steps(x, min(params.neighbours, max(n - 1, 0)), cancel=cancel):
+    for item in knn_steps(
+        x, min(params.neighbours, max(n - 1, 0)), max_distance=params.max_threshold,
+        cancel=cancel,
+    ):
         if isinstance(item, tuple):
             nn_idx, nn_dist = item
         else:
             yield item
     yield from _agglomerate(
-        x, nn_idx, nn_dist, constraints, params.max_threshold,
-        (params.lone_penalty, params.join_penalty, params.pair_penalty, params.spread_weight),
-        cancel,
+        x, nn_idx, nn_dist, constraints, params.max_threshold, rule_of(params), cancel
     )
 
 
@@ -359,32 +360,50 @@ def _merge_duplicate_links(
     return uniq // n, uniq % n, link[first], blocked_any
 
 
+def merge_distance(
+    dots: np.ndarray,
+    norm_a: np.ndarray | float,
+    norm_b: np.ndarray | float,
+    count_a: np.ndarray | float,
+    count_b: np.ndarray | float,
+    rule: tuple[float, float, float, float],
+) -> np.ndarray:
+    """The distance two clusters merge at, from their mean vectors.
+
+    ``dots`` = mean_a . mean_b, ``norm_*`` = |mean|^2, ``rule`` = (lone, join,
+    pair penalties, spread weight). With spread weight 1 and no penalties this
+    is the average squared distance over all face pairs (average linkage).
+    """
+    lone, join, pair, spread = rule
+    small, big = np.minimum(count_a, count_b), np.maximum(count_a, count_b)
+    penalty = np.where(
+        big == 1, lone, np.where(small == 1, join, np.where(small == 2, pair, 0.0))
+    )
+    # |ma - mb|^2 + w (spread_a + spread_b), where spread = 1 - |m|^2 for unit vectors.
+    centres = norm_a + norm_b - 2.0 * dots
+    return np.asarray(centres + spread * (2.0 - norm_a - norm_b) + penalty)
+
+
+def rule_of(params: ClusterParams) -> tuple[float, float, float, float]:
+    return (params.lone_penalty, params.join_penalty, params.pair_penalty, params.spread_weight)
+
+
 def _linkage(
     sums: np.ndarray,
     counts: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
-    penalties: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0),
+    rule: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0),
 ) -> np.ndarray:
-    """Average squared distance between the faces of clusters a and b (unit
-    vectors), plus the small-cluster penalty."""
+    """``merge_distance`` of clusters a and b from their sums of unit vectors."""
     out = np.empty(len(a), dtype=np.float64)
-    lone, join, pair, spread = penalties
     for start in range(0, len(a), 65536):
         sa, sb = a[start : start + 65536], b[start : start + 65536]
         na, nb = counts[sa], counts[sb]
         dots = np.einsum("ij,ij->i", sums[sa], sums[sb], dtype=np.float64) / (na * nb)
-        small, big = np.minimum(na, nb), np.maximum(na, nb)
-        penalty = np.where(
-            big == 1, lone, np.where(small == 1, join, np.where(small == 2, pair, 0.0))
-        )
-        linkage = 2.0 - 2.0 * dots
-        if spread != 1.0:
-            # |ma - mb|^2 + w (spread_a + spread_b), spread = 1 - |m|^2 for unit vectors
-            ma = np.einsum("ij,ij->i", sums[sa], sums[sa], dtype=np.float64) / (na * na)
-            mb = np.einsum("ij,ij->i", sums[sb], sums[sb], dtype=np.float64) / (nb * nb)
-            linkage = ma + mb - 2.0 * dots + spread * (2.0 - ma - mb)
-        out[start : start + 65536] = linkage + penalty
+        norm_a = np.einsum("ij,ij->i", sums[sa], sums[sa], dtype=np.float64) / (na * na)
+        norm_b = np.einsum("ij,ij->i", sums[sb], sums[sb], dtype=np.float64) / (nb * nb)
+        out[start : start + 65536] = merge_distance(dots, norm_a, norm_b, na, nb, rule)
     return out
 
 

@@ -2,11 +2,11 @@
 
 For up to ``EXACT_LIMIT`` vectors the neighbours are exact: chunked matrix
 products against the whole set. Above it an inverted-file index is used: a
-spherical k-means splits the set into cells of about ``CELL_SIZE`` vectors,
-and each cell's vectors are compared with the vectors of the cells whose
-centres are nearest its own. Faces of one person lie close together, so the
-neighbours that clustering needs (those under the merge distance) are found
-almost always while the cost grows about linearly with the number of faces.
+spherical k-means on a sample makes cells of about ``CELL_SIZE`` vectors,
+every vector is filed in its ``SPREAD`` nearest cells, and the vectors of
+each cell are compared with each other. Two faces of one person are near
+each other, so they share a cell almost always, while the cost grows about
+linearly with the number of faces (cells x cell size squared).
 
 Distances are squared Euclidean, ``2 - 2 cos`` for unit vectors. This module
 knows nothing of the catalog, of people or of facts.
@@ -20,21 +20,29 @@ from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
 
 EXACT_LIMIT = 30_000
-CELL_SIZE = 512
-PROBES = 12
+CELL_SIZE = 1024  # vectors per cell
+SPREAD = 3  # every vector is filed in its 3 nearest cells
 _CHUNK = 1024
 
 
 def knn(
-    vectors: np.ndarray, k: int, *, exact_limit: int = EXACT_LIMIT, seed: int = 0
+    vectors: np.ndarray,
+    k: int,
+    *,
+    max_distance: float | None = None,
+    exact_limit: int = EXACT_LIMIT,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(indices, squared distances), each (N, k), nearest first, self excluded.
 
-    Rows with fewer than ``k`` other vectors are padded with index -1 and
-    distance ``inf``.
+    Only neighbours within ``max_distance`` (when given) are returned, which
+    is much faster when most pairs are far apart, as faces of different
+    people are. Missing neighbours are padded with index -1 and distance ``inf``.
     """
     result: tuple[np.ndarray, np.ndarray] | None = None
-    for item in knn_steps(vectors, k, exact_limit=exact_limit, seed=seed):
+    for item in knn_steps(
+        vectors, k, max_distance=max_distance, exact_limit=exact_limit, seed=seed
+    ):
         if isinstance(item, tuple):
             result = item
     if result is None:  # pragma: no cover - knn_steps always ends with a result
@@ -46,11 +54,13 @@ def knn_steps(
     vectors: np.ndarray,
     k: int,
     *,
+    max_distance: float | None = None,
     exact_limit: int = EXACT_LIMIT,
     seed: int = 0,
     cancel: CancelToken | None = None,
 ) -> Iterator[Progress | tuple[np.ndarray, np.ndarray]]:
     """Like ``knn`` but yields ``Progress`` as it goes, then the result tuple."""
+    min_sim = None if max_distance is None else 1.0 - max_distance / 2.0
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     n = len(x)
     idx = np.full((n, k), -1, dtype=np.int64)
@@ -62,21 +72,39 @@ def knn_steps(
         for start in range(0, n, _CHUNK):
             _check(cancel)
             rows = np.arange(start, min(start + _CHUNK, n))
-            _top_k(x, rows, rows, np.arange(n), idx, dist, k)
+            _top_k(x, rows, np.arange(n), idx, dist, k, min_sim)
             yield Progress("neighbours", int(rows[-1]) + 1, n)
         yield idx, dist
         return
-    cells, assign = _cells(x, max(2, n // CELL_SIZE), seed)
-    members = _members(assign, len(cells))
-    near = _nearest_cells(cells, min(PROBES, len(cells)))
-    for c in range(len(cells)):
+    if min_sim is None:
+        min_sim = -1.0  # every pair qualifies; slow, but only asked for by small callers
+    cells = _cells(x, max(2, n // CELL_SIZE), seed)
+    members = _members(_top_cells(x, cells, min(SPREAD, len(cells))), len(cells))
+    batch_q: list[np.ndarray] = []
+    batch_c: list[np.ndarray] = []
+    batch_v: list[np.ndarray] = []
+    pending = 0
+    for c, rows in enumerate(members):
         _check(cancel)
-        rows = members[c]
-        if len(rows):
-            candidates = np.sort(np.concatenate([members[j] for j in near[c]]))
-            _top_k(x, rows, rows, candidates, idx, dist, k)
-        if c % 16 == 0 or c == len(cells) - 1:
-            yield Progress("neighbours", c + 1, len(cells))
+        if len(rows) > 1:
+            q, cand, v = _pairs_in_cell(x, rows, k, min_sim)
+            batch_q.append(q)
+            batch_c.append(cand)
+            batch_v.append(v)
+            pending += len(q)
+        if pending > 4_000_000 or c == len(members) - 1:
+            if batch_q:
+                _merge_into(idx, dist, np.concatenate(batch_q), np.concatenate(batch_c),
+                            np.concatenate(batch_v), k)
+            batch_q, batch_c, batch_v, pending = [], [], [], 0
+        if c % 16 == 0 or c == len(members) - 1:
+            yield Progress("neighbours", c + 1, len(members))
+    # A neighbour's neighbour is often a neighbour the cells missed.
+    for start in range(0, n, _CHUNK):
+        _check(cancel)
+        rows = np.arange(start, min(start + _CHUNK, n))
+        _refine(x, rows, idx, dist, k, min_sim)
+        yield Progress("neighbours", len(members), len(members))
     yield idx, dist
 
 
@@ -88,23 +116,31 @@ def _check(cancel: CancelToken | None) -> None:
 def _top_k(
     x: np.ndarray,
     rows: np.ndarray,
-    out_rows: np.ndarray,
     candidates: np.ndarray,
     idx: np.ndarray,
     dist: np.ndarray,
     k: int,
+    min_sim: float | None,
 ) -> None:
-    """Write the k nearest of ``candidates`` to each of ``rows`` (self excluded)."""
+    """Write the k nearest of ``candidates`` (sorted) to each of ``rows``, self excluded."""
     sims = x[rows] @ x[candidates].T
-    # Exclude self matches: the candidate equal to the query row.
-    pos = np.searchsorted(candidates, rows) if _is_sorted(candidates) else None
-    if pos is not None:
-        ok = pos < len(candidates)
-        hit = np.zeros(len(rows), dtype=bool)
-        hit[ok] = candidates[pos[ok]] == rows[ok]
-        sims[np.nonzero(hit)[0], pos[hit]] = -np.inf
-    else:
-        sims[candidates[None, :] == rows[:, None]] = -np.inf
+    pos = np.searchsorted(candidates, rows)
+    ok = pos < len(candidates)
+    hit = np.zeros(len(rows), dtype=bool)
+    hit[ok] = candidates[pos[ok]] == rows[ok]
+    sims[np.nonzero(hit)[0], pos[hit]] = -np.inf
+    if min_sim is not None:
+        # Few pairs are near: keep those, then rank them row by row.
+        r, c = np.nonzero(sims >= min_sim)
+        v = sims[r, c]
+        order = np.lexsort((-v, r))
+        r, c, v = r[order], c[order], v[order]
+        rank = np.arange(len(r)) - np.searchsorted(r, r)
+        keep = rank < k
+        r, c, v, rank = r[keep], c[keep], v[keep], rank[keep]
+        idx[rows[r], rank] = candidates[c]
+        dist[rows[r], rank] = np.maximum(2.0 - 2.0 * v, 0.0)
+        return
     kk = min(k, len(candidates))
     part = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
     top = np.take_along_axis(sims, part, axis=1)
@@ -116,43 +152,102 @@ def _top_k(
     bad = ~np.isfinite(top)
     found[bad] = -1
     d[bad] = np.inf
-    idx[out_rows, :kk] = found
-    dist[out_rows, :kk] = d
+    idx[rows, :kk] = found
+    dist[rows, :kk] = d
 
 
-def _is_sorted(a: np.ndarray) -> bool:
-    return bool(len(a) < 2 or np.all(a[1:] >= a[:-1]))
+def _pairs_in_cell(
+    x: np.ndarray, rows: np.ndarray, k: int, min_sim: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query, neighbour, similarity) of the up-to-k nearest pairs inside one cell."""
+    sims = x[rows] @ x[rows].T
+    np.fill_diagonal(sims, -np.inf)
+    r, c = np.nonzero(sims >= min_sim)
+    v = sims[r, c]
+    order = np.lexsort((-v, r))
+    r, c, v = r[order], c[order], v[order]
+    keep = (np.arange(len(r)) - np.searchsorted(r, r)) < k
+    return rows[r[keep]], rows[c[keep]], v[keep]
 
 
-def _cells(x: np.ndarray, count: int, seed: int, iters: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Spherical k-means on a sample; returns (centres, cell of every vector)."""
+def _refine(
+    x: np.ndarray, rows: np.ndarray, idx: np.ndarray, dist: np.ndarray, k: int, min_sim: float
+) -> None:
+    """Compare ``rows`` with their neighbours' neighbours and keep the nearer ones."""
+    first = idx[rows]
+    cand = idx[np.where(first >= 0, first, 0)]
+    cand[first < 0] = -1
+    cand = cand.reshape(len(rows), -1)
+    q = np.repeat(rows, cand.shape[1])
+    c = cand.ravel()
+    ok = (c >= 0) & (c != q)
+    q, c = q[ok], c[ok]
+    v = np.einsum("ij,ij->i", x[q], x[c])
+    near = v >= min_sim
+    if near.any():
+        _merge_into(idx, dist, q[near], c[near], v[near], k)
+
+
+def _merge_into(
+    idx: np.ndarray, dist: np.ndarray, q: np.ndarray, c: np.ndarray, v: np.ndarray, k: int
+) -> None:
+    """Fold new (query, neighbour, similarity) triples into the running k nearest."""
+    rows = np.unique(q)
+    old_c = idx[rows].ravel()
+    old_q = np.repeat(rows, idx.shape[1])
+    old_d = dist[rows].ravel()
+    valid = old_c >= 0
+    Q = np.concatenate([q, old_q[valid]])
+    C = np.concatenate([c, old_c[valid]])
+    D = np.concatenate([np.maximum(2.0 - 2.0 * v, 0.0).astype(np.float32), old_d[valid]])
+    order = np.lexsort((D, C, Q))
+    Q, C, D = Q[order], C[order], D[order]
+    first = np.ones(len(Q), dtype=bool)
+    first[1:] = (Q[1:] != Q[:-1]) | (C[1:] != C[:-1])
+    Q, C, D = Q[first], C[first], D[first]
+    order = np.lexsort((D, Q))
+    Q, C, D = Q[order], C[order], D[order]
+    rank = np.arange(len(Q)) - np.searchsorted(Q, Q)
+    keep = rank < k
+    idx[rows] = -1
+    dist[rows] = np.inf
+    idx[Q[keep], rank[keep]] = C[keep]
+    dist[Q[keep], rank[keep]] = D[keep]
+
+
+def _cells(x: np.ndarray, count: int, seed: int, iters: int = 8) -> np.ndarray:
+    """Centres of a spherical k-means on a sample of ``x``."""
     rng = np.random.default_rng(seed)
     n = len(x)
     sample = x[rng.choice(n, size=min(n, count * 32), replace=False)]
     centres = sample[rng.choice(len(sample), size=count, replace=False)].copy()
     for _ in range(iters):
-        labels = _assign(sample, centres)
+        labels = _top_cells(sample, centres, 1)[:, 0]
         sums = np.zeros_like(centres)
         np.add.at(sums, labels, sample)
         empty = np.linalg.norm(sums, axis=1) == 0
         sums[empty] = sample[rng.choice(len(sample), size=int(empty.sum()), replace=False)]
         centres = sums / np.linalg.norm(sums, axis=1, keepdims=True)
-    return centres.astype(np.float32), _assign(x, centres)
+    return centres.astype(np.float32)
 
 
-def _assign(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    out = np.empty(len(x), dtype=np.int64)
+def _top_cells(x: np.ndarray, centres: np.ndarray, spread: int) -> np.ndarray:
+    """(N, spread): the nearest cells of every vector."""
+    out = np.empty((len(x), spread), dtype=np.int64)
     for start in range(0, len(x), 16384):
-        out[start : start + 16384] = np.argmax(x[start : start + 16384] @ centres.T, axis=1)
+        sims = x[start : start + 16384] @ centres.T
+        if spread == 1:
+            out[start : start + 16384, 0] = np.argmax(sims, axis=1)
+        else:
+            out[start : start + 16384] = np.argpartition(-sims, spread - 1, axis=1)[:, :spread]
     return out
 
 
-def _members(assign: np.ndarray, count: int) -> list[np.ndarray]:
-    order = np.argsort(assign, kind="stable")
-    bounds = np.searchsorted(assign[order], np.arange(count + 1))
-    return [np.sort(order[bounds[c] : bounds[c + 1]]) for c in range(count)]
-
-
-def _nearest_cells(cells: np.ndarray, probes: int) -> np.ndarray:
-    sims = cells @ cells.T
-    return np.argsort(-sims, axis=1)[:, :probes]
+def _members(top: np.ndarray, count: int) -> list[np.ndarray]:
+    """The vectors filed in each cell."""
+    cell = top.ravel()
+    point = np.repeat(np.arange(len(top)), top.shape[1])
+    order = np.argsort(cell, kind="stable")
+    cell, point = cell[order], point[order]
+    bounds = np.searchsorted(cell, np.arange(count + 1))
+    return [point[bounds[c] : bounds[c + 1]] for c in range(count)]

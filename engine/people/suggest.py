@@ -1,7 +1,8 @@
 """Suggestions: which unnamed clusters and lone faces are most likely a given person.
 
-Ranks by average linkage to the person's faces (the mean squared Euclidean
-distance over all face pairs, from per-group means), nearest first, so the
+Ranks by the distance the clustering would merge them with the person at
+(average linkage of the faces, from per-group means; ``merge_distance``
+without the small-cluster penalties), nearest first, so the
 GUI can ask "Is this Anna?" and the user confirms or rejects in bulk.
 Faces the user rejected from the person, and clusters made only of them,
 are never suggested. Read-only: confirming or rejecting goes through
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.catalog import Catalog
-from engine.people.cluster import ClusterParams
+from engine.people.cluster import ClusterParams, merge_distance
 from engine.people.facts import live_person
 from engine.people.update import load_faces
 
@@ -23,7 +24,7 @@ class Suggestion:
     kind: str  # 'person' (an unnamed cluster) or 'face' (a face in no person)
     person_id: int | None  # the cluster, for kind 'person'
     face_ids: list[int]  # the faces to confirm or reject
-    distance: float  # average squared distance to the person's faces, 0..4
+    distance: float  # merge distance to the person's faces (see merge_distance)
     cover_face_id: int
 
     def to_json(self) -> dict[str, object]:
@@ -47,6 +48,15 @@ def suggest(
     if not mine.any():
         return []
     centre = table.vectors[mine].mean(axis=0)
+    spread = ClusterParams().spread_weight
+
+    def distance_to(means: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        return merge_distance(
+            (means @ centre).astype(np.float64), float(centre @ centre),
+            np.einsum("ij,ij->i", means, means, dtype=np.float64), float(mine.sum()),
+            counts, (0.0, 0.0, 0.0, spread),
+        )
+
     named = {
         int(r[0]) for r in cat.conn.execute("SELECT id FROM persons WHERE name IS NOT NULL")
     }
@@ -61,13 +71,14 @@ def suggest(
         rows = np.nonzero((table.person == other) & ~rejected)[0]
         if not len(rows):
             continue
-        distance = float(2.0 - 2.0 * centre @ table.vectors[rows].mean(axis=0))
+        mean = table.vectors[rows].mean(axis=0, keepdims=True)
+        distance = float(distance_to(mean, np.array([float(len(rows))]))[0])
         if distance <= max_distance:
             out.append(Suggestion("person", int(other), [int(table.ids[r]) for r in rows],
                                   distance, int(table.ids[rows[0]])))
     alone = np.nonzero((table.person < 0) & ~rejected)[0]
     if len(alone):
-        distances = 2.0 - 2.0 * table.vectors[alone] @ centre
+        distances = distance_to(table.vectors[alone], np.ones(len(alone)))
         for row, distance in zip(alone, distances, strict=True):
             if distance <= max_distance:
                 face = int(table.ids[row])

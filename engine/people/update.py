@@ -26,7 +26,9 @@ from engine.people.cluster import (
     Dendrogram,
     build_tree_steps,
     cut,
+    merge_distance,
     params_for_strictness,
+    rule_of,
 )
 from engine.people.facts import new_person_row
 from engine.progress import CancelToken, Progress
@@ -234,12 +236,13 @@ def update_people(
 ) -> Iterator[Progress]:
     """After a scan: unassigned faces join people they are near, the rest are clustered.
 
-    A face joins the person whose faces are nearest to it on average (every
-    face of the person votes with its distance: average linkage, the same
-    criterion the full clustering merges by) when that average is under the
-    threshold, skipping people it was rejected from and people already in its
-    photo. Faces that join no one are clustered among themselves; groups of
-    at least ``min_size`` become new people. Existing assignments are kept.
+    A face joins the person it is nearest to by the clustering's own merge
+    rule (every face of the person votes with its distance, through the
+    person's mean: average linkage with the spread weight and penalties)
+    when that is under the threshold, skipping people it was rejected from
+    and people already in its photo. Faces that join no one are clustered
+    among themselves; groups of at least ``min_size`` become new people.
+    Existing assignments are kept.
     """
     params = params or params_for_strictness(strictness)
     table = load_faces(cat, active_embedder(cat))
@@ -253,7 +256,7 @@ def update_people(
         if cancel is not None and cancel.cancelled:
             raise Cancelled("updating people was stopped on request; nothing was changed")
         person = index.assign(
-            table.vectors[row], params.threshold,
+            table.vectors[row], params,
             rejected=table.rejected.get(int(row), set()), photo=int(table.photo[row]),
         )
         if person is not None:
@@ -287,14 +290,16 @@ def update_people(
 
 
 class AssignIndex:
-    """Per-person sums of face vectors: the average-linkage distance of a new
-    face to every person is one matrix-vector product, so assigning one face
-    costs O(people x dim) however many faces the catalog holds."""
+    """Per-person means of face vectors: the distance at which the clustering
+    would merge a new face with each person (``merge_distance``) is one
+    matrix-vector product, so assigning one face costs O(people x dim)
+    however many faces the catalog holds."""
 
     def __init__(self, dim: int) -> None:
         self.persons = np.zeros(0, dtype=np.int64)
         self.sums = np.zeros((0, dim), dtype=np.float32)
         self.means = np.zeros((0, dim), dtype=np.float32)
+        self.norms = np.zeros(0, dtype=np.float64)  # |mean|^2 of each person
         self.counts = np.zeros(0, dtype=np.float64)
         self.photos: dict[int, set[int]] = {}  # person -> photos they are in
         self._row: dict[int, int] = {}
@@ -310,6 +315,7 @@ class AssignIndex:
         index.sums = sums
         index.counts = np.bincount(inverse, minlength=len(persons)).astype(np.float64)
         index.means = (sums / np.maximum(index.counts, 1)[:, None]).astype(np.float32)
+        index.norms = np.einsum("ij,ij->i", index.means, index.means, dtype=np.float64)
         index._row = {int(p): i for i, p in enumerate(persons)}
         for person, photo in zip(table.person[assigned], table.photo[assigned], strict=True):
             index.photos.setdefault(int(person), set()).add(int(photo))
@@ -318,7 +324,7 @@ class AssignIndex:
     def assign(
         self,
         vector: np.ndarray,
-        threshold: float,
+        params: ClusterParams,
         *,
         rejected: set[int] | None = None,
         photo: int | None = None,
@@ -327,11 +333,15 @@ class AssignIndex:
         """The person this face joins, or None when no one is near enough."""
         if len(self.persons) == 0:
             return None
-        linkage = 2.0 - 2.0 * (self.means @ vector)
+        # The distance the clustering would merge this lone face with each person at.
+        linkage = merge_distance(
+            (self.means @ vector).astype(np.float64), 1.0, self.norms, 1.0, self.counts,
+            rule_of(params),
+        )
         top = min(candidates, len(linkage))
         best = np.argpartition(linkage, top - 1)[:top]
         for row in best[np.argsort(linkage[best])]:
-            if linkage[row] > threshold:
+            if linkage[row] > params.threshold:
                 return None
             person = int(self.persons[row])
             if rejected and person in rejected:
@@ -350,9 +360,11 @@ class AssignIndex:
             self.sums = np.vstack([self.sums, np.zeros((1, self.sums.shape[1]), np.float32)])
             self.means = np.vstack([self.means, np.zeros((1, self.means.shape[1]), np.float32)])
             self.counts = np.append(self.counts, 0.0)
+            self.norms = np.append(self.norms, 0.0)
         self.sums[row] += vector
         self.counts[row] += 1
         self.means[row] = self.sums[row] / self.counts[row]
+        self.norms[row] = float(self.means[row] @ self.means[row])
         self.photos.setdefault(person, set()).add(photo)
 
 
