@@ -193,6 +193,8 @@ class MainWindow(QMainWindow):
         self.toolbar = toolbar
 
     def update_actions(self) -> None:
+        if self.session.closed:
+            return
         undo = self.session.undo_text()
         redo = self.session.redo_text()
         self.undo_action.setEnabled(undo is not None)
@@ -274,7 +276,7 @@ class MainWindow(QMainWindow):
 
     def _scan_progressed(self, report: Progress) -> None:
         if report.info.get(PEOPLE_CHANGED):
-            self.session.changed.emit()
+            self.session.announce_change()
 
     def show_export(self) -> None:
         dialog = ExportDialog(self.session, self.people_model, parent=self)

@@ -11,7 +11,7 @@ shows a placeholder until its thumbnail is ready, then repaints.
 
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -92,6 +92,8 @@ class CatalogReader(QObject):
 
     def _finish(self, result: Any) -> None:
         self.loading = False
+        if self.session.closed:
+            return
         if isinstance(result, FaceAlbumError | sqlite3.Error):
             self.session.error.emit(
                 "Reading the catalog",
@@ -134,8 +136,6 @@ class _ImageListModel(QAbstractListModel):
                 index = self.index(row)
                 self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
-    def _remember_key(self, row: int, key: str) -> None:
-        self._rows_by_key.setdefault(key, []).append(row)
 
 
 class PeopleModel(_ImageListModel):
@@ -144,6 +144,7 @@ class PeopleModel(_ImageListModel):
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(session, parent)
         self._people: list[PersonSummary] = []
+        self._ids: list[int] = []
         self._covers: dict[int, tuple[Face, Photo]] = {}
         self.unassigned = 0
         session.changed.connect(self.refresh)
@@ -153,25 +154,21 @@ class PeopleModel(_ImageListModel):
         self._reader.read(_read_people)
 
     def _apply(self, data: "_People") -> None:
-        summaries, covers = data.summaries, data.covers
+        summaries = data.summaries
         self.unassigned = data.unassigned
-        if [p.id for p in summaries] == [p.id for p in self._people]:
-            self._people, self._covers = summaries, covers
-            if summaries:
-                self.dataChanged.emit(self.index(0), self.index(len(summaries) - 1))
-        else:
+        same_rows = data.ids == self._ids
+        if not same_rows:
             self.beginResetModel()
-            self._people, self._covers = summaries, covers
-            self._rows_by_key.clear()
-            for row, summary in enumerate(summaries):
-                if summary.id in covers:
-                    face, photo = covers[summary.id]
-                    self._remember_key(row, crop_key(photo, face.box, CROP_SIZE))
+        self._people, self._covers, self._ids = summaries, data.covers, data.ids
+        self._rows_by_key = data.rows_by_key
+        if not same_rows:
             self.endResetModel()
+        elif summaries:
+            self.dataChanged.emit(self.index(0), self.index(len(summaries) - 1))
         self.refreshed.emit()
 
     def person_ids(self) -> list[int]:
-        return [p.id for p in self._people]
+        return list(self._ids)
 
     def names(self) -> list[str]:
         return sorted({p.name for p in self._people if p.name})
@@ -182,6 +179,9 @@ class PeopleModel(_ImageListModel):
             if p.name and p.name.casefold() == wanted:
                 return int(p.id)
         return None
+
+    def summary_at(self, row: int) -> PersonSummary:
+        return self._people[row]
 
     def summary(self, person_id: int | None) -> PersonSummary | None:
         for p in self._people:
@@ -261,6 +261,7 @@ class PeopleFilter(QSortFilterProxyModel):
 
     def __init__(self, source: PeopleModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.people = source
         self.setSourceModel(source)
         self.mode = "all"
         self.text = ""
@@ -276,17 +277,18 @@ class PeopleFilter(QSortFilterProxyModel):
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, row: int, parent: _Index) -> bool:  # noqa: N802
-        index = self.sourceModel().index(row, 0, parent)
-        hidden = bool(index.data(Role.HIDDEN))
-        named = bool(index.data(Role.NAMED))
+        # Called for every row on each change: read the summary directly rather
+        # than through data(), which costs a round trip through Qt per role.
+        person = self.people.summary_at(row)
+        named = bool(person.name)
         if self.mode == "hidden":
-            keep = hidden
-        elif hidden:
+            keep = person.hidden
+        elif person.hidden:
             keep = False
         else:
             keep = {"all": True, "named": named, "unnamed": not named}[self.mode]
         if keep and self.text:
-            keep = named and self.text in str(index.data(Qt.ItemDataRole.DisplayRole)).casefold()
+            keep = named and self.text in (person.name or "").casefold()
         return keep
 
 
@@ -308,15 +310,14 @@ class FacesModel(_ImageListModel):
         person_id = self.person_id
         self._reader.read(lambda cat: (person_id, *_read_faces(cat, person_id)))
 
-    def _apply(self, data: tuple[int | None, list[Face], dict[int, Photo]]) -> None:
-        person_id, faces, photos = data
+    def _apply(
+        self, data: tuple[int | None, list[Face], dict[int, Photo], dict[str, list[int]]]
+    ) -> None:
+        person_id, faces, photos, rows_by_key = data
         if person_id != self.person_id:
             return  # another person was opened since; their read comes next
         self.beginResetModel()
-        self._faces, self._photos = faces, photos
-        self._rows_by_key.clear()
-        for row, face in enumerate(faces):
-            self._remember_key(row, crop_key(photos[face.photo_id], face.box, CROP_SIZE))
+        self._faces, self._photos, self._rows_by_key = faces, photos, rows_by_key
         self.endResetModel()
         self.refreshed.emit()
 
@@ -360,17 +361,14 @@ class PhotosModel(_ImageListModel):
 
     def refresh(self) -> None:
         person_id = self.person_id
-        self._reader.read(lambda cat: (person_id, _read_photos(cat, person_id)))
+        self._reader.read(lambda cat: (person_id, *_read_photos(cat, person_id)))
 
-    def _apply(self, data: tuple[int | None, list[Photo]]) -> None:
-        person_id, photos = data
+    def _apply(self, data: tuple[int | None, list[Photo], dict[str, list[int]]]) -> None:
+        person_id, photos, rows_by_key = data
         if person_id != self.person_id:
             return
         self.beginResetModel()
-        self._photos = photos
-        self._rows_by_key.clear()
-        for row, photo in enumerate(self._photos):
-            self._remember_key(row, thumb_key(photo, THUMB_SIZE))
+        self._photos, self._rows_by_key = photos, rows_by_key
         self.endResetModel()
         self.refreshed.emit()
 
@@ -401,10 +399,16 @@ class PhotosModel(_ImageListModel):
 # -- reads, run off the GUI thread -------------------------------------------------------
 
 
+# Each read also works out which rows show which cached image, so that the
+# GUI thread only swaps the results in.
+
+
 @dataclass(frozen=True)
 class _People:
     summaries: list[PersonSummary]
+    ids: list[int]
     covers: dict[int, tuple[Face, Photo]]
+    rows_by_key: dict[str, list[int]]
     unassigned: int
 
 
@@ -417,10 +421,15 @@ def _read_people(cat: Catalog) -> _People:
         s.id: (faces[s.cover_face_id], photos[faces[s.cover_face_id].photo_id])
         for s in summaries if s.cover_face_id in faces
     }
-    return _People(summaries, covers, len(people.unassigned_faces(cat)))
+    keys = (crop_key(covers[s.id][1], covers[s.id][0].box, CROP_SIZE) if s.id in covers
+            else None for s in summaries)
+    return _People(summaries, [s.id for s in summaries], covers, _rows_by_key(keys),
+                   len(people.unassigned_faces(cat)))
 
 
-def _read_faces(cat: Catalog, person_id: int | None) -> tuple[list[Face], dict[int, Photo]]:
+def _read_faces(
+    cat: Catalog, person_id: int | None
+) -> tuple[list[Face], dict[int, Photo], dict[str, list[int]]]:
     if person_id is None:
         faces = people.unassigned_faces(cat)
     else:
@@ -428,19 +437,34 @@ def _read_faces(cat: Catalog, person_id: int | None) -> tuple[list[Face], dict[i
             faces = people.person_faces(cat, person_id)
         except NotFoundError:  # merged away or gone: the page goes back
             faces = []
-    return faces, _photos_by_id(cat, {f.photo_id for f in faces})
+    photos = _photos_by_id(cat, {f.photo_id for f in faces})
+    keys = (crop_key(photos[f.photo_id], f.box, CROP_SIZE) for f in faces)
+    return faces, photos, _rows_by_key(keys)
 
 
-def _read_photos(cat: Catalog, person_id: int | None) -> list[Photo]:
+def _read_photos(
+    cat: Catalog, person_id: int | None
+) -> tuple[list[Photo], dict[str, list[int]]]:
     if person_id is None:
         faces = people.unassigned_faces(cat)
     else:
         faces = [f for f in cat.faces(person_id=person_id) if f.state == "face"]
-    photos = _photos_by_id(cat, {f.photo_id for f in faces})
-    return [photos[i] for i in sorted(photos)]
+    by_id = _photos_by_id(cat, {f.photo_id for f in faces})
+    photos = [by_id[i] for i in sorted(by_id)]
+    return photos, _rows_by_key(thumb_key(p, THUMB_SIZE) for p in photos)
+
+
+def _rows_by_key(keys: Iterable[str | None]) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = {}
+    for row, key in enumerate(keys):
+        if key is not None:
+            rows.setdefault(key, []).append(row)
+    return rows
 
 
 def _photos_by_id(cat: Catalog, ids: set[int]) -> dict[int, Photo]:
+    if len(ids) > 500:  # one query for all beats thousands of small ones
+        return {p.id: p for p in cat.photos() if p.id in ids}
     return {i: cat.photo(i) for i in ids}
 
 

@@ -48,10 +48,18 @@ class Session(QObject):
         self.runner = runner
         self.images = images
         self.jobs: list[Job] = []
+        self.closed = False
 
     def close(self) -> None:
+        """Stop the workers and close the catalog; signals still queued are dropped."""
+        self.closed = True
         self.runner.wait()
         self.catalog.close()
+
+    def announce_change(self) -> None:
+        """Tell every view to re-read (unless the session has closed meanwhile)."""
+        if not self.closed:
+            self.changed.emit()
 
     # -- user operations ---------------------------------------------------------
 
@@ -70,7 +78,7 @@ class Session(QObject):
         except FaceAlbumError as exc:
             self.error.emit(title, str(exc))
             return False, None
-        self.changed.emit()
+        self.announce_change()
         return True, result
 
     def undo_text(self) -> str | None:
@@ -104,7 +112,7 @@ class Session(QObject):
         """
         job = Job(title, self.catalog_path, work)
         job.failed.connect(lambda message: self.error.emit(title, message))
-        job.ended.connect(self.changed.emit)
+        job.ended.connect(self.announce_change)
         job.ended.connect(lambda: self.jobs.remove(job) if job in self.jobs else None)
         if prepare is not None:
             prepare(job)

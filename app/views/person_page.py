@@ -400,16 +400,16 @@ class ChoosePersonDialog(QDialog):
 
 
 class _Excluding(PeopleFilter):
-    """Everyone shown in the people list but one, names searched from the start."""
+    """Everyone but one person; hidden people only when their name is searched."""
 
     def __init__(self, model: PeopleModel, exclude: int | None, parent: QWidget) -> None:
         super().__init__(model, parent)
         self.exclude = exclude
 
     def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:  # type: ignore[override]  # noqa: N802
-        index = self.sourceModel().index(row, 0, parent)
-        if index.data(Role.ID) == self.exclude:
+        person = self.people.summary_at(row)
+        if person.id == self.exclude:
             return False
         if self.text:
-            return self.text in str(index.data(Qt.ItemDataRole.DisplayRole)).casefold()
-        return not bool(index.data(Role.HIDDEN))
+            return self.text in person.label.casefold()
+        return not person.hidden
