@@ -2,16 +2,18 @@
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from engine.catalog import Catalog
+from engine.catalog import Catalog, PhotoStatus
 from engine.cli.main import main
-from engine.models.registry import embedder_names, get_embedder
+from engine.models.registry import embedder_names, get_detector, get_embedder
 from engine.scan import ScanOptions, scan_folder
+from engine.train.crops import prepare_crops
 from engine.train.registered import TrainedEmbedder
 
 IDENTITIES = {
@@ -45,6 +47,10 @@ def test_train_registers_a_model_that_scan_can_use(
     assert report["faces"] == 8 and report["steps"] == 2
     assert Path(report["path"]).is_file()
     assert (tmp_path / "data" / "models" / "sface-demo.json").is_file()
+    # the crops were detected and aligned once: a second run finds them cached
+    again = prepare_crops(people_dir, get_embedder("sface"), get_detector("yunet"),
+                          cache_root=tmp_path / "crops")
+    assert list(again) == []
     assert "sface-demo" in embedder_names()
     trained = get_embedder("sface-demo", "cpu")
     assert isinstance(trained, TrainedEmbedder)
@@ -76,8 +82,6 @@ def test_adapter_commands_report_train_and_reset(
 ) -> None:
     path = tmp_path / "catalog.sqlite"
     with Catalog(path) as catalog:
-        import time
-
         root = catalog.root_id("/x")
         rng = np.random.default_rng(0)
         with catalog.transaction():
@@ -88,7 +92,7 @@ def test_adapter_commands_report_train_and_reset(
                 for i in range(4):
                     photo = catalog.add_photo(root, f"{person}-{i}.jpg".encode(), size=1,
                                               mtime_ns=1, sha256=None, width=1, height=1,
-                                              status="ok")  # type: ignore[arg-type]
+                                              status=PhotoStatus.OK)
                     face = catalog.add_face(photo, (0, 0, 1, 1), None, score=1, quality=1,
                                             sharpness=1, detector="t")
                     v = centre + rng.normal(size=128)
