@@ -34,6 +34,9 @@ _Maker = Callable[[], Image.Image]
 
 # A face crop shows this much around the detector's box (hair, chin).
 FACE_MARGIN = 1.6
+# Part of every cached file's folder: change it when the way crops or
+# thumbnails are made changes, so no stale image is shown.
+CACHE_VERSION = 2
 
 
 def default_cache_dir() -> Path:
@@ -85,7 +88,7 @@ class ImageCache(QObject):
         if key in self._pending or key in self._broken:
             return None
         self._pending.add(key)
-        path = self.cache_dir / key[:2] / f"{key}.jpg"
+        path = self.cache_dir / f"v{CACHE_VERSION}" / key[:2] / f"{key}.jpg"
         self._runner.submit(lambda: self._load(key, path, make))
         return None
 

@@ -19,8 +19,10 @@ from engine.export.albums import ExportOptions, ExportReport, LinkMode, export_a
 from engine.progress import CancelToken, Progress
 from engine.scan import ScanOptions, scan_folder
 
-# Seconds of scanning between two interim people updates. Each update costs
-# a little scanning time; this keeps it a few percent on a large folder.
+# Seconds of scanning before the first interim people update, and between
+# the later ones. Each update costs a little scanning time; this keeps it a
+# few percent on a large folder while the first people show up early.
+INTERIM_PEOPLE_FIRST = 8.0
 INTERIM_PEOPLE_EVERY = 20.0
 
 # ``info`` key of a report after which the catalog holds new people.
@@ -29,20 +31,20 @@ PEOPLE_CHANGED = "people_changed"
 
 def scan_work(
     folders: list[Path], options: ScanOptions, strictness: float,
-    interim_every: float = INTERIM_PEOPLE_EVERY,
+    interim_first: float = INTERIM_PEOPLE_FIRST, interim_every: float = INTERIM_PEOPLE_EVERY,
 ) -> Work:
     """Scan each folder (unchanged photos are skipped), then group new faces into people."""
 
     def work(catalog: Catalog, cancel: CancelToken) -> Iterator[Progress]:
-        last_update = time.monotonic()
+        next_update = time.monotonic() + interim_first
         for folder in folders:
             for report in scan_folder(catalog, folder, options, cancel=cancel):
                 yield report
                 unfinished = report.stage == "scanning" and 0 < report.done < report.total
-                if unfinished and time.monotonic() - last_update > interim_every:
+                if unfinished and time.monotonic() > next_update:
                     for _ in people.update_people(catalog, strictness=strictness, cancel=cancel):
                         pass
-                    last_update = time.monotonic()
+                    next_update = time.monotonic() + interim_every
                     yield Progress(report.stage, report.done, report.total,
                                    {**report.info, PEOPLE_CHANGED: 1})
             if cancel.cancelled:

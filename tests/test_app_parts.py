@@ -18,6 +18,7 @@ from pytestqt.qtbot import QtBot
 
 from app import __version__
 from app.images import ImageCache
+from app.jobs import PEOPLE_CHANGED, scan_work
 from app.main import main
 from app.resources import demo_album, icon, resource_dir
 from app.settings import SETTINGS_VERSION, Settings, SettingsStore
@@ -27,6 +28,7 @@ from engine import people
 from engine.catalog import Catalog, Photo, PhotoStatus
 from engine.errors import FaceAlbumError, PhotoError
 from engine.progress import CancelToken, Progress
+from engine.scan import ScanOptions
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
 
@@ -214,3 +216,27 @@ def test_the_app_tells_its_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.strip() == f"facealbum {__version__}"
+
+
+# -- the scan job ---------------------------------------------------------------------------------
+
+
+def test_people_updates_during_a_scan_end_where_a_single_update_would(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("chirac_1.jpg", "chirac_2.jpg", "obama_1.jpg", "obama_2.jpg", "obama_3.jpg",
+                 "noface_pen.jpg"):
+        shutil.copy(demo_album() / name, folder / name)
+    outcomes = []
+    for first, every in ((0.0, 0.0), (1e9, 1e9)):  # after every photo; only at the end
+        work = scan_work([folder], ScanOptions(device="cpu"), 0.5, first, every)
+        with Catalog(tmp_path / f"catalog-{first}.sqlite") as catalog:
+            reports = list(work(catalog, CancelToken()))
+            groups = sorted(sorted(s.photos) for s in people.people(catalog))
+        mid_scan = [r for r in reports if r.stage == "scanning" and r.info.get(PEOPLE_CHANGED)]
+        outcomes.append((len(mid_scan), groups))
+    (updates_during, during), (updates_single, single) = outcomes
+    assert updates_during >= 4 and updates_single == 0
+    assert reports[-1].info.get(PEOPLE_CHANGED)  # the window re-reads at the end
+    assert during == single == [["chirac_1.jpg", "chirac_2.jpg"],
+                                ["obama_1.jpg", "obama_2.jpg", "obama_3.jpg"]]
