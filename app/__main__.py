@@ -1,4 +1,7 @@
-"""``python -m app``: start the desktop app (see ``app.main``)."""
+"""``python -m app``: start the desktop app (see ``app.main``).
+
+Nothing else happens here.
+"""
 
 import sys
 

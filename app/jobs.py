@@ -6,6 +6,7 @@ here that the engine does not decide: a scan is ``scan_folder`` followed by
 ``update_people``, exactly what ``facealbum scan`` does. The only addition is
 timing: during a long scan ``update_people`` also runs every little while, so
 people appear in the window as they are found instead of only at the end.
+Nothing here touches Qt or a widget.
 """
 
 import time

@@ -1,10 +1,11 @@
 """Start the desktop app: ``facealbum-app [FOLDER] [--catalog PATH] [--version]``.
 
-Parses the few command-line options, loads the settings, opens the catalog
-and shows the main window; given a FOLDER it starts scanning it at once.
+Parses the few command-line options, loads the settings, opens the catalog and
+shows the main window; given a FOLDER it starts scanning it at once.
 ``--demo`` scans the built-in demo album. ``--quit-after-scan`` (for smoke
-tests of a bundle) ends the program when that scan ends, with status 0 only
-if it succeeded.
+tests of a bundle) ends the program when that scan ends, with status 0 only if
+it succeeded. It never scans or reads photos itself; the window and the
+session do.
 """
 
 import argparse

@@ -1,10 +1,10 @@
 """The main window: pages, menus, the scan banner, and the wiring between them.
 
 The window routes a user's intent to a page or to the session (scan, undo,
-export, settings) and navigates between welcome, people, person and review.
-It shows engine errors as dialogs that say what happened and what to do.
-It keeps no domain state: pages read through item models, changes go
-through ``Session``.
+export, settings) and navigates between welcome, people, person and review. It
+shows engine errors as dialogs that say what happened and what to do. It keeps
+no domain state: pages read through item models, changes go through
+``Session``. It never queries or changes the catalog itself.
 """
 
 import dataclasses

@@ -4,7 +4,8 @@ Resources live in ``resources/`` beside the packages in a source tree and in
 the bundle's own folder after PyInstaller; this module is the one place that
 knows the difference. Icons are SVGs drawn with ``currentColor`` strokes and
 are rendered here in the palette's text colour at every size and pixel ratio
-asked for, so they stay crisp on high-DPI screens and legible in dark mode.
+asked for, so they stay crisp on high-DPI screens and legible in dark mode. It
+never reads photos or the catalog.
 """
 
 import sys

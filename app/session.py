@@ -3,9 +3,10 @@
 ``Session`` owns the GUI thread's ``Catalog`` connection and is the one door
 through which a user's decision reaches the engine: ``session.apply`` calls an
 engine operation, turns a ``FaceAlbumError`` into the ``error`` signal (the
-window shows it as a dialog) and announces ``changed`` so every item model
-re-reads what it shows. It holds no domain state: what people exist, who is
-in them and what can be undone is always asked of the engine.
+window shows it as a dialog) and announces ``changed`` so every item model re-
+reads what it shows. It holds no domain state: what people exist, who is in
+them and what can be undone is always asked of the engine. It never writes to
+the catalog except through an engine operation.
 """
 
 import logging

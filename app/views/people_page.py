@@ -1,10 +1,11 @@
 """The people grid: everyone found, largest first, to open, name, merge or hide.
 
-Naming happens in place (double-click on the name, or F2) with completion
-from the names already given; typing a name someone else already has offers
-to merge the two. Several selected people merge with the Merge button, and
+Naming happens in place (double-click on the name, or F2) with completion from
+the names already given; typing a name someone else already has offers to
+merge the two. Several selected people merge with the Merge button, and
 dragging one person onto another does the same, after a confirmation that
-shows both. Every change is an engine operation through ``Session.apply``.
+shows both. Every change is an engine operation through ``Session.apply``. The
+page never writes names or merges itself; the engine does.
 """
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, Signal

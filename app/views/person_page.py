@@ -5,7 +5,8 @@ double-click opens the photo large with its faces named). The Faces tab shows
 the face crops: select some, then "Not this person", "Move to…" or "New person
 from selection". Opened without a person, the page shows the pile of faces
 that belong to nobody yet, with "Move to…", "New person from selection" and
-"Not a face".
+"Not a face". The page never moves a face itself; every correction is an
+engine operation.
 """
 
 from collections.abc import Callable

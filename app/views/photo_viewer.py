@@ -2,7 +2,8 @@
 
 Opened by double-clicking a photo in a person's album. The left and right
 arrow keys step through the album, Escape closes. The photo arrives from the
-image cache like every thumbnail (a smaller copy shows while it loads).
+image cache like every thumbnail (a smaller copy shows while it loads). It
+never changes a face or a name.
 """
 
 from PySide6.QtCore import QRectF, QSize, Qt

@@ -1,4 +1,7 @@
-"""The files a scan skipped, each with the reason it could not be read."""
+"""The files a scan skipped, each with the reason it could not be read.
+
+It only reads: it never retries, moves or deletes a file.
+"""
 
 from PySide6.QtWidgets import (
     QAbstractItemView,

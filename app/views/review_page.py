@@ -3,7 +3,8 @@
 Yes (Y), No (N) and Skip (Right arrow) answer and move on; Left arrow goes
 back to the previous question. Yes confirms the faces for the person, No
 rejects them forever; both are engine operations, so Ctrl+Z takes one back.
-The suggestions themselves come from the engine (``people.suggest``).
+The suggestions themselves come from the engine (``people.suggest``). The page
+never ranks faces itself.
 """
 
 from typing import Any

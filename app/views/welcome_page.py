@@ -1,4 +1,7 @@
-"""The first thing a new user sees: choose a folder of photos, or try the demo."""
+"""The first thing a new user sees: choose a folder of photos, or try the demo.
+
+It never starts work itself: it signals what the user chose.
+"""
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
