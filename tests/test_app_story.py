@@ -140,6 +140,30 @@ def test_a_new_user_scans_a_folder_on_a_worker_and_people_appear(
     assert window.rescan_action.isEnabled()
 
 
+def test_cancel_stops_a_scan_and_scanning_again_finishes_it(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("obama_1.jpg", "obama_2.jpg", "obama_3.jpg", "obama_4.jpg"):
+        shutil.copy(DEMO / name, folder / name)
+    window = open_window(qtbot, tmp_path / "catalog.sqlite", tmp_path, ThreadRunner())
+    job = window.scan([folder])
+    assert job is not None
+    with qtbot.waitSignal(job.ended, timeout=180_000):
+        window.banner.cancel_button.click()
+    assert window.banner.title.text() == "Stopped"
+    assert "Scan again" in window.banner.detail.text()
+    assert len(window.session.catalog.photos()) < 4
+
+    again = window.scan([folder])
+    assert again is not None
+    with qtbot.waitSignal(again.ended, timeout=180_000):
+        pass
+    assert window.banner.title.text() == "Done"
+    assert len(window.session.catalog.photos()) == 4
+
+
 def test_scanning_again_is_one_click_and_reads_only_what_changed(
     qtbot: QtBot, clustered_demo: Path, tmp_path: Path
 ) -> None:

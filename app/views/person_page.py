@@ -194,6 +194,8 @@ class PersonPage(QWidget):
         self.not_face_action.triggered.connect(self.mark_not_face)
         self.cover_action.triggered.connect(self.use_as_cover)
         self.album.activated.connect(self.open_photo)
+        self.album.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.album.customContextMenuRequested.connect(self._album_menu)
         self.face_grid.selectionModel().selectionChanged.connect(self._update_actions)
         self.face_grid.customContextMenuRequested.connect(self._face_menu)
         for model in (self.photos, self.faces, self.people_model):
@@ -330,6 +332,17 @@ class PersonPage(QWidget):
             viewer = PhotoViewer(self.session, self.photos.photos(), index.row(), self)
             viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             viewer.open()
+
+    def _album_menu(self, pos: QPoint) -> None:
+        index = self.album.indexAt(pos)
+        if not index.isValid():
+            return
+        menu = QMenu(self)
+        view = menu.addAction(icon("photo"), "View Photo")
+        view.triggered.connect(lambda: self.open_photo(index))
+        faces = menu.addAction(icon("face"), "Show Faces")
+        faces.triggered.connect(lambda: self.tabs.setCurrentIndex(1))
+        menu.exec(self.album.viewport().mapToGlobal(pos))
 
     def _face_menu(self, pos: QPoint) -> None:
         index = self.face_grid.indexAt(pos)
