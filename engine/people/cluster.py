@@ -285,7 +285,8 @@ def _agglomerate(
     a, b = np.minimum(a, b), np.maximum(a, b)
     keep = a != b
     a, b = _unique_pairs(a[keep], b[keep], n)
-    link = _linkage(sums, counts, a, b, penalties)
+    squares = _squares(sums, np.arange(n))
+    link = _linkage(sums, counts, squares, a, b, penalties)
     blocked = np.zeros(len(a), dtype=bool)
 
     merges_l: list[np.ndarray] = []
@@ -295,25 +296,26 @@ def _agglomerate(
     while len(a):
         if cancel is not None and cancel.cancelled:
             raise Cancelled("clustering was stopped on request; nothing was changed")
-        ok = (link <= max_threshold) & ~blocked
-        left, right, height, edge = _mutual_nearest(a[ok], b[ok], link[ok], n)
+        ok = np.nonzero((link <= max_threshold) & ~blocked)[0]
+        left, right, height, edge = _merges_of_round(a[ok], b[ok], link[ok], counts, n)
         if not len(left):
             break
-        edge = np.nonzero(ok)[0][edge]
+        edge = ok[edge]
         tagged = tags.tagged(n)
-        both = tagged[left] & tagged[right]
-        if both.any():
-            bad = np.zeros(len(left), dtype=bool)
-            for i in np.nonzero(both)[0]:
-                bad[i] = tags.conflict(int(left[i]), int(right[i]))
-            if bad.any():
-                blocked[edge[bad]] = True
-                continue  # nearest partners change; look again before merging
+        keep = np.ones(len(left), dtype=bool)
         for i in np.nonzero(tagged[left] | tagged[right])[0]:
-            tags.merge(int(left[i]), int(right[i]))
+            # In order: a cluster taking in several others this round sees each one's tags.
+            if tags.conflict(int(left[i]), int(right[i])):
+                keep[i] = False
+                blocked[edge[i]] = True
+            else:
+                tags.merge(int(left[i]), int(right[i]))
+        left, right, height = left[keep], right[keep], height[keep]
+        if not len(left):
+            continue  # only refused merges: nearest partners change, look again
         parent[right] = left
-        sums[left] += sums[right]
-        counts[left] += counts[right]
+        np.add.at(sums, left, sums[right])
+        np.add.at(counts, left, counts[right])
         merges_l.append(left)
         merges_r.append(right)
         merges_h.append(height)
@@ -328,8 +330,9 @@ def _agglomerate(
         keep = a != b
         a, b, link, blocked = a[keep], b[keep], link[keep], blocked[keep]
         a, b, link, blocked = _merge_duplicate_links(a, b, link, blocked, n)
+        squares[left] = _squares(sums, left)
         redo = changed[a] | changed[b]
-        link[redo] = _linkage(sums, counts, a[redo], b[redo], penalties)
+        link[redo] = _linkage(sums, counts, squares, a[redo], b[redo], penalties)
         yield Progress("merging", rounds, 0, {"clusters": int(n - sum(len(m) for m in merges_l))})
 
     if merges_l:
@@ -391,28 +394,42 @@ def rule_of(params: ClusterParams) -> tuple[float, float, float, float]:
 def _linkage(
     sums: np.ndarray,
     counts: np.ndarray,
+    squares: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
-    rule: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0),
+    rule: tuple[float, float, float, float],
 ) -> np.ndarray:
-    """``merge_distance`` of clusters a and b from their sums of unit vectors."""
+    """``merge_distance`` of clusters a and b from their sums of unit vectors
+    (``squares`` holds |sum|^2 of every cluster)."""
     out = np.empty(len(a), dtype=np.float64)
     for start in range(0, len(a), 65536):
         sa, sb = a[start : start + 65536], b[start : start + 65536]
         na, nb = counts[sa], counts[sb]
         dots = np.einsum("ij,ij->i", sums[sa], sums[sb], dtype=np.float64) / (na * nb)
-        norm_a = np.einsum("ij,ij->i", sums[sa], sums[sa], dtype=np.float64) / (na * na)
-        norm_b = np.einsum("ij,ij->i", sums[sb], sums[sb], dtype=np.float64) / (nb * nb)
-        out[start : start + 65536] = merge_distance(dots, norm_a, norm_b, na, nb, rule)
+        out[start : start + 65536] = merge_distance(
+            dots, squares[sa] / (na * na), squares[sb] / (nb * nb), na, nb, rule
+        )
     return out
 
 
-def _mutual_nearest(
-    a: np.ndarray, b: np.ndarray, link: np.ndarray, n: int
+def _squares(sums: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", sums[rows], sums[rows], dtype=np.float64)
+
+
+def _merges_of_round(
+    a: np.ndarray, b: np.ndarray, link: np.ndarray, counts: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs of clusters that are each other's nearest: (left, right, height, link index)."""
+    """The merges of one round: (surviving root, merged root, height, link index).
+
+    Two clusters that are each other's nearest merge (the reciprocal-nearest
+    rule). A cluster that nobody has as nearest also joins its own nearest
+    when that one is at least as large and merges with its own nearest this
+    round: a large cluster takes in many lone faces in one round instead of
+    one per round, at heights computed before the round (a small
+    approximation that keeps the rounds few on large libraries).
+    """
+    empty = np.zeros(0, dtype=np.int64)
     if not len(a):
-        empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0), empty
     src = np.concatenate([a, b])
     dst = np.concatenate([b, a])
@@ -421,16 +438,30 @@ def _mutual_nearest(
     order = np.lexsort((dst, dist, src))
     first = np.ones(len(order), dtype=bool)
     first[1:] = src[order][1:] != src[order][:-1]
-    best = np.full(n, -1, dtype=np.int64)
     pick = order[first]
+    best = np.full(n, -1, dtype=np.int64)
     best[src[pick]] = dst[pick]
     best_edge = np.full(n, -1, dtype=np.int64)
     best_edge[src[pick]] = which[pick]
     cand = src[pick]
-    mutual = (best[best[cand]] == cand) & (cand < best[cand])
-    left = cand[mutual]
-    right = best[left]
-    edge = best_edge[left]
+    partner = best[cand]
+    mutual = best[partner] == cand
+    m_left = cand[mutual & (cand < partner)]
+    m_right = best[m_left]
+    in_mutual = np.zeros(n, dtype=bool)
+    in_mutual[m_left] = True
+    in_mutual[m_right] = True
+    wanted = np.zeros(n, dtype=bool)
+    wanted[partner] = True
+    lone = cand[~mutual]
+    into = best[lone]
+    star = ~wanted[lone] & in_mutual[into] & (counts[lone] * 8 <= counts[into])
+    root = np.arange(n)
+    root[m_right] = m_left
+    s_right, s_left = lone[star], root[into[star]]
+    left = np.concatenate([m_left, s_left])
+    right = np.concatenate([m_right, s_right])
+    edge = best_edge[right]
     return left, right, link[edge], edge
 
 

@@ -19,9 +19,10 @@ import numpy as np
 from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
 
-EXACT_LIMIT = 30_000
-CELL_SIZE = 1024  # vectors per cell
+EXACT_LIMIT = 12_000
+CELL_SIZE = 512  # vectors per cell
 SPREAD = 3  # every vector is filed in its 3 nearest cells
+REFINE_PASSES = 1
 _CHUNK = 1024
 
 
@@ -100,11 +101,12 @@ def knn_steps(
         if c % 16 == 0 or c == len(members) - 1:
             yield Progress("neighbours", c + 1, len(members))
     # A neighbour's neighbour is often a neighbour the cells missed.
-    for start in range(0, n, _CHUNK):
-        _check(cancel)
-        rows = np.arange(start, min(start + _CHUNK, n))
-        _refine(x, rows, idx, dist, k, min_sim)
-        yield Progress("neighbours", len(members), len(members))
+    for _ in range(REFINE_PASSES):
+        for start in range(0, n, _CHUNK):
+            _check(cancel)
+            rows = np.arange(start, min(start + _CHUNK, n))
+            _refine(x, rows, idx, dist, k, min_sim)
+            yield Progress("neighbours", len(members), len(members))
     yield idx, dist
 
 
