@@ -1,8 +1,10 @@
 """Qt item models over the catalog: people, a person's faces, a person's photos.
 
 Each model adapts one engine query to the shape a Qt view wants and re-reads
-it when the session says something ``changed``; none of them keeps facts of
-its own or writes to the catalog (edits go through ``Session.apply``). The
+it when asked (the people model whenever the session says something
+``changed``; a person's faces and photos when their page is on screen); none
+of them keeps facts of its own or writes to the catalog (edits go through
+``Session.apply``). The
 queries run on the runner's query lane with their own catalog connection and
 their results are applied on the GUI thread, so a large catalog never stalls
 the window. Images come from the ``ImageCache`` and arrive lazily: a row
@@ -300,7 +302,6 @@ class FacesModel(_ImageListModel):
         self.person_id: int | None = None
         self._faces: list[Face] = []
         self._photos: dict[int, Photo] = {}
-        session.changed.connect(self.refresh)
 
     def show_person(self, person_id: int | None) -> None:
         self.person_id = person_id
@@ -353,7 +354,6 @@ class PhotosModel(_ImageListModel):
         super().__init__(session, parent)
         self.person_id: int | None = None
         self._photos: list[Photo] = []
-        session.changed.connect(self.refresh)
 
     def show_person(self, person_id: int | None) -> None:
         self.person_id = person_id

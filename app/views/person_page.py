@@ -200,6 +200,7 @@ class PersonPage(QWidget):
         self.face_grid.customContextMenuRequested.connect(self._face_menu)
         for model in (self.photos, self.faces, self.people_model):
             model.refreshed.connect(self._update_header)
+        session.changed.connect(self._catalog_changed)
 
     # -- showing -----------------------------------------------------------------
 
@@ -213,6 +214,12 @@ class PersonPage(QWidget):
         self.name_label.show()
         self._update_header()
         self._update_actions()
+
+    def _catalog_changed(self) -> None:
+        # Only the page on screen re-reads; opening a page reads it afresh.
+        if self.isVisible():
+            self.photos.refresh()
+            self.faces.refresh()
 
     def _update_header(self) -> None:
         summary = self.people_model.summary(self.person_id) if self.person_id else None

@@ -10,7 +10,7 @@ never ranks faces itself.
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -29,7 +29,8 @@ from app.resources import icon
 from app.session import Session
 from app.views.common import SPACING, EmptyState, heading, muted, round_pixmap
 from engine import people
-from engine.catalog import Face
+from engine.catalog import Face, Photo
+from engine.errors import NotFoundError
 
 EXAMPLES = 4  # faces of the person shown beside the question
 SHOWN = 6  # faces of one suggestion shown at most
@@ -48,6 +49,8 @@ class ReviewPage(QWidget):
         self.suggestions: list[Any] = []
         self.position = 0
         self.answered = 0
+        self._examples: list[tuple[Face, Photo]] = []
+        self._candidates: list[tuple[Face, Photo]] = []
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2 * SPACING, SPACING, 2 * SPACING, 2 * SPACING)
@@ -248,39 +251,36 @@ class ReviewPage(QWidget):
             f"{f' (first {SHOWN} shown)' if count > SHOWN else ''}."
         )
         self.counter.setText(f"{self.position + 1} of {len(self.suggestions)}")
+        self._load_faces()
         self._show_faces()
 
-    def _show_faces(self) -> None:
+    def _load_faces(self) -> None:
+        """The faces the question shows, read once per question."""
         suggestion = self.current()
-        if suggestion is None:
-            return
         cat = self.session.catalog
-        palette = self.palette()
+        try:
+            mine = people.person_faces(cat, self.person_id) if self.person_id else []
+        except NotFoundError:  # merged into someone else meanwhile
+            mine = []
+        self._examples = [(f, cat.photo(f.photo_id)) for f in mine[:EXAMPLES]]
+        asked = cat.faces(ids=list(suggestion.face_ids)[:SHOWN]) if suggestion else []
+        self._candidates = [(f, cat.photo(f.photo_id)) for f in asked]
+
+    def _show_faces(self) -> None:
+        """Draw the faces; called again as their crops arrive from the cache."""
+        if self.current() is None:
+            return
+        palette, images = self.palette(), self.session.images
         cover = self.people_model.cover(self.person_id) if self.person_id else None
-        cover_pixmap = self.session.images.face_crop(cover[1], cover[0].box, CROP_SIZE) \
-            if cover else None
+        cover_pixmap = images.face_crop(cover[1], cover[0].box, CROP_SIZE) if cover else None
         self.known_cover.setPixmap(round_pixmap(cover_pixmap, 120, palette))
-        examples = _examples(cat.faces(person_id=self.person_id), EXAMPLES) \
-            if self.person_id else []
-        for label, face in zip(self.example_labels, [*examples, *[None] * EXAMPLES], strict=False):
-            label.setVisible(face is not None)
-            if face is not None:
-                label.setPixmap(round_pixmap(self._crop(face), 48, palette))
-        faces = cat.faces(ids=list(suggestion.face_ids)[:SHOWN])
-        size = 200 if len(faces) == 1 else 150 if len(faces) <= 3 else 112
-        for label, face in zip(self.candidate_labels, [*faces, *[None] * SHOWN], strict=False):
-            label.setVisible(face is not None)
-            if face is not None:
-                label.setPixmap(round_pixmap(self._crop(face), size, palette))
-                label.setToolTip(cat.photo(face.photo_id).display_path)
-
-    def _crop(self, face: Face) -> QPixmap | None:
-        photo = self.session.catalog.photo(face.photo_id)
-        return self.session.images.face_crop(photo, face.box, CROP_SIZE)
-
-
-def _examples(faces: list[Face], n: int) -> list[Face]:
-    """The person's faces a user is surest of: confirmed first, then the sharpest."""
-    usable = [f for f in faces if f.state == "face"]
-    usable.sort(key=lambda f: (not f.confirmed, -f.quality))
-    return usable[:n]
+        size = 200 if len(self._candidates) == 1 else 150 if len(self._candidates) <= 3 else 112
+        for labels, faces, side in ((self.example_labels, self._examples, 48),
+                                    (self.candidate_labels, self._candidates, size)):
+            for i, label in enumerate(labels):
+                label.setVisible(i < len(faces))
+                if i < len(faces):
+                    face, photo = faces[i]
+                    pixmap = images.face_crop(photo, face.box, CROP_SIZE)
+                    label.setPixmap(round_pixmap(pixmap, side, palette))
+                    label.setToolTip(photo.display_path)
