@@ -139,13 +139,13 @@ class _ImageListModel(QAbstractListModel):
                 self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
 
-
 class PeopleModel(_ImageListModel):
     """Every person the engine knows (hidden ones included), largest first."""
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(session, parent)
         self._people: list[PersonSummary] = []
+        self._by_id: dict[int, PersonSummary] = {}
         self._ids: list[int] = []
         self._covers: dict[int, tuple[Face, Photo]] = {}
         self.unassigned = 0
@@ -162,6 +162,7 @@ class PeopleModel(_ImageListModel):
         if not same_rows:
             self.beginResetModel()
         self._people, self._covers, self._ids = summaries, data.covers, data.ids
+        self._by_id = data.by_id
         self._rows_by_key = data.rows_by_key
         if not same_rows:
             self.endResetModel()
@@ -186,10 +187,7 @@ class PeopleModel(_ImageListModel):
         return self._people[row]
 
     def summary(self, person_id: int | None) -> PersonSummary | None:
-        for p in self._people:
-            if p.id == person_id:
-                return p
-        return None
+        return self._by_id.get(person_id) if person_id is not None else None
 
     def cover(self, person_id: int) -> tuple[Face, Photo] | None:
         return self._covers.get(person_id)
@@ -407,6 +405,7 @@ class PhotosModel(_ImageListModel):
 class _People:
     summaries: list[PersonSummary]
     ids: list[int]
+    by_id: dict[int, PersonSummary]
     covers: dict[int, tuple[Face, Photo]]
     rows_by_key: dict[str, list[int]]
     unassigned: int
@@ -423,8 +422,8 @@ def _read_people(cat: Catalog) -> _People:
     }
     keys = (crop_key(covers[s.id][1], covers[s.id][0].box, CROP_SIZE) if s.id in covers
             else None for s in summaries)
-    return _People(summaries, [s.id for s in summaries], covers, _rows_by_key(keys),
-                   len(people.unassigned_faces(cat)))
+    return _People(summaries, [s.id for s in summaries], {s.id: s for s in summaries}, covers,
+                   _rows_by_key(keys), len(people.unassigned_faces(cat)))
 
 
 def _read_faces(

@@ -78,7 +78,7 @@ def measure(n_people: int, tmp: Path) -> dict[str, float]:
     with Catalog(catalog) as cat:
         data: list[object] = []
         read_ms = timed(lambda: data.append(_read_people(cat)))
-    model._apply(_People([], [], {}, {}, 0))  # empty, to time a fill
+    model._apply(_People([], [], {}, {}, {}, 0))  # empty, to time a fill
     apply_ms = timed(lambda: model._apply(data[0]))
     paint_ms = timed(page.grid.grab)
     bar = page.grid.verticalScrollBar()
