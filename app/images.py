@@ -75,9 +75,6 @@ class ImageCache(QObject):
         """True when the image behind ``key`` could not be made (the photo is unreadable)."""
         return key in self._broken
 
-    def clear_memory(self) -> None:
-        self._memory.clear()
-
     # -- machinery ------------------------------------------------------------
 
     def _request(self, key: str, make: _Maker) -> QPixmap | None:

@@ -7,7 +7,6 @@ no domain state: pages read through item models, changes go through
 ``Session``. It never queries or changes the catalog itself.
 """
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -325,7 +324,7 @@ class MainWindow(QMainWindow):
             "recognised with SFace or FaceNet.</p>")
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        self.store.save(dataclasses.replace(self.session.settings))
+        self.store.save(self.session.settings)
         self.session.close()
         event.accept()
 

@@ -48,11 +48,9 @@ _Index = QModelIndex | QPersistentModelIndex
 
 class Role(IntEnum):
     ID = Qt.ItemDataRole.UserRole + 1
-    COUNT = Qt.ItemDataRole.UserRole + 2
     HIDDEN = Qt.ItemDataRole.UserRole + 3
     NAMED = Qt.ItemDataRole.UserRole + 4
     SUBTITLE = Qt.ItemDataRole.UserRole + 5
-    RECORD = Qt.ItemDataRole.UserRole + 6
 
 
 class CatalogReader(QObject):
@@ -214,16 +212,12 @@ class PeopleModel(_ImageListModel):
                     f"{count_text(p.face_count, 'face')}\nDouble-click to open, F2 to name")
         if role == Role.ID:
             return p.id
-        if role == Role.COUNT:
-            return p.photo_count
         if role == Role.SUBTITLE:
             return count_text(p.photo_count, "photo")
         if role == Role.HIDDEN:
             return bool(p.hidden)
         if role == Role.NAMED:
             return bool(p.name)
-        if role == Role.RECORD:
-            return p
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
@@ -338,8 +332,6 @@ class FacesModel(_ImageListModel):
             return f"{photo.display_path}\n{how}"
         if role == Role.ID:
             return face.id
-        if role == Role.RECORD:
-            return face
         if role == Role.NAMED:
             return face.confirmed
         return None
@@ -370,9 +362,6 @@ class PhotosModel(_ImageListModel):
         self.endResetModel()
         self.refreshed.emit()
 
-    def photo(self, row: int) -> Photo:
-        return self._photos[row]
-
     def photos(self) -> list[Photo]:
         return list(self._photos)
 
@@ -389,8 +378,6 @@ class PhotosModel(_ImageListModel):
             return f"{photo.display_path}\nDouble-click to view"
         if role == Role.ID:
             return photo.id
-        if role == Role.RECORD:
-            return photo
         return None
 
 

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
-    QMessageBox,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -277,18 +276,6 @@ def round_pixmap(pixmap: QPixmap | None, size: int, palette: QPalette) -> QPixma
                              mode=QIcon.Mode.Disabled)
     painter.end()
     return out
-
-
-def ask(parent: QWidget, title: str, text: str, yes: str, informative: str = "") -> bool:
-    """A yes/cancel question whose yes button says what it does."""
-    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
-    if informative:
-        box.setInformativeText(informative)
-    yes_button = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
-    box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(yes_button)
-    box.exec()
-    return box.clickedButton() is yes_button
 
 
 def _cover(pixmap: QPixmap, size: QSize) -> QPixmap:

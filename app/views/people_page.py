@@ -182,7 +182,6 @@ class PeoplePage(QWidget):
         self.filters.buttonClicked.connect(lambda b: self._set_mode(str(b.property("mode"))))
         self.search.textChanged.connect(self._search)
         self.grid.activated.connect(self._activated)
-        self.grid.doubleClicked.connect(self._double_clicked)
         self.grid.merge_dropped.connect(self.merge)
         self.grid.customContextMenuRequested.connect(self._context_menu)
         self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -278,9 +277,6 @@ class PeoplePage(QWidget):
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid() and self.grid.state() != QAbstractItemView.State.EditingState:
             self.open_person.emit(int(index.data(Role.ID)))
-
-    def _double_clicked(self, index: QModelIndex) -> None:
-        return None  # ``activated`` already opened the person
 
     def _open_current(self) -> None:
         self._activated(self.grid.currentIndex())
