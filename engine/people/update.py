@@ -34,6 +34,7 @@ from engine.people.facts import new_person_row
 from engine.progress import CancelToken, Progress
 
 DEFAULT_EMBEDDER = "sface"
+_ASSIGN_CHUNK = 2048
 
 
 def active_embedder(cat: Catalog) -> str:
@@ -252,18 +253,21 @@ def update_people(
         return
     index = AssignIndex.from_table(table)
     target = np.full(len(table.ids), -1, dtype=np.int64)
-    for done, row in enumerate(pool):
+    for start in range(0, len(pool), _ASSIGN_CHUNK):
         if cancel is not None and cancel.cancelled:
             raise Cancelled("updating people was stopped on request; nothing was changed")
-        person = index.assign(
-            table.vectors[row], params,
-            rejected=table.rejected.get(int(row), set()), photo=int(table.photo[row]),
-        )
-        if person is not None:
-            target[row] = person
-            index.add(person, table.vectors[row], int(table.photo[row]))
-        if done % 1000 == 0:
-            yield Progress("assigning", done + 1, len(pool))
+        rows = pool[start : start + _ASSIGN_CHUNK]
+        # Distances of a chunk at once; only faces near someone are looked at one by one.
+        ranked, near = index.candidates(table.vectors[rows], params)
+        for i in np.nonzero(near)[0]:
+            row = int(rows[i])
+            person = index.pick(
+                ranked[i], rejected=table.rejected.get(row, set()), photo=int(table.photo[row])
+            )
+            if person is not None:
+                target[row] = person
+                index.add(person, table.vectors[row], int(table.photo[row]))
+        yield Progress("assigning", min(start + _ASSIGN_CHUNK, len(pool)), len(pool))
     rest = pool[target[pool] < 0]
     labels = np.full(len(rest), -1, dtype=np.int64)
     if len(rest) >= params.min_size:
@@ -279,11 +283,11 @@ def update_people(
             labels = cut(tree, params.threshold, params.min_size)
     with cat.transaction():
         new_ids: dict[int, int] = {}
-        for i, row in enumerate(rest):
+        for i, rest_row in enumerate(rest):
             if labels[i] >= 0:
                 if int(labels[i]) not in new_ids:
                     new_ids[int(labels[i])] = new_person_row(cat)
-                target[row] = new_ids[int(labels[i])]
+                target[rest_row] = new_ids[int(labels[i])]
         changed = _write(cat, table, pool, target)
     _TREES.clear()
     yield Progress("writing", 1, 1, {"changed": changed, "new_people": len(new_ids)})
@@ -328,22 +332,44 @@ class AssignIndex:
         *,
         rejected: set[int] | None = None,
         photo: int | None = None,
-        candidates: int = 8,
     ) -> int | None:
         """The person this face joins, or None when no one is near enough."""
-        if len(self.persons) == 0:
+        ranked, near = self.candidates(vector[None, :], params)
+        if not near[0]:
             return None
-        # The distance the clustering would merge this lone face with each person at.
+        return self.pick(ranked[0], rejected=rejected, photo=photo)
+
+    def candidates(
+        self, vectors: np.ndarray, params: ClusterParams, count: int = 8
+    ) -> tuple[list[list[int]], np.ndarray]:
+        """For each vector, the people under the threshold, nearest first (at most
+        ``count``), and whether there is any."""
+        if len(self.persons) == 0:
+            return [[] for _ in vectors], np.zeros(len(vectors), dtype=bool)
+        # The distance the clustering would merge each lone face with each person at.
         linkage = merge_distance(
-            (self.means @ vector).astype(np.float64), 1.0, self.norms, 1.0, self.counts,
-            rule_of(params),
+            (vectors @ self.means.T).astype(np.float64), 1.0, self.norms[None, :], 1.0,
+            self.counts[None, :], rule_of(params),
         )
-        top = min(candidates, len(linkage))
-        best = np.argpartition(linkage, top - 1)[:top]
-        for row in best[np.argsort(linkage[best])]:
-            if linkage[row] > params.threshold:
-                return None
-            person = int(self.persons[row])
+        top = min(count, linkage.shape[1])
+        best = np.argpartition(linkage, top - 1, axis=1)[:, :top]
+        dist = np.take_along_axis(linkage, best, axis=1)
+        order = np.argsort(dist, axis=1)
+        best = np.take_along_axis(best, order, axis=1)
+        dist = np.take_along_axis(dist, order, axis=1)
+        near = dist[:, 0] <= params.threshold
+        ranked = [
+            [int(self.persons[b]) for b, d in zip(bs, ds, strict=True) if d <= params.threshold]
+            if ok else []
+            for bs, ds, ok in zip(best, dist, near, strict=True)
+        ]
+        return ranked, near
+
+    def pick(
+        self, ranked: list[int], *, rejected: set[int] | None = None, photo: int | None = None
+    ) -> int | None:
+        """The first of ``ranked`` the face may join: not rejected, not already in its photo."""
+        for person in ranked:
             if rejected and person in rejected:
                 continue
             if photo is not None and photo in self.photos.get(person, ()):
