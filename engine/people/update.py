@@ -283,11 +283,11 @@ def update_people(
             labels = cut(tree, params.threshold, params.min_size)
     with cat.transaction():
         new_ids: dict[int, int] = {}
-        for i, rest_row in enumerate(rest):
-            if labels[i] >= 0:
-                if int(labels[i]) not in new_ids:
-                    new_ids[int(labels[i])] = new_person_row(cat)
-                target[rest_row] = new_ids[int(labels[i])]
+        for rest_row, label in zip(rest, labels, strict=True):
+            if label >= 0:
+                if int(label) not in new_ids:
+                    new_ids[int(label)] = new_person_row(cat)
+                target[rest_row] = new_ids[int(label)]
         changed = _write(cat, table, pool, target)
     _TREES.clear()
     yield Progress("writing", 1, 1, {"changed": changed, "new_people": len(new_ids)})
