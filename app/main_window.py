@@ -37,8 +37,6 @@ from app.views.scan_banner import ScanBanner
 from app.views.settings_dialog import SettingsDialog
 from app.views.welcome_page import WelcomePage
 from app.workers import Job
-from engine import people
-from engine.errors import FaceAlbumError
 from engine.progress import Progress
 from engine.scan import ScanOptions
 
@@ -286,7 +284,7 @@ class MainWindow(QMainWindow):
 
     def show_settings(self) -> None:
         old = self.session.settings
-        dialog = SettingsDialog(old, self._preview_count, self)
+        dialog = SettingsDialog(old, self.session, self)
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         new = dialog.result_settings()
@@ -299,14 +297,6 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Settings",
                                     f"The catalog {new.catalog_path} will be used from the next "
                                     "start.")
-
-    def _preview_count(self, strictness: float) -> int | None:
-        if not self.session.catalog.roots():
-            return None
-        try:
-            return people.preview_cluster_count(self.session.catalog, strictness)
-        except FaceAlbumError:
-            return None
 
     # -- messages ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from app.images import ImageCache
 from app.jobs import PEOPLE_CHANGED, scan_work
 from app.main import main
 from app.resources import demo_album, icon, resource_dir
+from app.session import Session
 from app.settings import SETTINGS_VERSION, Settings, SettingsStore
 from app.views.settings_dialog import SettingsDialog
 from app.workers import Job, SyncRunner, Work
@@ -61,28 +62,25 @@ def test_settings_out_of_range_fall_back_to_their_defaults(tmp_path: Path) -> No
 
 
 def test_settings_dialog_previews_how_many_people_a_strictness_makes(
-    qtbot: QtBot, scanned_demo: Path
+    qtbot: QtBot, scanned_demo: Path, tmp_path: Path
 ) -> None:
     with Catalog(scanned_demo) as catalog:
         for _ in people.update_people(catalog):
             pass
-        asked: list[float] = []
-
-        def preview(strictness: float) -> int:
-            asked.append(strictness)
-            return people.preview_cluster_count(catalog, strictness)
-
-        dialog = SettingsDialog(Settings(strictness=0.5), preview)
-        qtbot.addWidget(dialog)
-        dialog.strictness.setValue(0)
-        dialog.update_preview()  # what the debounce timer does after dragging stops
         lenient = people.preview_cluster_count(catalog, 0.0)
-        assert f"<b>{lenient}</b>" in dialog.preview_label.text()
-        dialog.strictness.setValue(100)
-        qtbot.waitUntil(lambda: asked[-1] == 1.0)
         strict = people.preview_cluster_count(catalog, 1.0)
-        assert f"<b>{strict}</b>" in dialog.preview_label.text()
-        assert dialog.result_settings().strictness == 1.0
+    runner = SyncRunner()
+    session = Session(scanned_demo, Settings(strictness=0.5), runner,
+                      ImageCache(tmp_path / "thumbs", runner))
+    dialog = SettingsDialog(session.settings, session)
+    qtbot.addWidget(dialog)
+    dialog.strictness.setValue(0)
+    dialog.update_preview()  # what the debounce timer does once dragging stops
+    assert f"<b>{lenient}</b>" in dialog.preview_label.text()
+    dialog.strictness.setValue(100)
+    qtbot.waitUntil(lambda: f"<b>{strict}</b>" in dialog.preview_label.text())
+    assert dialog.result_settings().strictness == 1.0
+    session.close()
 
 
 # -- workers ---------------------------------------------------------------------------------

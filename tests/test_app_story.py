@@ -34,6 +34,7 @@ from app.views.export_dialog import ExportDialog
 from app.views.people_page import MergeDialog
 from app.views.person_page import ChoosePersonDialog
 from app.views.photo_viewer import PhotoViewer
+from app.views.settings_dialog import SettingsDialog
 from app.workers import Runner, SyncRunner, ThreadRunner
 from engine import people
 from engine.catalog import Catalog
@@ -505,3 +506,23 @@ def test_the_keyboard_opens_a_person_and_goes_back(
     assert window.stack.currentWidget() is window.person_page
     qtbot.keyClick(window.person_page.album, Qt.Key.Key_Backspace)
     assert window.stack.currentWidget() is window.people_page
+
+
+def test_a_new_strictness_regroups_people_and_is_remembered(
+    qtbot: QtBot, clustered_demo: Path, tmp_path: Path
+) -> None:
+    window = open_window(qtbot, clustered_demo, tmp_path)
+    obama = person_in(window, "obama_1.jpg")
+    window.session.apply("Name", people.name_person, obama, "Barack Obama")
+
+    def stricter(dialog: QDialog) -> None:
+        assert isinstance(dialog, SettingsDialog)
+        dialog.strictness.setValue(90)
+        dialog.accept()
+
+    answer_dialog(stricter)
+    window.settings_action.trigger()
+    assert window.banner.title.text() == "Done"  # grouped again, on the runner
+    assert SettingsStore(tmp_path / "settings.ini").load().strictness == 0.9
+    assert window.session.catalog.person(obama).name == "Barack Obama"  # facts are kept
+    assert "Barack Obama" in shown_names(window)

@@ -1,13 +1,14 @@
 """Settings: device and model, clustering strictness, catalog location.
 
-Moving the strictness slider shows at once how many people the current
-faces would make (``people.preview_cluster_count``, debounced so dragging
-stays smooth). The dialog edits a copy of ``Settings``; the window saves it
-and decides what must happen (a re-clustering, a new catalog at next start).
+Moving the strictness slider shows how many people the current faces would
+make (``people.preview_cluster_count``, counted off the GUI thread and
+debounced, so dragging stays smooth even on a large catalog). The dialog
+edits a copy of ``Settings``; the window saves it and decides what must
+happen (a re-clustering, a new catalog at next start). It never changes the
+catalog.
 """
 
 import dataclasses
-from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -25,8 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.models import CatalogReader
+from app.session import Session
 from app.settings import DEVICES, EMBEDDER_LABELS, Settings, embedders
 from app.views.common import SPACING, heading, muted
+from engine import people
 
 DEVICE_LABELS = {
     "auto": "Automatic (the fastest found)",
@@ -40,14 +44,15 @@ class SettingsDialog(QDialog):
     def __init__(
         self,
         settings: Settings,
-        preview: Callable[[float], int | None],
+        session: Session,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
         self._settings = settings
-        self._preview = preview
+        self._session = session
+        self._counter = CatalogReader(session, self._show_count)
         layout = QVBoxLayout(self)
         layout.setSpacing(SPACING)
         layout.addWidget(heading("Settings", 1.3))
@@ -111,13 +116,22 @@ class SettingsDialog(QDialog):
         self.update_preview()
 
     def update_preview(self) -> None:
-        count = self._preview(self.strictness.value() / 100)
-        if count is None:
+        if not self._session.catalog.roots():
             self.preview_label.setText("Scan some photos to see how many people this makes.")
-        else:
-            self.preview_label.setText(
-                f"With this setting, your faces make <b>{count}</b> "
-                f"{'person' if count == 1 else 'people'}.")
+            return
+        if not self.preview_label.text():
+            self.preview_label.setText("Counting…")
+        strictness = self.strictness.value() / 100
+        self._counter.read(
+            lambda cat: (strictness, people.preview_cluster_count(cat, strictness)))
+
+    def _show_count(self, result: tuple[float, int]) -> None:
+        strictness, count = result
+        if strictness != self.strictness.value() / 100:
+            return  # the slider moved on; its own count is on the way
+        self.preview_label.setText(
+            f"With this setting, your faces make <b>{count}</b> "
+            f"{'person' if count == 1 else 'people'}.")
 
     def result_settings(self) -> Settings:
         return dataclasses.replace(
