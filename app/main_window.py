@@ -304,7 +304,6 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Warning, title, _sentence(message), parent=self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # not exec(): a worker's error must not stop the event loop
-        self.last_error = (title, message)
 
     def show_about(self) -> None:
         QMessageBox.about(
