@@ -288,6 +288,7 @@ def _agglomerate(
     squares = _squares(sums, np.arange(n))
     link = _linkage(sums, counts, squares, a, b, penalties)
     blocked = np.zeros(len(a), dtype=bool)
+    margin = sum(penalties[:3])
 
     merges_l: list[np.ndarray] = []
     merges_r: list[np.ndarray] = []
@@ -333,6 +334,11 @@ def _agglomerate(
         squares[left] = _squares(sums, left)
         redo = changed[a] | changed[b]
         link[redo] = _linkage(sums, counts, squares, a[redo], b[redo], penalties)
+        # A link this long cannot come back under the loosest threshold (the
+        # linkage of a union is about the weighted mean of its parts' linkages;
+        # the margin covers the small-cluster penalties that merging removes).
+        keep = (link <= max_threshold + margin) & ~blocked
+        a, b, link, blocked = a[keep], b[keep], link[keep], blocked[keep]
         yield Progress("merging", rounds, 0, {"clusters": int(n - sum(len(m) for m in merges_l))})
 
     if merges_l:
@@ -435,7 +441,7 @@ def _merges_of_round(
     dst = np.concatenate([b, a])
     dist = np.concatenate([link, link])
     which = np.concatenate([np.arange(len(a)), np.arange(len(a))])
-    order = np.lexsort((dst, dist, src))
+    order = np.argsort(src.astype(np.float64) * 16.0 + np.clip(dist, 0.0, 15.0))
     first = np.ones(len(order), dtype=bool)
     first[1:] = src[order][1:] != src[order][:-1]
     pick = order[first]

@@ -23,6 +23,7 @@ EXACT_LIMIT = 12_000
 CELL_SIZE = 512  # vectors per cell
 SPREAD = 3  # every vector is filed in its 3 nearest cells
 REFINE_PASSES = 1
+REFINE_FAN = 10  # neighbours of the first 10 neighbours are looked at
 _CHUNK = 1024
 
 
@@ -135,7 +136,7 @@ def _top_k(
         # Few pairs are near: keep those, then rank them row by row.
         r, c = np.nonzero(sims >= min_sim)
         v = sims[r, c]
-        order = np.lexsort((-v, r))
+        order = np.argsort(_row_key(r, 1.0 - v))
         r, c, v = r[order], c[order], v[order]
         rank = np.arange(len(r)) - np.searchsorted(r, r)
         keep = rank < k
@@ -166,7 +167,7 @@ def _pairs_in_cell(
     np.fill_diagonal(sims, -np.inf)
     r, c = np.nonzero(sims >= min_sim)
     v = sims[r, c]
-    order = np.lexsort((-v, r))
+    order = np.argsort(_row_key(r, 1.0 - v))
     r, c, v = r[order], c[order], v[order]
     keep = (np.arange(len(r)) - np.searchsorted(r, r)) < k
     return rows[r[keep]], rows[c[keep]], v[keep]
@@ -176,8 +177,8 @@ def _refine(
     x: np.ndarray, rows: np.ndarray, idx: np.ndarray, dist: np.ndarray, k: int, min_sim: float
 ) -> None:
     """Compare ``rows`` with their neighbours' neighbours and keep the nearer ones."""
-    first = idx[rows]
-    cand = idx[np.where(first >= 0, first, 0)]
+    first = idx[rows, :REFINE_FAN]
+    cand = idx[np.where(first >= 0, first, 0), :REFINE_FAN]
     cand[first < 0] = -1
     cand = cand.reshape(len(rows), -1)
     q = np.repeat(rows, cand.shape[1])
@@ -202,12 +203,10 @@ def _merge_into(
     Q = np.concatenate([q, old_q[valid]])
     C = np.concatenate([c, old_c[valid]])
     D = np.concatenate([np.maximum(2.0 - 2.0 * v, 0.0).astype(np.float32), old_d[valid]])
-    order = np.lexsort((D, C, Q))
-    Q, C, D = Q[order], C[order], D[order]
-    first = np.ones(len(Q), dtype=bool)
-    first[1:] = (Q[1:] != Q[:-1]) | (C[1:] != C[:-1])
+    # One entry per (query, neighbour): the same pair may come from several cells.
+    _, first = np.unique(Q * len(idx) + C, return_index=True)
     Q, C, D = Q[first], C[first], D[first]
-    order = np.lexsort((D, Q))
+    order = np.argsort(_row_key(Q, D))
     Q, C, D = Q[order], C[order], D[order]
     rank = np.arange(len(Q)) - np.searchsorted(Q, Q)
     keep = rank < k
@@ -215,6 +214,11 @@ def _merge_into(
     dist[rows] = np.inf
     idx[Q[keep], rank[keep]] = C[keep]
     dist[Q[keep], rank[keep]] = D[keep]
+
+
+def _row_key(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A float key that sorts by row, then by value (values in [0, 4])."""
+    return rows.astype(np.float64) * 8.0 + values
 
 
 def _cells(x: np.ndarray, count: int, seed: int, iters: int = 8) -> np.ndarray:
