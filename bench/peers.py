@@ -25,6 +25,7 @@ Usage:
 
     .venv/bin/python bench/peers.py [--folder PATH]... [--limit N]
         [--pipelines ours,dlib,facenet-pytorch] [--threads N] [--json]
+    .venv/bin/python bench/peers.py --check-facenet-mapping
 
 Default folders: resources/demo and ../shared/data/lfw-dev/images (skipped
 with a message when absent).
@@ -109,7 +110,17 @@ def main() -> int:
         "--threads", type=int, default=None,
         help="cap torch and OpenCV threads in every pipeline (default: each library's own)",
     )
+    parser.add_argument(
+        "--check-facenet-mapping", action="store_true",
+        help="compare facenet-pytorch's network carrying our mapped weights with ours, then exit",
+    )
     args = parser.parse_args()
+    if args.check_facenet_mapping:
+        from peer_pipelines import largest_mapping_error
+
+        error = largest_mapping_error()
+        print(f"largest difference of the two FaceNets' embeddings of 4 random crops: {error:.3g}")
+        return 0 if error < 1e-4 else 1
     pipelines = [p.strip() for p in args.pipelines.split(",") if p.strip()]
     unknown = [p for p in pipelines if p not in PIPELINES]
     if unknown or not pipelines:
@@ -253,6 +264,10 @@ def _bench_folder(
             results[pipeline] = measure(pipeline, source, relpaths, labels, threads)
             out.line(f"   {results[pipeline].detail}; {results[pipeline].threads}")
     out.table(list(results.values()), labels)
+    out.line(
+        "wall s, cpu s: the timed work (cpu = user + system of that process); proc cpu s: "
+        "the whole process, start-up and model loading included; peak MiB: its max RSS"
+    )
     ratios = _ratios(results, labels)
     for line in ratios["lines"]:
         out.line(line)
