@@ -24,7 +24,7 @@ never depends on them):
 Usage:
 
     .venv/bin/python bench/peers.py [--folder PATH]... [--limit N]
-        [--pipelines ours,dlib,facenet-pytorch] [--threads N] [--json]
+        [--pipelines ours,dlib,facenet-pytorch] [--threads N] [--omp-passive] [--json]
     .venv/bin/python bench/peers.py --check-facenet-mapping
 
 Default folders: resources/demo and ../shared/data/lfw-dev/images (skipped
@@ -111,6 +111,11 @@ def main() -> int:
         help="cap torch and OpenCV threads in every pipeline (default: each library's own)",
     )
     parser.add_argument(
+        "--omp-passive", action="store_true",
+        help="run every pipeline with OMP_WAIT_POLICY=PASSIVE: OpenMP threads sleep, not spin, "
+        "while they wait (default: the library's own policy)",
+    )
+    parser.add_argument(
         "--check-facenet-mapping", action="store_true",
         help="compare facenet-pytorch's network carrying our mapped weights with ours, then exit",
     )
@@ -137,6 +142,7 @@ def main() -> int:
         "load_average_start": os.getloadavg(),
         "cpu_count": os.cpu_count(),
         "threads": args.threads,
+        "omp_passive": args.omp_passive,
         "python": sys.version.split()[0],
         "folders": [],
     }
@@ -154,10 +160,17 @@ def main() -> int:
             else "each pipeline uses the threads it uses by default (torch and OpenCV: their "
             "default thread counts; dlib: one thread)"
         )
+        + (
+            "; OMP_WAIT_POLICY=PASSIVE for every pipeline"
+            if args.omp_passive
+            else f"; OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}"
+        )
     )
     for folder in folders:
         report["folders"].append(
-            _bench_folder(folder.resolve(), args.limit, pipelines, args.threads, out)
+            _bench_folder(
+                folder.resolve(), args.limit, pipelines, args.threads, args.omp_passive, out
+            )
         )
     report["load_average_end"] = os.getloadavg()
     out.line(f"load average at end {_load(report['load_average_end'])}")
@@ -200,7 +213,12 @@ def read_labels(folder: Path, relpaths: list[str]) -> Labels:
 
 
 def measure(
-    pipeline: str, folder: Path, relpaths: list[str], labels: Labels, threads: int | None = None
+    pipeline: str,
+    folder: Path,
+    relpaths: list[str],
+    labels: Labels,
+    threads: int | None = None,
+    omp_passive: bool = False,
 ) -> Measurement:
     """Run ``pipeline`` in a fresh process on ``relpaths``; its rusage says its CPU and memory."""
     with tempfile.TemporaryDirectory(prefix="facealbum-peers-") as work:
@@ -209,7 +227,8 @@ def measure(
         command = [sys.executable, str(WORKER), pipeline, str(folder), str(photo_list),
                    str(result_file)] + ([str(threads)] if threads else [])
         # The worker's own output goes to stderr, so that --json keeps stdout clean.
-        process = subprocess.Popen(command, stdout=sys.stderr, cwd=REPO)
+        env = os.environ | ({"OMP_WAIT_POLICY": "PASSIVE"} if omp_passive else {})
+        process = subprocess.Popen(command, stdout=sys.stderr, cwd=REPO, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0 or not result_file.is_file():
@@ -239,7 +258,12 @@ def measure(
 
 
 def _bench_folder(
-    folder: Path, limit: int | None, pipelines: list[str], threads: int | None, out: "_Printer"
+    folder: Path,
+    limit: int | None,
+    pipelines: list[str],
+    threads: int | None,
+    omp_passive: bool,
+    out: "_Printer",
 ) -> dict[str, Any]:
     relpaths = list_photos(folder, limit)
     if not relpaths:
@@ -261,7 +285,7 @@ def _bench_folder(
         for pipeline in pipelines:
             started = time.strftime("%H:%M:%S")
             out.line(f"-- {pipeline} (started {started}, load average {_load(os.getloadavg())})")
-            results[pipeline] = measure(pipeline, source, relpaths, labels, threads)
+            results[pipeline] = measure(pipeline, source, relpaths, labels, threads, omp_passive)
             out.line(f"   {results[pipeline].detail}; {results[pipeline].threads}")
     out.table(list(results.values()), labels)
     out.line(
