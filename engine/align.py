@@ -3,7 +3,10 @@
 ``align_faces`` fits, for every face, the similarity transform (rotation,
 uniform scale, translation; Umeyama's least squares) that carries the five
 detected landmarks onto the embedder's template, and warps the image with it
-into an ``S x S`` crop. Landmarks are in the pixel coordinates of the image
+into an ``S x S`` crop. An embedder trained on squeezed box crops (FaceNet)
+asks for a ``crop_aspect`` above 1: the similarity transform then targets the
+template narrowed by that factor and the crop is stretched back across, so
+the landmarks still land on the template. Landmarks are in the pixel coordinates of the image
 passed here, which may be a larger decode than the copy the detector saw.
 When a face is much larger than the crop, its region is first shrunk with
 area averaging so that the crop is not aliased.
@@ -31,14 +34,17 @@ def align_faces(
     *,
     template: np.ndarray | None = None,
     size: int | None = None,
+    aspect: float = 1.0,
 ) -> np.ndarray:
     """(N, S, S, 3) uint8 crops of ``image``'s faces, aligned to the template.
 
-    Give either ``embedder`` (its ``template`` and ``input_size`` are used) or
-    ``template`` (5x2 pixel positions in the crop) and ``size``.
+    Give either ``embedder`` (its ``template``, ``input_size`` and
+    ``crop_aspect`` are used) or ``template`` (5x2 pixel positions in the
+    crop), ``size`` and, if the crop is stretched across, ``aspect``.
     """
     if embedder is not None:
         template, size = embedder.template, embedder.input_size
+        aspect = embedder.crop_aspect
     if template is None or size is None:
         raise AlignError(
             "align_faces needs an embedder, or a template and a crop size; got neither"
@@ -46,13 +52,15 @@ def align_faces(
     dst = np.asarray(template, dtype=np.float64)
     if dst.shape != (5, 2):
         raise AlignError(f"expected a (5, 2) template, got shape {dst.shape}")
+    if not aspect > 0:
+        raise AlignError(f"expected a positive crop aspect, got {aspect}")
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise AlignError(
             f"expected an RGB uint8 image of shape (H, W, 3), got {image.dtype} {image.shape}"
         )
     crops = np.empty((len(landmarks), size, size, 3), dtype=np.uint8)
     for i, points in enumerate(landmarks):
-        crops[i] = _align_one(image, _checked(points), dst, size)
+        crops[i] = _align_one(image, _checked(points), dst, size, aspect)
     return crops
 
 
@@ -88,12 +96,28 @@ def _checked(points: np.ndarray) -> np.ndarray:
     return src
 
 
-def _align_one(image: np.ndarray, src: np.ndarray, dst: np.ndarray, size: int) -> np.ndarray:
-    matrix = similarity_transform(src, dst)
+def _crop_matrix(
+    src: np.ndarray, dst: np.ndarray, size: int, aspect: float
+) -> tuple[np.ndarray, float]:
+    """The 2x3 warp into the crop, and the smallest scale it applies along an axis."""
+    centre = size / 2
+    narrowed = dst.copy()
+    narrowed[:, 0] = (dst[:, 0] - centre) / aspect + centre
+    matrix = similarity_transform(src, narrowed)
     scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))
+    if aspect != 1.0:
+        stretch = np.array([[aspect, 0.0, centre * (1 - aspect)], [0.0, 1.0, 0.0], [0, 0, 1]])
+        matrix = (stretch @ np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+    return matrix, scale * min(aspect, 1.0)
+
+
+def _align_one(
+    image: np.ndarray, src: np.ndarray, dst: np.ndarray, size: int, aspect: float
+) -> np.ndarray:
+    matrix, scale = _crop_matrix(src, dst, size, aspect)
     if scale < 0.5:
         image, src = _shrunk_region(image, src, matrix, size, scale)
-        matrix = similarity_transform(src, dst)
+        matrix, _ = _crop_matrix(src, dst, size, aspect)
     return cv2.warpAffine(
         image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
     )

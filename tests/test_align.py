@@ -67,6 +67,19 @@ def test_huge_face_in_a_big_decode_is_shrunk_without_moving_landmarks() -> None:
     assert crop[facenet[2, 1].astype(int), facenet[2, 0].astype(int)].min() > 200  # not aliased
 
 
+def test_stretched_crop_still_puts_landmarks_on_the_template() -> None:
+    facenet = np.array(FACENET_160)
+    natural = facenet.copy()
+    natural[:, 0] = (facenet[:, 0] - 80) / 1.3 + 80  # the face as it really is
+    landmarks = _rotate_scale_shift(natural - 80, 15.0, 1.5, (200.0, 200.0))
+    image = _dots((400, 400), landmarks, radius=5)
+    plain = align_faces(image, [landmarks], template=facenet, size=160)[0]
+    stretched = align_faces(image, [landmarks], template=facenet, size=160, aspect=1.3)[0]
+    np.testing.assert_allclose(_blob_centres(stretched, facenet, 7), facenet, atol=0.7)
+    eyes = _blob_centres(plain, facenet, 7)[:2, 0]
+    assert eyes[1] - eyes[0] < 0.95 * (facenet[1, 0] - facenet[0, 0])  # unstretched: narrower
+
+
 def test_several_faces_give_one_crop_each_in_order() -> None:
     left = _rotate_scale_shift(TEMPLATE - 56, 0.0, 1.0, (100.0, 100.0))
     right = _rotate_scale_shift(TEMPLATE - 56, 0.0, 1.0, (300.0, 100.0))

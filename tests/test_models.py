@@ -65,6 +65,8 @@ def test_registry_offers_yunet_sface_and_facenet_with_their_defaults() -> None:
     assert model_card("sface").dim == 128
     assert model_card("facenet").dim == 512
     assert model_card("facenet").template_array().shape == (5, 2)
+    assert get_embedder("facenet").crop_aspect == model_card("facenet").crop_aspect > 1.0
+    assert get_embedder("sface").crop_aspect == 1.0
 
 
 def test_unknown_embedder_is_an_error_naming_the_registered_ones() -> None:

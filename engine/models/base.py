@@ -45,6 +45,9 @@ class Embedder(ABC):
     dim: int
     input_size: int  # crops are input_size x input_size
     template: np.ndarray  # (5, 2) landmark positions in the crop, pixels
+    # Crops are stretched this much across after the similarity alignment, for
+    # networks trained on squeezed box crops (FaceNet); 1.0 keeps the face's shape.
+    crop_aspect: float = 1.0
 
     def __init__(self, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)

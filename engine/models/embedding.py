@@ -35,6 +35,7 @@ class TorchEmbedder(Embedder):
         self.dim = self.card.dim
         self.input_size = self.card.input_size[0]
         self.template = self.card.template_array()
+        self.crop_aspect = self.card.crop_aspect
         self._net: nn.Module | None = None
 
     @staticmethod

@@ -84,6 +84,7 @@ class ModelCard:
     scaling: str  # how uint8 RGB pixels become the network input
     dim: int = 0  # embedding dimension; 0 for detectors
     template: tuple[tuple[float, float], ...] = field(default_factory=tuple)
+    crop_aspect: float = 1.0  # horizontal stretch of the crop after alignment
     trained_on: str = ""
 
     def template_array(self) -> np.ndarray:
