@@ -347,9 +347,15 @@ class AssignIndex:
         if len(self.persons) == 0:
             return [[] for _ in vectors], np.zeros(len(vectors), dtype=bool)
         # The distance the clustering would merge each lone face with each person at.
+        if len(vectors) <= 16:
+            # A few faces (one new photo): einsum's own loop, because a threaded
+            # BLAS call waits for its threads when other work holds the cores.
+            dots = np.einsum("ij,kj->ik", vectors, self.means)
+        else:
+            dots = vectors @ self.means.T
         linkage = merge_distance(
-            (vectors @ self.means.T).astype(np.float64), 1.0, self.norms[None, :], 1.0,
-            self.counts[None, :], rule_of(params),
+            dots.astype(np.float64), 1.0, self.norms[None, :], 1.0, self.counts[None, :],
+            rule_of(params),
         )
         top = min(count, linkage.shape[1])
         best = np.argpartition(linkage, top - 1, axis=1)[:, :top]
