@@ -3,6 +3,7 @@ of assigning one new face to the people of a 1M-face library.
 
     .venv/bin/python bench/cluster_scale.py                       # 10k .. 1M
     .venv/bin/python bench/cluster_scale.py --sizes 100000        # one size
+    .venv/bin/python bench/cluster_scale.py --assign-only 1000000 # one-face assignment only
 
 Faces are the real SFace embeddings of LFW (``/tmp/lfw_sface.npz``, made by
 ``bench/clustering.py``; skipped with a message when absent) mixed with
@@ -128,6 +129,39 @@ def run_one(n: int, assign_trials: int) -> dict[str, float]:
     }
 
 
+def assign_only(n: int, trials: int) -> dict[str, float]:
+    """Time one-face assignment against the generated identities as people (no clustering)."""
+    import numpy as np
+
+    from engine.people.cluster import ClusterParams
+    from engine.people.update import AssignIndex, FaceTable
+
+    x, truth = make_faces(n)
+    held_out, x, truth = x[-trials:], x[:-trials], truth[:-trials]
+    sizes = np.bincount(truth)
+    person = np.where(sizes[truth] >= 2, truth, -1)  # strangers seen once are in no person
+    table = FaceTable(
+        ids=np.arange(len(x)), vectors=x, photo=np.arange(len(x)), person=person,
+        confirmed=np.zeros(len(x), dtype=bool), rejected={},
+    )
+    t0 = time.perf_counter()
+    index = AssignIndex.from_table(table)
+    index_seconds = time.perf_counter() - t0
+    params = ClusterParams()
+    times = []
+    for v in held_out:
+        t0 = time.perf_counter()
+        index.assign(v, params, rejected=set(), photo=-1)
+        times.append(time.perf_counter() - t0)
+    return {
+        "faces": len(x), "people_in_index": len(index.persons),
+        "assign_index_seconds": round(index_seconds, 2),
+        "assign_ms_median": round(1000 * float(np.median(times)), 3),
+        "assign_ms_p99": round(1000 * float(np.percentile(times, 99)), 3),
+        "load_average": round(os.getloadavg()[0], 1),
+    }
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -139,7 +173,12 @@ def main() -> None:
                         default=[10_000, 30_000, 100_000, 300_000, 1_000_000])
     parser.add_argument("--assign-trials", type=int, default=200)
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--assign-only", type=int, default=None, metavar="N",
+                        help="only time one-face assignment in a library of N faces")
     args = parser.parse_args()
+    if args.assign_only is not None:
+        print(json.dumps(assign_only(args.assign_only, args.assign_trials)))
+        return
     if args.one is not None:
         print(json.dumps(run_one(args.one, args.assign_trials)))
         return
