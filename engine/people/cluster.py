@@ -44,7 +44,7 @@ class ClusterParamsError(FaceAlbumError):
 class ClusterParams:
     """Knobs of the clustering; ``for_strictness`` maps the GUI's one knob onto them."""
 
-    threshold: float = 1.12  # merge distance (see spread_weight) under which clusters merge
+    threshold: float = 1.10  # merge distance (see spread_weight) under which clusters merge
     neighbours: int = 12  # links per face in the neighbour graph
     min_size: int = 2  # faces an unnamed cluster needs to become a person
     max_threshold: float = 1.45  # longest link kept; the loosest strictness
