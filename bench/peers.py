@@ -265,12 +265,14 @@ def _bench_folder(
     omp_passive: bool,
     out: "_Printer",
 ) -> dict[str, Any]:
-    relpaths = list_photos(folder, limit)
+    relpaths = list_photos(folder, None)
+    truncated = bool(limit) and len(relpaths) > (limit or 0)
+    relpaths = relpaths[:limit] if truncated else relpaths
     if not relpaths:
         raise BenchError(f"no photos found under {folder}; pass a folder of .jpg/.png/... files")
     labels = read_labels(folder, relpaths)
     out.line("")
-    out.line(f"== {folder} ({len(relpaths)} photos{', first ' + str(limit) if limit else ''})")
+    out.line(f"== {folder} ({'the first ' if truncated else ''}{len(relpaths)} photos)")
     if labels.rule == "centre":
         out.line("labelled faces: photos where a found box contains the image centre (LFW rule)")
     else:
@@ -281,7 +283,7 @@ def _bench_folder(
         )
     results: dict[str, Measurement] = {}
     with tempfile.TemporaryDirectory(prefix="facealbum-peers-photos-") as staging:
-        source = _stage(folder, relpaths, Path(staging)) if limit else folder
+        source = _stage(folder, relpaths, Path(staging)) if truncated else folder
         for pipeline in pipelines:
             started = time.strftime("%H:%M:%S")
             out.line(f"-- {pipeline} (started {started}, load average {_load(os.getloadavg())})")
@@ -298,7 +300,7 @@ def _bench_folder(
     return {
         "folder": str(folder),
         "photos": len(relpaths),
-        "limit": limit,
+        "limit": limit if truncated else None,
         "labels": {"rule": labels.rule, "labelled": len(labels.labelled),
                    "faceless": len(labels.faceless)},
         "pipelines": {
@@ -335,7 +337,7 @@ def _ratios(results: dict[str, Measurement], labels: Labels) -> dict[str, Any]:
         lines.append(
             f"ours/{name}: photos/s x{speed:.2f} (target >= x{target:g}: "
             f"{'met' if fast_enough else 'NOT met'}), faces/s x{faces:.2f}, "
-            f"CPU s per photo {peer_cpu / ours_cpu if ours_cpu else float('inf'):.2f}x less, "
+            f"CPU s per photo peer/ours x{cpu:.2f}, "
             f"peak memory x{memory:.2f}; labelled {ours.labelled_found} vs "
             f"{peer.labelled_found} ({'met' if finds_enough else 'NOT met'})"
         )
