@@ -244,3 +244,15 @@ def test_every_embedder_is_a_torch_module_of_ours() -> None:
         embedder = get_embedder(name)
         assert isinstance(embedder, TorchEmbedder)
         assert type(embedder.network).__module__.startswith("engine.models.")
+
+
+def test_unreadable_weight_files_are_model_errors(tmp_path: Path) -> None:
+    from engine.models.facenet import convert_graphdef
+    from engine.models.sface import convert_onnx
+
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"garbage\x00\xff")
+    with pytest.raises(ModelError, match="cannot read the ONNX file"):
+        convert_onnx(bad)
+    with pytest.raises(ModelError, match="cannot read the TensorFlow graph"):
+        convert_graphdef(bad)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from google.protobuf.message import DecodeError
 from tensorboard.compat.proto import graph_pb2
 from tensorboard.util import tensor_util
 from torch import nn
@@ -244,7 +245,7 @@ def convert_graphdef(source: Path) -> StateDict:
     graph = graph_pb2.GraphDef()
     try:
         graph.ParseFromString(source.read_bytes())
-    except (OSError, ValueError) as exc:  # protobuf's DecodeError is a ValueError
+    except (OSError, DecodeError) as exc:
         raise ModelError(f"cannot read the TensorFlow graph {source}: {exc}") from exc
     nodes = {node.name: node for node in graph.node}
 

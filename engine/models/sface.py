@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 from torch import nn
 
@@ -170,7 +171,7 @@ def _onnx_tensors(source: Path) -> dict[str, np.ndarray]:
     """Every constant of the graph as float32, dequantized and reshaped as the graph does."""
     try:
         model = onnx.load(str(source))
-    except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError, ValueError) as exc:
+    except (OSError, DecodeError, ValueError) as exc:
         raise ModelError(f"cannot read the ONNX file {source}: {exc}") from exc
     values: dict[str, np.ndarray] = {
         init.name: numpy_helper.to_array(init) for init in model.graph.initializer
