@@ -45,6 +45,7 @@ from app.session import Session  # noqa: E402
 from app.settings import Settings, SettingsStore  # noqa: E402
 from app.workers import ThreadRunner  # noqa: E402
 from engine import people  # noqa: E402
+from engine.catalog import Catalog  # noqa: E402
 from engine.imageio import is_photo_name  # noqa: E402
 
 LFW_IMAGES = REPO.parent / "shared" / "data" / "lfw-dev" / "images"
@@ -171,8 +172,9 @@ def main() -> int:
         seconds = time.perf_counter() - started
         user.stop()
         beat.timer.stop()
-        people_found = len(people.people(session.catalog))
-        window.close()
+        # Quitting closed the window (and its session); read with a fresh connection.
+        with Catalog(catalog) as cat:
+            people_found = len(people.people(cat))
 
     gaps = sorted(g for _t, g in beat.gaps)
     worst = sorted(beat.gaps, key=lambda tg: -tg[1])[:5]
