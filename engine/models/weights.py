@@ -5,8 +5,9 @@ architecture, the carrier package and file the weights are read from, that
 file's SHA-256 and licence, the input size and scaling, the output dimension
 and the alignment template. ``load_state_dict_cached`` verifies the carrier
 file, converts it once into a torch state dict under the cache folder
-(``$FACEALBUM_CACHE_DIR`` or the user cache of platformdirs) and reads that
-state dict on every later load.
+(``$FACEALBUM_CACHE_DIR`` or the user cache of platformdirs), named by the
+carrier's SHA-256 and the converter's version, and reads that state dict on
+every later load.
 
 This module never downloads anything and never writes outside the cache
 folder; a missing or altered carrier file is a ``ModelError`` that says how to
@@ -85,6 +86,8 @@ class ModelCard:
     dim: int = 0  # embedding dimension; 0 for detectors
     template: tuple[tuple[float, float], ...] = field(default_factory=tuple)
     crop_aspect: float = 1.0  # horizontal stretch of the crop after alignment
+    # Raise when the conversion code changes, so caches of the old one are not read.
+    conversion: int = 1
     trained_on: str = ""
 
     def template_array(self) -> np.ndarray:
@@ -99,8 +102,8 @@ def cache_dir() -> Path:
 
 
 def cached_path(card: ModelCard) -> Path:
-    """Where the converted state dict of ``card`` lives; the source digest is the key."""
-    return cache_dir() / f"{card.name}-{card.source.sha256[:16]}.pt"
+    """Where the converted state dict of ``card`` lives: keyed by source digest and converter."""
+    return cache_dir() / f"{card.name}-{card.source.sha256[:16]}-c{card.conversion}.pt"
 
 
 def load_state_dict_cached(card: ModelCard, convert: Callable[[Path], StateDict]) -> StateDict:
