@@ -175,6 +175,8 @@ def test_embeddings_are_unit_vectors_whatever_the_batch() -> None:
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(together, alone, atol=1e-5)
     assert embedder.predict(np.zeros((0, 112, 112, 3), np.uint8)).shape == (0, 128)
+    mirrored = embedder.predict(crops[:, :, ::-1])  # a strided view is accepted
+    assert mirrored.shape == (5, 128)
 
 
 def test_features_then_head_is_the_embedding_before_normalisation() -> None:

@@ -88,7 +88,8 @@ class TorchEmbedder(Embedder):
         cuda = self.device.type == "cuda"
         with torch.inference_mode():
             for start in range(0, len(crops), self.batch_size):
-                batch = torch.from_numpy(crops[start : start + self.batch_size])
+                chunk = np.ascontiguousarray(crops[start : start + self.batch_size])
+                batch = torch.from_numpy(chunk)  # a no-copy view unless crops was strided
                 x = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
                 x = self.scale(x).contiguous(memory_format=torch.channels_last)
                 if cuda:
