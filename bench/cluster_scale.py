@@ -80,7 +80,7 @@ def run_one(n: int, assign_trials: int) -> dict[str, float]:
     import numpy as np
 
     from engine.metrics import cluster_scores
-    from engine.people.cluster import ClusterParams, build_tree, cut
+    from engine.people.cluster import ClusterParams, cluster
     from engine.people.update import AssignIndex, FaceTable
 
     x, truth = make_faces(n)
@@ -91,8 +91,7 @@ def run_one(n: int, assign_trials: int) -> dict[str, float]:
     load_before = os.getloadavg()[0]
     cpu_before = _cpu_seconds()
     start = time.perf_counter()
-    tree = build_tree(x, params=params)
-    labels = cut(tree, params.threshold, params.min_size)
+    labels = cluster(x, None, params)
     seconds = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu_before
     load_after = os.getloadavg()[0]

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from engine.metrics import ClusterScores, cluster_scores  # noqa: E402
-from engine.people.cluster import ClusterParams, build_tree, cut  # noqa: E402
+from engine.people.cluster import ClusterParams, build_tree, cluster, cut  # noqa: E402
 
 LFW = REPO.parent / "shared" / "data" / "lfw-dev" / "images"
 CACHE = Path("/tmp/lfw_sface.npz")
@@ -92,7 +92,7 @@ def cap(labels: np.ndarray, most: int) -> np.ndarray:
 
 
 def ours(x: np.ndarray, params: ClusterParams) -> Labels:
-    return cut(build_tree(x, params=params), params.threshold, params.min_size)
+    return cluster(x, None, params)
 
 
 def immich(x: np.ndarray, max_distance: float = 0.5, min_faces: int = 3) -> Labels:

@@ -27,7 +27,7 @@ translates facts into the ``Constraints`` here.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -130,9 +130,22 @@ def cluster(
     params: ClusterParams | None = None,
 ) -> np.ndarray:
     """Cluster label per row (0..C-1), or -1 for faces left unassigned."""
-    params = params or ClusterParams()
+    params = stopping_at_threshold(params or ClusterParams())
     tree = build_tree(vectors, constraints, params)
     return cut(tree, params.threshold, params.min_size)
+
+
+def stopping_at_threshold(params: ClusterParams) -> ClusterParams:
+    """The same parameters with merging stopped at the threshold itself.
+
+    A tree built further (to ``max_threshold``) and cut lower is a cheap
+    preview, but not the same clustering when cannot-links bind: a merge
+    above the threshold made early in a round (two far clusters that are
+    each other's nearest) can carry a photo into a cluster and block a lower
+    merge with that photo's other face later. The real clustering stops at
+    the threshold, so no merge above it takes part.
+    """
+    return replace(params, max_threshold=params.threshold)
 
 
 def build_tree(

@@ -29,6 +29,7 @@ from engine.people.cluster import (
     merge_distance,
     params_for_strictness,
     rule_of,
+    stopping_at_threshold,
 )
 from engine.people.facts import new_person_row
 from engine.progress import CancelToken, Progress
@@ -150,7 +151,7 @@ def recluster(
     cancel: CancelToken | None = None,
 ) -> Iterator[Progress]:
     """Cluster every face again, keeping every fact; yields ``Progress``."""
-    params = params or params_for_strictness(strictness)
+    params = stopping_at_threshold(params or params_for_strictness(strictness))
     model = active_embedder(cat)
     table = load_faces(cat, model)
     yield Progress("loading", len(table.ids), len(table.ids))
@@ -182,7 +183,13 @@ def recluster(
 def preview_cluster_count(
     cat: Catalog, strictness: float = 0.5, params: ClusterParams | None = None
 ) -> int:
-    """How many people a recluster at ``strictness`` would give (cached between calls)."""
+    """How many people a recluster at ``strictness`` would give (cached between calls).
+
+    One tree, built to the loosest threshold, serves every strictness, so
+    moving the GUI's slider costs a cut, not a clustering. Where faces share
+    photos the recluster itself (which stops merging at its threshold) may
+    give a few people more or fewer.
+    """
     params = params or params_for_strictness(strictness)
     model = active_embedder(cat)
     key = _cache_key(cat, model, params)
@@ -245,7 +252,7 @@ def update_people(
     among themselves; groups of at least ``min_size`` become new people.
     Existing assignments are kept.
     """
-    params = params or params_for_strictness(strictness)
+    params = stopping_at_threshold(params or params_for_strictness(strictness))
     table = load_faces(cat, active_embedder(cat))
     pool = np.nonzero(table.person < 0)[0]
     yield Progress("loading", len(table.ids), len(table.ids))
