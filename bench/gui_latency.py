@@ -81,7 +81,9 @@ class Heartbeat:
 
 
 class Watchdog(threading.Thread):
-    """Samples the GUI thread's Python stack whenever the heartbeat is late."""
+    """Samples Python stacks whenever the heartbeat is late: the GUI thread's,
+    and the innermost frame of every other thread (one of them held the
+    interpreter lock if the GUI thread was waiting for it)."""
 
     def __init__(self, beat: Heartbeat, gui_thread: int) -> None:
         super().__init__(daemon=True)
@@ -94,10 +96,19 @@ class Watchdog(threading.Thread):
         while not self.stop.wait(0.01):
             late_ms = (self.beat.clock.nsecsElapsed() - self.beat._last) / 1e6
             if late_ms > 40:
-                frame = sys._current_frames().get(self.gui_thread)
-                if frame is not None:
-                    stack = "".join(traceback.format_stack(frame)[-6:])
-                    self.samples[stack] = self.samples.get(stack, 0) + 1
+                frames = sys._current_frames()
+                frame = frames.get(self.gui_thread)
+                if frame is None:
+                    continue
+                stack = "".join(traceback.format_stack(frame)[-6:])
+                others = sorted(
+                    f"    {Path(f.f_code.co_filename).name}:{f.f_lineno} {f.f_code.co_name}"
+                    for tid, f in frames.items()
+                    if tid not in (self.gui_thread, threading.get_ident())
+                    and f.f_code.co_name not in ("wait", "_worker")
+                )
+                key = stack + "  other threads at that moment:\n" + "\n".join(others)
+                self.samples[key] = self.samples.get(key, 0) + 1
 
 
 def linked_subset(folder: Path, limit: int, tmp: Path) -> Path:
@@ -136,6 +147,8 @@ def main() -> int:
         window = MainWindow(session, SettingsStore(tmp / "settings.ini"))
         window.resize(1180, 760)
         window.show()
+        for _ in range(3):  # the window's first layout and paint happen before the scan
+            app.processEvents()
 
         beat = Heartbeat()
         reports = []
@@ -156,14 +169,16 @@ def main() -> int:
         user.setInterval(3000)
         user.timeout.connect(act_like_a_user)
         started = time.perf_counter()
+        watchdog = Watchdog(beat, threading.get_ident())
         job = window.scan([folder])
         if job is None:
             print("the scan did not start")
             return 1
         job.progressed.connect(reports.append)
+        job.ended.connect(beat.timer.stop)  # measure the scan, not the shutdown
+        job.ended.connect(watchdog.stop.set)
         job.ended.connect(app.quit)
         beat.start()
-        watchdog = Watchdog(beat, threading.get_ident())
         if args.trace:
             watchdog.start()
         user.start()
@@ -193,6 +208,11 @@ def main() -> int:
         "gaps_over_50ms": sum(1 for g in gaps if g > BUDGET_MS),
         "worst_gui_cpu_in_a_gap_ms": round(max(beat.busy), 1) if beat.busy else None,
         "gaps_with_over_50ms_gui_cpu": sum(1 for b in beat.busy if b > BUDGET_MS),
+        "worst_gui_cpu_at_seconds": [
+            round(beat.gaps[i][0], 1)
+            for i in sorted(range(len(beat.busy)), key=lambda i: -beat.busy[i])[:3]
+        ],
+        "worst_gui_cpu_ms": sorted((round(b, 1) for b in beat.busy), reverse=True)[:3],
         "worst_at_seconds": [round(t, 1) for t, _g in worst],
         "worst_gaps_ms": [round(g, 1) for _t, g in worst],
         "user_actions": actions,
