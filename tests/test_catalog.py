@@ -1,0 +1,109 @@
+"""The catalog file: schema versions, transactions, and two programs at once."""
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.catalog import Catalog, PhotoStatus
+from engine.catalog.schema import SCHEMA_VERSION
+from engine.errors import CatalogError
+
+
+def _photo(catalog: Catalog, name: bytes) -> int:
+    root = catalog.root_id("/photos")
+    return catalog.add_photo(
+        root, name, size=1, mtime_ns=1, sha256="x", width=10, height=10, status=PhotoStatus.OK
+    )
+
+
+def test_a_reader_sees_committed_work_while_another_connection_writes(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as cli, Catalog(path) as gui:
+        _photo(cli, b"a.jpg")
+        with cli.transaction():
+            _photo(cli, b"b.jpg")
+            # WAL: the other connection reads the last commit without waiting.
+            assert [p.display_path for p in gui.photos()] == ["a.jpg"]
+        assert [p.display_path for p in gui.photos()] == ["a.jpg", "b.jpg"]
+
+
+def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with Catalog(path):
+        pass
+    started, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def hold_write_lock() -> None:
+        with Catalog(path) as first, first.transaction():
+            _photo(first, b"first.jpg")
+            started.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_write_lock)
+    holder.start()
+    started.wait(5)
+    threading.Timer(0.3, release.set).start()
+    try:
+        with Catalog(path) as second:
+            _photo(second, b"second.jpg")
+            names = sorted(p.display_path for p in second.photos())
+    except BaseException as exc:
+        errors.append(exc)
+    holder.join()
+    assert not errors
+    assert names == ["first.jpg", "second.jpg"]
+
+
+def test_a_failed_change_leaves_nothing_behind(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        with pytest.raises(RuntimeError), catalog.transaction():
+            photo = _photo(catalog, b"a.jpg")
+            catalog.add_face(photo, (1, 1, 5, 5), None, score=0.9, quality=0.5, sharpness=1.0,
+                             detector="yunet")
+            raise RuntimeError("power cut")
+        assert catalog.photos() == []
+        assert catalog.faces() == []
+
+
+def test_embeddings_come_back_as_float32_rows_in_face_order(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        photo = _photo(catalog, b"a.jpg")
+        faces = [
+            catalog.add_face(photo, (i, i, 5, 5), None, score=0.9, quality=0.5, sharpness=1.0,
+                             detector="yunet")
+            for i in range(3)
+        ]
+        vectors = np.eye(3, 4, dtype=np.float32)
+        for face, vector in zip(reversed(faces), reversed(vectors), strict=True):
+            catalog.put_embedding(face, "sface", vector)
+        ids, matrix = catalog.embeddings("sface")
+        assert ids.tolist() == faces
+        assert matrix.dtype == np.float32
+        np.testing.assert_array_equal(matrix, vectors)
+
+
+def test_a_catalog_from_a_newer_program_is_refused_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with Catalog(path):
+        pass
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(CatalogError, match="newer facealbum"):
+        Catalog(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    conn.close()
+
+
+def test_a_file_that_is_not_a_catalog_is_refused_with_a_way_out(tmp_path: Path) -> None:
+    path = tmp_path / "notes.sqlite"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(CatalogError, match="not a facealbum catalog"):
+        Catalog(path)
+    assert path.read_text().startswith("these are my notes")
