@@ -116,6 +116,8 @@ class SettingsDialog(QDialog):
         self.update_preview()
 
     def update_preview(self) -> None:
+        if self._session.closed:
+            return  # a pending slider timer outlived the window's session
         if not self._session.catalog.roots():
             self.preview_label.setText("Scan some photos to see how many people this makes.")
             return
