@@ -2,9 +2,15 @@
 
 import argparse
 import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from engine.catalog import Catalog, default_catalog_path
+from engine.cli.output import warn
+from engine.progress import CancelToken
 
 
 def add_command(
@@ -31,3 +37,21 @@ def catalog_path(args: argparse.Namespace) -> Path:
 
 def open_catalog(args: argparse.Namespace) -> Catalog:
     return Catalog(catalog_path(args))
+
+
+@contextmanager
+def stop_on_interrupt(cancel: CancelToken, item: str = "item") -> Iterator[None]:
+    """The first Ctrl-C sets ``cancel`` (long work stops after the current
+    ``item``); a second one stops at once."""
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        warn(f"\nstopping after the current {item} (Ctrl-C again to stop at once)...")
+        cancel.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -6,14 +6,10 @@ the work lives in ``engine.export``.
 """
 
 import argparse
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
-from engine.cli.common import add_command, open_catalog
-from engine.cli.output import ProgressBar, emit, emit_json, warn
+from engine.cli.common import add_command, open_catalog, stop_on_interrupt
+from engine.cli.output import ProgressBar, emit, emit_json
 from engine.export.albums import (
     Action,
     ExportOptions,
@@ -75,7 +71,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     )
     report = ExportReport()
     cancel = CancelToken()
-    with _stop_on_interrupt(cancel), open_catalog(args) as catalog:
+    with stop_on_interrupt(cancel, "photo"), open_catalog(args) as catalog:
         ProgressBar(unit="photos").drive(
             export_albums(catalog, options, cancel=cancel, report=report)
         )
@@ -91,7 +87,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_xmp(args: argparse.Namespace) -> int:
     report = SidecarReport()
     cancel = CancelToken()
-    with _stop_on_interrupt(cancel), open_catalog(args) as catalog:
+    with stop_on_interrupt(cancel, "photo"), open_catalog(args) as catalog:
         person_ids = None
         if args.people:
             albums = plan_albums(catalog, ExportOptions(dest=Path(), people=tuple(args.people)))
@@ -113,23 +109,6 @@ def cmd_xmp(args: argparse.Namespace) -> int:
         for problem in report.problems[:20]:
             emit(f"  problem: {problem}")
     return 1 if report.problems else 0
-
-
-@contextmanager
-def _stop_on_interrupt(cancel: CancelToken) -> Iterator[None]:
-    """First Ctrl-C stops between photos; a second one stops at once."""
-
-    def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        warn("\nstopping after the current photo (Ctrl-C again to stop at once)...")
-        cancel.cancel()
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _print_export(report: ExportReport, options: ExportOptions) -> None:

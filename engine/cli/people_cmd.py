@@ -6,13 +6,11 @@ No decision about people is made here.
 """
 
 import argparse
-import signal
 from pathlib import Path
-from types import FrameType
 
 from engine import people
 from engine.catalog import Catalog
-from engine.cli.common import add_command, open_catalog
+from engine.cli.common import add_command, open_catalog, stop_on_interrupt
 from engine.cli.output import ProgressBar, emit, emit_json, table, warn
 from engine.people.evaluate import EvalResult, evaluate_folder
 from engine.progress import CancelToken
@@ -235,10 +233,11 @@ def cmd_recluster(args: argparse.Namespace) -> int:
         if args.preview:
             emit(str(people.preview_cluster_count(cat, args.strictness)))
             return 0
-        cancel = _cancel_on_interrupt()
-        ProgressBar(unit="steps").drive(
-            people.recluster(cat, strictness=args.strictness, cancel=cancel)
-        )
+        cancel = CancelToken()
+        with stop_on_interrupt(cancel, "step"):
+            ProgressBar(unit="steps").drive(
+                people.recluster(cat, strictness=args.strictness, cancel=cancel)
+            )
         count = len(people.people(cat, include_hidden=True))
     emit(f"{count} people.")
     return 0
@@ -250,14 +249,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     defaults = ScanOptions()
     options = ScanOptions(embedder=args.embedder or defaults.embedder, device=args.device)
     result = EvalResult()
-    ProgressBar(unit="items").drive(
-        evaluate_folder(
-            args.folder, result, pairs_file=args.pairs, min_images=args.min_images,
-            max_per_identity=args.max_per_identity,
-            params=people.params_for_strictness(args.strictness),
-            workdir=args.workdir, scan_options=options, cancel=_cancel_on_interrupt(),
+    cancel = CancelToken()
+    with stop_on_interrupt(cancel, "photo"):
+        ProgressBar(unit="items").drive(
+            evaluate_folder(
+                args.folder, result, pairs_file=args.pairs, min_images=args.min_images,
+                max_per_identity=args.max_per_identity,
+                params=people.params_for_strictness(args.strictness),
+                workdir=args.workdir, scan_options=options, cancel=cancel,
+            )
         )
-    )
     data = result.to_json()
     if args.json:
         emit_json(data)
@@ -283,16 +284,3 @@ def _say_last(cat: Catalog) -> None:
     ops = people.history(cat, limit=1)
     if ops:
         emit(ops[0].summary + ".")
-
-
-def _cancel_on_interrupt() -> CancelToken:
-    cancel = CancelToken()
-
-    def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        warn("\nstopping (Ctrl-C again to stop at once)...")
-        cancel.cancel()
-
-    signal.signal(signal.SIGINT, on_interrupt)
-    return cancel

@@ -1,14 +1,12 @@
 """``facealbum scan``, ``problems`` and ``purge``: getting photos into the catalog."""
 
 import argparse
-import signal
 from pathlib import Path
-from types import FrameType
 
 from engine import people
 from engine.catalog import Catalog, PhotoStatus
-from engine.cli.common import add_command, open_catalog
-from engine.cli.output import ProgressBar, emit, emit_json, table, warn
+from engine.cli.common import add_command, open_catalog, stop_on_interrupt
+from engine.cli.output import ProgressBar, emit, emit_json, table
 from engine.progress import CancelToken
 from engine.scan import ScanOptions, ScanSummary, scan_folder
 
@@ -41,23 +39,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     summary = ScanSummary()
 
-    def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        warn("\nstopping after the current photo (Ctrl-C again to stop at once)...")
-        cancel.cancel()
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    try:
-        with open_catalog(args) as catalog:
-            ProgressBar(unit="photos").drive(
-                scan_folder(catalog, args.folder, options, cancel=cancel, summary=summary)
-            )
-            people_changed = 0
-            if not args.no_people and not summary.cancelled:
-                people_changed = _update_people(catalog, cancel)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with stop_on_interrupt(cancel, "photo"), open_catalog(args) as catalog:
+        ProgressBar(unit="photos").drive(
+            scan_folder(catalog, args.folder, options, cancel=cancel, summary=summary)
+        )
+        people_changed = 0
+        if not args.no_people and not summary.cancelled:
+            people_changed = _update_people(catalog, cancel)
 
     report = {
         "photos": summary.photos,

@@ -9,16 +9,12 @@ stays quick.
 """
 
 import argparse
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from types import FrameType
 
-from engine.cli.common import add_command, open_catalog
-from engine.cli.output import ProgressBar, emit, emit_json, table, warn
+from engine.cli.common import add_command, open_catalog, stop_on_interrupt
+from engine.cli.output import ProgressBar, emit, emit_json, table
 from engine.progress import CancelToken
 
 
@@ -95,7 +91,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     detector = get_detector("yunet")
     cache = args.crops_cache
     cancel = CancelToken()
-    with _interruptible(cancel):
+    with stop_on_interrupt(cancel, "step"):
         ProgressBar(unit="photos").drive(prepare_crops(data_dir, embedder, detector,
                                                        cache_root=cache, cancel=cancel))
     crops = load_crops(data_dir, embedder, detector, cache)
@@ -105,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         pair_list, folds = read_pairs(args.pairs)
         pairs_dir = (args.pairs_images or data_dir).resolve()
         if pairs_dir != data_dir:
-            with _interruptible(cancel):
+            with stop_on_interrupt(cancel, "step"):
                 ProgressBar(unit="photos").drive(prepare_crops(pairs_dir, embedder, detector,
                                                                cache_root=cache, cancel=cancel))
             extra = load_crops(pairs_dir, embedder, detector, cache)
@@ -138,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = Trainer(net, embedder.scale, images, labels, options, device=device,
                       checkpoint=checkpoint, pairs=pairs)
     started = time.perf_counter()
-    with _interruptible(cancel):
+    with stop_on_interrupt(cancel, "step"):
         ProgressBar(unit="steps").drive(trainer.run(cancel))
     seconds = time.perf_counter() - started
     history = [asdict(h) for h in trainer.history]
@@ -190,7 +186,7 @@ def cmd_adapter(args: argparse.Namespace) -> int:
             cancel = CancelToken()
             work = (retrain_if_needed(catalog, model, options, cancel=cancel) if args.if_needed
                     else train_adapter(catalog, model, options, cancel=cancel))
-            with _interruptible(cancel):
+            with stop_on_interrupt(cancel, "step"):
                 ProgressBar(unit="steps").drive(work)
         elif args.action == "reset":
             if not reset_adapter(catalog, model):
@@ -215,20 +211,3 @@ def cmd_adapter(args: argparse.Namespace) -> int:
             if key in status.metrics:
                 emit(f"  {key}: {status.metrics[key]}")
     return 0
-
-
-@contextmanager
-def _interruptible(cancel: CancelToken) -> Iterator[None]:
-    """Ctrl-C sets ``cancel`` (work stops between items); a second Ctrl-C stops at once."""
-
-    def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        warn("\nstopping after the current step (Ctrl-C again to stop at once)...")
-        cancel.cancel()
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
