@@ -399,7 +399,7 @@ class _People:
 
 
 def _read_people(cat: Catalog) -> _People:
-    summaries = people.people(cat, include_hidden=True)  # largest first
+    summaries = people.people(cat, include_hidden=True, with_photos=False)  # largest first
     cover_ids = [p.cover_face_id for p in summaries if p.cover_face_id is not None]
     faces = {f.id: f for f in cat.faces(ids=cover_ids)}
     photos = _photos_by_id(cat, {f.photo_id for f in faces.values()})
@@ -410,7 +410,7 @@ def _read_people(cat: Catalog) -> _People:
     keys = (crop_key(covers[s.id][1], covers[s.id][0].box, CROP_SIZE) if s.id in covers
             else None for s in summaries)
     return _People(summaries, [s.id for s in summaries], {s.id: s for s in summaries}, covers,
-                   _rows_by_key(keys), len(people.unassigned_faces(cat)))
+                   _rows_by_key(keys), people.unassigned_count(cat))
 
 
 def _read_faces(

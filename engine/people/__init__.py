@@ -36,6 +36,7 @@ from engine.people.queries import (
     people,
     person_faces,
     rejected_faces,
+    unassigned_count,
     unassigned_faces,
 )
 from engine.people.suggest import Suggestion, suggest
@@ -76,6 +77,7 @@ __all__ = [
     "split_faces",
     "suggest",
     "threshold_for_strictness",
+    "unassigned_count",
     "unassigned_faces",
     "undo",
     "update_people",

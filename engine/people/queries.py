@@ -42,8 +42,17 @@ class PersonSummary:
         }
 
 
-def people(cat: Catalog, include_hidden: bool = False) -> list[PersonSummary]:
-    """Everyone with at least one face, largest first (named before unnamed on ties)."""
+def people(
+    cat: Catalog, include_hidden: bool = False, *, with_photos: bool = True
+) -> list[PersonSummary]:
+    """Everyone with at least one face, largest first (named before unnamed on ties).
+
+    ``with_photos=False`` leaves ``photos`` empty and counts in SQL instead:
+    the people grid needs counts and covers only, and at 100k faces reading
+    every photo path is most of the cost.
+    """
+    if not with_photos:
+        return _people_counted(cat, include_hidden)
     persons = {p.id: p for p in cat.persons() if include_hidden or not p.hidden}
     faces: dict[int, list[tuple[int, bool, float]]] = {}
     photos: dict[int, set[bytes]] = {}
@@ -78,12 +87,66 @@ def people(cat: Catalog, include_hidden: bool = False) -> list[PersonSummary]:
     return out
 
 
+def _people_counted(cat: Catalog, include_hidden: bool) -> list[PersonSummary]:
+    """``people`` without photo paths, aggregated by SQLite."""
+    persons = {p.id: p for p in cat.persons() if include_hidden or not p.hidden}
+    live = (
+        "FROM faces f JOIN photos p ON p.id = f.photo_id "
+        "WHERE f.person_id IS NOT NULL AND f.state = 'face' AND p.status = 'ok'"
+    )
+    counts = cat.conn.execute(
+        "SELECT f.person_id, COUNT(*), COUNT(DISTINCT f.photo_id),"
+        " SUM(f.assigned_by = 'user') " + live + " GROUP BY f.person_id"
+    ).fetchall()
+    # The best face of each person: confirmed first, then quality, then oldest.
+    best = dict(
+        cat.conn.execute(
+            "SELECT person_id, id FROM (SELECT f.person_id, f.id, ROW_NUMBER() OVER ("
+            "PARTITION BY f.person_id ORDER BY f.assigned_by = 'user' DESC, f.quality DESC,"
+            " f.id) AS rank " + live + ") WHERE rank = 1"
+        ).fetchall()
+    )
+    chosen = {
+        int(r[0])
+        for r in cat.conn.execute(
+            "SELECT ps.id FROM persons ps JOIN faces f ON f.id = ps.cover_face_id "
+            "JOIN photos p ON p.id = f.photo_id WHERE f.person_id = ps.id "
+            "AND f.state = 'face' AND p.status = 'ok'"
+        )
+    }
+    rows = [r for r in counts if r[0] in persons]
+    rows.sort(key=lambda r: (-r[1], persons[r[0]].name is None, r[0]))
+    return [
+        PersonSummary(
+            id=person_id,
+            name=persons[person_id].name,
+            face_count=face_count,
+            photo_count=photo_count,
+            photos=[],
+            hidden=persons[person_id].hidden,
+            cover_face_id=(
+                persons[person_id].cover_face_id if person_id in chosen else best.get(person_id)
+            ),
+            confirmed_count=int(confirmed or 0),
+        )
+        for person_id, face_count, photo_count, confirmed in rows
+    ]
+
+
 def person_faces(cat: Catalog, person_id: int) -> list[Face]:
     """A person's faces: confirmed first, then the best quality first."""
     person = live_person(cat, person_id)
     faces = [f for f in cat.faces(person_id=person.id) if f.state == "face"]
     faces.sort(key=lambda f: (not f.confirmed, -f.quality, f.id))
     return faces
+
+
+def unassigned_count(cat: Catalog) -> int:
+    """How many faces ``unassigned_faces`` would return, without reading them."""
+    row = cat.conn.execute(
+        "SELECT COUNT(*) FROM faces WHERE person_id IS NULL AND state = 'face'"
+    ).fetchone()
+    return int(row[0])
 
 
 def unassigned_faces(cat: Catalog) -> list[Face]:
