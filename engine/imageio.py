@@ -12,7 +12,6 @@ import io
 import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pillow_heif
@@ -187,8 +186,3 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         return Image.alpha_composite(background, rgba).convert("RGB")
     return im.convert("RGB")
 
-
-def sidecar_candidates(path: str | bytes) -> list[Path]:
-    """Where an XMP sidecar of ``path`` may be: ``photo.jpg.xmp``, ``photo.xmp``."""
-    p = Path(os.fsdecode(path))
-    return [p.with_name(p.name + ".xmp"), p.with_suffix(".xmp")]

@@ -510,14 +510,24 @@ class _Pipeline:
                 )
             self.catalog.put_embedding(face_id, self.embedder.name, vec)
         kept_ids = {f.id for f in kept.values()}
-        gone = [f.id for f in old_faces if f.source == "detected" and f.id not in kept_ids]
-        for face_id in gone:
-            self.catalog.conn.execute("DELETE FROM faces WHERE id=?", (face_id,))
+        gone = [f for f in old_faces if f.source == "detected" and f.id not in kept_ids]
+        for face in gone:
+            # A face the user decided about stays, even when the edited photo
+            # no longer yields it: a rescan never undoes a fact.
+            if face.assigned_by == "user" or face.state != "face" or self._rejected(face.id):
+                continue
+            self.catalog.conn.execute("DELETE FROM faces WHERE id=?", (face.id,))
         self.summary.scanned += 1
         self.summary.faces += len(detections)
         if self.options.import_xmp:
             path = os.fsdecode(os.path.join(self.root, job.relpath))
             _import_xmp(self.catalog, photo_id, path, (decoded.width, decoded.height))
+
+    def _rejected(self, face_id: int) -> bool:
+        row = self.catalog.conn.execute(
+            "SELECT 1 FROM rejections WHERE face_id = ? LIMIT 1", (face_id,)
+        ).fetchone()
+        return row is not None
 
     def _write_reembedding(self, result: _Result, vectors: np.ndarray) -> None:
         old = result.job.old

@@ -218,3 +218,22 @@ def test_choosing_another_embedder_reembeds_without_redetecting(tmp_path: Path) 
         assert sorted(ids.tolist()) == sorted(faces_before)
         assert vectors.shape[1] == 512
         assert catalog.get_meta("embedder") == "facenet"
+
+
+def test_confirmed_face_survives_an_edit_that_removes_it_from_the_photo(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    _scan(folder, tmp_path / "c.sqlite")
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        named = _face_of(catalog, "paul_rudd_1.jpg")
+        people.name_person(catalog, people.split_faces(catalog, [named]), "Paul")
+        unnamed = _face_of(catalog, "chirac_1.jpg")
+    # Both photos are overwritten by a photo with no face in it.
+    shutil.copy(DEMO / "noface_coffee.jpg", folder / "paul_rudd_1.jpg")
+    shutil.copy(DEMO / "noface_coffee.jpg", folder / "chirac_1.jpg")
+
+    _scan(folder, tmp_path / "c.sqlite")
+
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        kept = catalog.faces(ids=[named, unnamed])
+        assert [f.id for f in kept] == [named]
+        assert kept[0].confirmed
