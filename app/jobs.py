@@ -1,24 +1,41 @@
-"""The long work the app starts, as engine generators ready for a ``Job``.
+"""The long work the app starts, as engine generators ready for a ``Job``,
+and the entry point of the child process that runs the heavy ones.
 
-Each function here returns a ``Work``: given the worker thread's own catalog
-and a cancel token, it yields the engine's ``Progress``. Nothing is decided
-here that the engine does not decide: a scan is ``scan_folder`` followed by
+Each function here returns a ``Work``: given its own catalog connection and a
+cancel token, it yields the engine's ``Progress``. Nothing is decided here that
+the engine does not decide: a scan is ``scan_folder`` followed by
 ``update_people``, exactly what ``facealbum scan`` does. The only addition is
 timing: during a long scan ``update_people`` also runs every little while, so
 people appear in the window as they are found instead of only at the end.
-Nothing here touches Qt or a widget.
+
+Scans and re-groupings are ``ChildWork``: plain values that can be sent to a
+child process (``run_child``), so their threads never compete with the GUI
+thread for the interpreter lock. This module is what such a child imports: it
+never imports Qt (an import-linter contract keeps it so) and never touches a
+widget.
 """
 
+import logging
+import os
 import time
-from collections.abc import Iterator
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
-from app.workers import Work
 from engine import people
 from engine.catalog import Catalog
+from engine.errors import Cancelled, FaceAlbumError
 from engine.export.albums import ExportOptions, ExportReport, LinkMode, export_albums
 from engine.progress import CancelToken, Progress
 from engine.scan import ScanOptions, scan_folder
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[Catalog, CancelToken], Iterator[Progress]]
 
 # Seconds of scanning before the first interim people update, and between
 # the later ones. Each update costs a little scanning time; this keeps it a
@@ -29,49 +46,87 @@ INTERIM_PEOPLE_EVERY = 20.0
 # ``info`` key of a report after which the catalog holds new people.
 PEOPLE_CHANGED = "people_changed"
 
+# How a child process ends its conversation with the job that started it:
+# (kind, text, traceback). ``kind`` is one of these; ``text`` is the message
+# to show for "failed" and "unexpected" (type and message of the exception).
+ENDINGS = ("succeeded", "cancelled", "failed", "unexpected")
 
-def scan_work(
-    folders: list[Path], options: ScanOptions, strictness: float,
-    interim_first: float = INTERIM_PEOPLE_FIRST, interim_every: float = INTERIM_PEOPLE_EVERY,
-) -> Work:
+
+class ChildWork(ABC):
+    """Long work that may run in a child process.
+
+    A subclass holds only plain, picklable values (paths, options, numbers):
+    the child receives a copy and calls it with its own catalog connection.
+    """
+
+    @abstractmethod
+    def __call__(self, catalog: Catalog, cancel: CancelToken) -> Iterator[Progress]: ...
+
+
+@dataclass(frozen=True)
+class ScanWork(ChildWork):
     """Scan each folder (unchanged photos are skipped), then group new faces into people."""
 
-    def work(catalog: Catalog, cancel: CancelToken) -> Iterator[Progress]:
-        next_update = time.monotonic() + interim_first
-        for folder in folders:
-            for report in scan_folder(catalog, folder, options, cancel=cancel):
+    folders: list[Path]
+    options: ScanOptions
+    strictness: float
+    interim_first: float = INTERIM_PEOPLE_FIRST
+    interim_every: float = INTERIM_PEOPLE_EVERY
+
+    def __call__(self, catalog: Catalog, cancel: CancelToken) -> Iterator[Progress]:
+        next_update = time.monotonic() + self.interim_first
+        for folder in self.folders:
+            for report in scan_folder(catalog, folder, self.options, cancel=cancel):
                 yield report
                 unfinished = report.stage == "scanning" and 0 < report.done < report.total
                 if unfinished and time.monotonic() > next_update:
-                    for _ in people.update_people(catalog, strictness=strictness, cancel=cancel):
+                    for _ in people.update_people(
+                        catalog, strictness=self.strictness, cancel=cancel
+                    ):
                         pass
-                    next_update = time.monotonic() + interim_every
+                    next_update = time.monotonic() + self.interim_every
                     yield Progress(report.stage, report.done, report.total,
                                    {**report.info, PEOPLE_CHANGED: 1})
             if cancel.cancelled:
                 return
-        for report in people.update_people(catalog, strictness=strictness, cancel=cancel):
+        for report in people.update_people(catalog, strictness=self.strictness, cancel=cancel):
             yield Progress("people", report.done, report.total, report.info)
         yield Progress("people", 1, 1, {PEOPLE_CHANGED: 1})
 
-    return work
 
-
-def recluster_work(strictness: float) -> Work:
+@dataclass(frozen=True)
+class ReclusterWork(ChildWork):
     """Group every face again at a new strictness, keeping every fact."""
 
-    def work(catalog: Catalog, cancel: CancelToken) -> Iterator[Progress]:
-        for report in people.recluster(catalog, strictness=strictness, cancel=cancel):
+    strictness: float
+
+    def __call__(self, catalog: Catalog, cancel: CancelToken) -> Iterator[Progress]:
+        for report in people.recluster(catalog, strictness=self.strictness, cancel=cancel):
             yield Progress("people", report.done, report.total, report.info)
         yield Progress("people", 1, 1, {PEOPLE_CHANGED: 1})
 
-    return work
+
+def scan_work(
+    folders: list[Path], options: ScanOptions, strictness: float,
+    interim_first: float = INTERIM_PEOPLE_FIRST, interim_every: float = INTERIM_PEOPLE_EVERY,
+) -> ScanWork:
+    """Scan each folder (unchanged photos are skipped), then group new faces into people."""
+    return ScanWork(list(folders), options, strictness, interim_first, interim_every)
+
+
+def recluster_work(strictness: float) -> ReclusterWork:
+    """Group every face again at a new strictness, keeping every fact."""
+    return ReclusterWork(strictness)
 
 
 def export_work(
     person_ids: list[int], dest: Path, mode: LinkMode, xmp: bool, report: ExportReport
 ) -> Work:
-    """Copy or link the chosen people's photos into one folder each under ``dest``."""
+    """Copy or link the chosen people's photos into one folder each under ``dest``.
+
+    It stays in the app's process: it is mostly file copies, and it fills
+    ``report`` in place for the dialog to show.
+    """
     options = ExportOptions(
         dest=dest, people=tuple(str(i) for i in person_ids), mode=mode, xmp=xmp,
         include_unnamed=True,
@@ -81,3 +136,82 @@ def export_work(
         yield from export_albums(catalog, options, cancel=cancel, report=report)
 
     return work
+
+
+# -- the child process --------------------------------------------------------------------
+
+
+def run_child(
+    work: ChildWork, catalog_path: Path, pipe: Connection, stop: Event, background: bool
+) -> None:
+    """Entry point of a child process: run ``work`` on its own catalog connection.
+
+    Sends ``("progress", Progress)`` for each report, then one ending
+    ``(kind, text, traceback)`` (see ``ENDINGS``). ``stop`` is the parent's
+    cancel request; the engine honours it between two items. If the parent is
+    gone (the pipe is broken) the work stops at its next report.
+    """
+    if background:
+        _lower_process_priority()
+    token = _EventToken(stop)
+    try:
+        ending = _drive(work, catalog_path, pipe, token)
+    except _ParentGone:
+        return
+    try:
+        pipe.send(ending)
+    except OSError:
+        return  # nobody is listening any more
+    finally:
+        pipe.close()
+
+
+class _ParentGone(Exception):  # noqa: N818 - a state, not a failure
+    """The job that started this child no longer reads its reports."""
+
+
+class _EventToken(CancelToken):
+    """A cancel token the parent process sets through a shared event."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self._shared = event
+
+    def cancel(self) -> None:
+        self._shared.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._shared.is_set()
+
+
+def _drive(
+    work: ChildWork, catalog_path: Path, pipe: Connection, token: CancelToken
+) -> tuple[str, str, str]:
+    """Run the work to its end; the ending to send (the catalog is closed by then)."""
+    try:
+        with Catalog(catalog_path) as catalog:
+            for report in work(catalog, token):
+                try:
+                    pipe.send(("progress", report))
+                except OSError as exc:
+                    raise _ParentGone from exc
+                if token.cancelled:
+                    raise Cancelled("stopped on request")
+    except _ParentGone:
+        raise
+    except Cancelled:
+        return ("cancelled", "", "")
+    except FaceAlbumError as exc:
+        return ("failed", str(exc), "")
+    except Exception as exc:
+        return ("unexpected", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    return ("cancelled" if token.cancelled else "succeeded", "", "")
+
+
+def _lower_process_priority(step: int = 5) -> None:
+    """Let the GUI process have the cores first when the machine is busy."""
+    try:
+        os.nice(step)
+    except (OSError, AttributeError) as exc:  # not allowed, or not on this system
+        log.info("cannot lower the priority of the worker process: %s", exc)

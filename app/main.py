@@ -6,23 +6,24 @@ shows the main window; given a FOLDER it starts scanning it at once.
 tests of a bundle) ends the program when that scan ends, with status 0 only if
 it succeeded. It never scans or reads photos itself; the window and the
 session do.
+
+Qt and the window are imported inside ``main``, not at the top: a scan runs
+in a spawned child process, and such a child imports the program's entry
+module again (the ``facealbum-app`` script imports this one); it must stay
+free of Qt and quick to start.
 """
 
 import argparse
+import multiprocessing
 import os
 import sys
 from pathlib import Path
-
-from PySide6.QtWidgets import QApplication, QMessageBox
+from typing import TYPE_CHECKING
 
 from app import APP_NAME, APP_TITLE, __version__
-from app.images import ImageCache, default_cache_dir
-from app.main_window import MainWindow
-from app.resources import app_icon, demo_album
-from app.session import Session
-from app.settings import SettingsStore
-from app.workers import Job, ThreadRunner
-from engine.errors import FaceAlbumError
+
+if TYPE_CHECKING:
+    from app.workers import Job
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A bundled program starts its worker processes as itself; this makes
+    # such a start run the worker instead of a second window.
+    multiprocessing.freeze_support()
     args = build_parser().parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.images import ImageCache, default_cache_dir
+    from app.main_window import MainWindow
+    from app.resources import app_icon, demo_album
+    from app.session import Session
+    from app.settings import SettingsStore
+    from app.workers import ThreadRunner
+    from engine.errors import FaceAlbumError
+
     if QApplication.instance() is None:
         QApplication(sys.argv[:1])
     QApplication.setApplicationName(APP_NAME)
@@ -74,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     return int(QApplication.exec())
 
 
-def _quit_when_done(job: Job) -> None:
+def _quit_when_done(job: "Job") -> None:
+    from PySide6.QtWidgets import QApplication
+
     job.succeeded.connect(lambda: QApplication.exit(0))
     job.failed.connect(lambda _message: QApplication.exit(1))
     job.cancelled.connect(lambda: QApplication.exit(1))

@@ -1,31 +1,50 @@
 """Run the engine's long work off the GUI thread and turn it into signals.
 
-A ``Job`` wraps one engine progress generator (scan, clustering, export). Its
-``run`` opens its own ``Catalog`` (SQLite connections belong to the thread
-that opened them), drives the generator, and emits one ``progressed`` signal
-per yield; ``cancel`` sets the engine's ``CancelToken`` so the work stops
-cleanly between two items. A runner decides where ``run`` happens: a thread
-pool in the app, the calling thread in tests (``SyncRunner``), so background
-code can run deterministically. This module never touches widgets.
+A ``Job`` wraps one engine progress generator (scan, clustering, export) and
+emits one ``progressed`` signal per yield; ``cancel`` sets the engine's
+``CancelToken`` so the work stops cleanly between two items. A job runs in one
+of two ways. ``run`` drives the generator on the calling thread with its own
+``Catalog`` (SQLite connections belong to the thread that opened them).
+``run_in_child`` sends a ``ChildWork`` to a child process (spawned, never
+forked from the Qt process; its entry is ``app.jobs.run_child``, which opens
+its own ``Catalog`` on the same file) and relays the child's reports from the
+calling thread, which waits on a pipe without holding the interpreter lock:
+the scan's decoding, torch and SQLite threads then never make the GUI thread
+wait. A runner decides where and how: a thread pool and a child process in
+the app, the calling thread in tests (``SyncRunner``), so background code can
+run deterministically. This module never touches widgets.
 """
 
 import logging
+import multiprocessing
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import ClassVar, Protocol
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
+from app.jobs import ChildWork, Work, run_child
 from engine.catalog import Catalog
 from engine.errors import Cancelled, FaceAlbumError
 from engine.progress import CancelToken, Progress
 
 log = logging.getLogger(__name__)
 
-Work = Callable[[Catalog, CancelToken], Iterator[Progress]]
+__all__ = ["Job", "Runner", "SyncRunner", "ThreadRunner", "Work"]
+
+# Seconds a child process gets to end on its own once its job has nothing more
+# to say (or has been told to stop at once) before it is terminated.
+_CHILD_EXIT_GRACE = 10.0
+# How often the relaying thread looks up from the pipe to pass on a cancel.
+_POLL_SECONDS = 0.1
 
 
 class Job(QObject):
@@ -45,15 +64,33 @@ class Job(QObject):
         self._work = work
         self.last: Progress | None = None
         self.running = False
-        # Runs below the GUI thread's priority (with the threads it starts),
+        # Runs below the GUI's priority (with the threads or process it starts),
         # so a busy machine takes its CPU from the scan, not from the window.
         self.background = False
+        self.child_pid: int | None = None  # while the work runs in a child process
+        self._stop_child: Event | None = None
+        self._end_child_at: float | None = None  # monotonic deadline set by ``stop``
+
+    @property
+    def portable(self) -> bool:
+        """True when the work can run in a child process (see ``run_in_child``)."""
+        return isinstance(self._work, ChildWork)
 
     def cancel(self) -> None:
+        """Ask the work to stop between two items."""
         self.token.cancel()
+        event = self._stop_child
+        if event is not None:
+            event.set()
+
+    def stop(self, grace: float) -> None:
+        """Cancel, and end a child process that has not stopped ``grace`` seconds later."""
+        if self._end_child_at is None:
+            self._end_child_at = time.monotonic() + grace
+        self.cancel()
 
     def run(self) -> None:
-        """Drive the work to its end; call on the thread that should do it."""
+        """Drive the work to its end on the calling thread."""
         self.running = True
         if self.background:
             _lower_priority()
@@ -65,20 +102,98 @@ class Job(QObject):
                     if self.token.cancelled:
                         raise Cancelled(f"{self.title} was stopped")
         except Cancelled:
-            self.cancelled.emit()
+            self._end("cancelled")
         except FaceAlbumError as exc:
-            self.failed.emit(str(exc))
+            self._end("failed", str(exc))
         except Exception as exc:
             log.exception("%s failed", self.title)
-            self.failed.emit(
-                f"{self.title} stopped on an unexpected error: {type(exc).__name__}: {exc}. "
-                "What was done before it is kept; please report this with the log."
-            )
+            self._end("unexpected", f"{type(exc).__name__}: {exc}")
         else:
-            if self.token.cancelled:
-                self.cancelled.emit()
-            else:
+            self._end("succeeded")
+
+    def run_in_child(self) -> None:
+        """Drive the work to its end in a child process; this thread relays its reports.
+
+        Falls back to ``run`` for work that cannot leave this process.
+        """
+        if not isinstance(self._work, ChildWork):
+            self.run()
+            return
+        self.running = True
+        context = multiprocessing.get_context("spawn")
+        reader, writer = context.Pipe(duplex=False)
+        event = context.Event()
+        self._stop_child = event
+        if self.token.cancelled:  # cancelled before the event existed
+            event.set()
+        process = context.Process(
+            target=run_child, name=f"facealbum: {self.title}", daemon=True,
+            args=(self._work, self.catalog_path, writer, event, self.background),
+        )
+        try:
+            process.start()
+        except OSError as exc:
+            writer.close()
+            reader.close()
+            self._end("unexpected", f"{type(exc).__name__}: {exc} (starting a worker process)")
+            return
+        writer.close()  # the child holds the only writer: its exit ends the pipe
+        self.child_pid = process.pid
+        try:
+            kind, text = self._relay(reader, process)
+        finally:
+            reader.close()
+        self._end(kind, text)
+        _reap(process, _CHILD_EXIT_GRACE)
+        self.child_pid = None
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _relay(self, reader: Connection, process: BaseProcess) -> tuple[str, str]:
+        """Pass on the child's reports until it says how it ended or dies."""
+        while True:
+            if self._end_child_at is not None and time.monotonic() > self._end_child_at:
+                _reap(process, 0.0)
+                return "cancelled", ""
+            try:
+                if not reader.poll(_POLL_SECONDS):
+                    continue
+                message = reader.recv()
+            except (EOFError, OSError):
+                break  # the child is gone without its last word
+            if message[0] == "progress":
+                self.last = message[1]
+                self.progressed.emit(message[1])
+                continue
+            kind, text, trace = message
+            if trace:
+                log.error("%s failed in its worker process:\n%s", self.title, trace)
+            return kind, text
+        process.join(_CHILD_EXIT_GRACE)
+        return "died", _exit_reason(process.exitcode)
+
+    def _end(self, kind: str, text: str = "") -> None:
+        """Emit the signal for how the work ended, then ``ended``."""
+        try:
+            if kind == "succeeded" and self.token.cancelled:
+                kind = "cancelled"
+            if kind == "succeeded":
                 self.succeeded.emit()
+            elif kind == "cancelled":
+                self.cancelled.emit()
+            elif kind == "failed":
+                self.failed.emit(text)
+            elif kind == "died":
+                self.failed.emit(
+                    f"{self.title} stopped: its worker process ended unexpectedly ({text}). "
+                    "What was done before it is kept; start it again to go on. If it happens "
+                    "again, the computer may be short of memory; please report it with the log."
+                )
+            else:
+                self.failed.emit(
+                    f"{self.title} stopped on an unexpected error: {text}. "
+                    "What was done before it is kept; please report this with the log."
+                )
         finally:
             self.running = False
             self.ended.emit()
@@ -91,7 +206,7 @@ class Runner(Protocol):
 
     def submit(self, task: Callable[[], None], lane: str = "images") -> None: ...
 
-    def wait(self) -> None: ...
+    def wait(self, grace: float = 3.0) -> None: ...
 
 
 class ThreadRunner:
@@ -102,7 +217,10 @@ class ThreadRunner:
 
     LANES: ClassVar[dict[str, int]] = {"images": 2, "queries": 1}
 
-    def __init__(self) -> None:
+    def __init__(self, child_processes: bool = True) -> None:
+        # Work that can run in a child process does (``Job.run_in_child``);
+        # the rest (export) runs on the job pool's thread.
+        self.child_processes = child_processes
         # Python hands the interpreter lock between threads every 5 ms by
         # default; with a scan's threads busy, the GUI thread could wait
         # several turns for it. A shorter turn keeps the window responsive
@@ -121,15 +239,17 @@ class ThreadRunner:
         job.background = True
         self._jobs.add(job)  # keeps the Python object alive while it runs
         job.ended.connect(lambda: self._jobs.discard(job))
-        self._job_pool.start(job.run)
+        in_child = self.child_processes and job.portable
+        self._job_pool.start(job.run_in_child if in_child else job.run)
 
     def submit(self, task: Callable[[], None], lane: str = "images") -> None:
         self._lanes[lane].start(task)
 
-    def wait(self) -> None:
-        """Cancel running jobs and wait for everything to stop (on quit)."""
+    def wait(self, grace: float = 3.0) -> None:
+        """Cancel running jobs and wait for everything to stop (on quit); a child
+        process still working ``grace`` seconds later is terminated."""
         for job in list(self._jobs):
-            job.cancel()
+            job.stop(grace)
         self._job_pool.waitForDone(30_000)
         for pool in self._lanes.values():
             pool.clear()
@@ -145,7 +265,7 @@ class SyncRunner:
     def submit(self, task: Callable[[], None], lane: str = "images") -> None:
         task()
 
-    def wait(self) -> None:
+    def wait(self, grace: float = 3.0) -> None:
         return None
 
 
@@ -162,3 +282,27 @@ def _lower_priority(step: int = 5) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + step)
     except OSError as exc:  # not allowed here: run at normal priority
         log.info("cannot lower the priority of a worker thread: %s", exc)
+
+
+def _reap(process: BaseProcess, grace: float) -> None:
+    """Wait up to ``grace`` seconds for a child to exit, then terminate (and kill) it."""
+    process.join(grace)
+    if process.exitcode is None:
+        process.terminate()
+        process.join(2.0)
+    if process.exitcode is None:
+        process.kill()
+        process.join(2.0)
+
+
+def _exit_reason(code: int | None) -> str:
+    """A child's exit code in words: "exit code -9, killed by SIGKILL"."""
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"exit code {code}, killed by {name}"
+    return f"exit code {code}"
