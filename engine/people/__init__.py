@@ -32,8 +32,10 @@ from engine.people.facts import (
 )
 from engine.people.oplog import history, redo, undo
 from engine.people.queries import (
+    PersonRow,
     PersonSummary,
     people,
+    people_rows,
     person_faces,
     rejected_faces,
     unassigned_count,
@@ -56,6 +58,7 @@ __all__ = [
     "ClusterParamsError",
     "Operation",
     "PeopleError",
+    "PersonRow",
     "PersonSummary",
     "Suggestion",
     "confirm_faces",
@@ -67,6 +70,7 @@ __all__ = [
     "name_person",
     "params_for_strictness",
     "people",
+    "people_rows",
     "person_faces",
     "preview_cluster_count",
     "recluster",
