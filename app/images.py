@@ -57,6 +57,7 @@ class ImageCache(QObject):
         self._memory_items = memory_items
         self._pending: set[str] = set()
         self._broken: set[str] = set()
+        self.requested = 0  # images asked of the workers so far (disk cache or decode)
         self._loaded.connect(self._store, Qt.ConnectionType.QueuedConnection)
 
     # -- requests -------------------------------------------------------------
@@ -85,6 +86,7 @@ class ImageCache(QObject):
         if key in self._pending or key in self._broken:
             return None
         self._pending.add(key)
+        self.requested += 1
         path = self.cache_dir / f"v{CACHE_VERSION}" / key[:2] / f"{key}.jpg"
         self._runner.submit(lambda: self._load(key, path, make))
         return None

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 PERSON_MIME = "application/x-facealbum-person-ids"
 CROP_SIZE = 160  # pixels of a face crop on disk (shown at up to 128 logical px)
 THUMB_SIZE = 320
+COVER_BATCH = 64  # covers read at once when a row without one is painted
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -138,14 +139,23 @@ class _ImageListModel(QAbstractListModel):
 
 
 class PeopleModel(_ImageListModel):
-    """Every person the engine knows (hidden ones included), largest first."""
+    """Every person the engine knows (hidden ones included), largest first.
+
+    A read brings one ``PersonRow`` per person (counts and the cover's face
+    id, no records). Covers are resolved when a row is painted or asked for:
+    the face and photo records of that row and its neighbours, read by
+    primary key on the GUI thread's connection (a few milliseconds for a
+    screenful, whatever the size of the catalog), so a grid of 30k people
+    never reads 30k faces and photos, nor asks for 30k thumbnails.
+    """
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(session, parent)
-        self._people: list[PersonSummary] = []
-        self._by_id: dict[int, PersonSummary] = {}
+        self._rows: list[people.PersonRow] = []
+        self._row_of: dict[int, int] = {}  # person id -> row
         self._ids: list[int] = []
-        self._covers: dict[int, tuple[Face, Photo]] = {}
+        self._summaries: dict[int, PersonSummary] = {}  # made when first asked for
+        self._covers: dict[int, tuple[Face, Photo] | None] = {}  # resolved so far
         self.unassigned = 0
         session.changed.connect(self.refresh)
         self.refresh()
@@ -154,61 +164,106 @@ class PeopleModel(_ImageListModel):
         self._reader.read(_read_people)
 
     def _apply(self, data: "_People") -> None:
-        summaries = data.summaries
         self.unassigned = data.unassigned
         same_rows = data.ids == self._ids
         if not same_rows:
             self.beginResetModel()
-        self._people, self._covers, self._ids = summaries, data.covers, data.ids
-        self._by_id = data.by_id
-        self._rows_by_key = data.rows_by_key
+        self._rows, self._row_of, self._ids = data.rows, data.row_of, data.ids
+        self._summaries, self._covers, self._rows_by_key = {}, {}, {}
         if not same_rows:
             self.endResetModel()
-        elif summaries:
-            self.dataChanged.emit(self.index(0), self.index(len(summaries) - 1))
+        elif data.rows:
+            self.dataChanged.emit(self.index(0), self.index(len(data.rows) - 1))
         self.refreshed.emit()
 
     def person_ids(self) -> list[int]:
         return list(self._ids)
 
     def names(self) -> list[str]:
-        return sorted({p.name for p in self._people if p.name})
+        return sorted({p.name for p in self._rows if p.name})
 
     def find_named(self, name: str) -> int | None:
         wanted = name.strip().casefold()
-        for p in self._people:
+        for p in self._rows:
             if p.name and p.name.casefold() == wanted:
                 return int(p.id)
         return None
 
+    def row_at(self, row: int) -> people.PersonRow:
+        """What row ``row`` shows, without making a record (filters call this per row)."""
+        return self._rows[row]
+
     def summary_at(self, row: int) -> PersonSummary:
-        return self._people[row]
+        return self._summary(self._rows[row])
 
     def summary(self, person_id: int | None) -> PersonSummary | None:
-        return self._by_id.get(person_id) if person_id is not None else None
+        row = self._row_of.get(person_id) if person_id is not None else None
+        return self._summary(self._rows[row]) if row is not None else None
 
     def cover(self, person_id: int) -> tuple[Face, Photo] | None:
+        if person_id not in self._covers and person_id in self._row_of:
+            self._resolve_covers([person_id])
         return self._covers.get(person_id)
+
+    def _summary(self, row: people.PersonRow) -> PersonSummary:
+        summary = self._summaries.get(row.id)
+        if summary is None:
+            summary = self._summaries[row.id] = PersonSummary(
+                id=row.id, name=row.name, face_count=row.face_count,
+                photo_count=row.photo_count, photos=[], hidden=bool(row.hidden),
+                cover_face_id=row.cover_face_id, confirmed_count=row.confirmed_count,
+            )
+        return summary
+
+    def _cover_at(self, row: int) -> tuple[Face, Photo] | None:
+        person_id = self._rows[row].id
+        if person_id not in self._covers:
+            # The rows around it are likely on screen too: one read for all.
+            near = self._rows[max(0, row - COVER_BATCH // 4) : row + COVER_BATCH]
+            self._resolve_covers([p.id for p in near if p.id not in self._covers])
+        return self._covers.get(person_id)
+
+    def _resolve_covers(self, person_ids: list[int]) -> None:
+        """Read the cover face and photo of each person, by primary key."""
+        wanted = {pid: self._rows[self._row_of[pid]].cover_face_id for pid in person_ids}
+        faces: dict[int, Face] = {}
+        photos: dict[int, Photo] = {}
+        if not self.session.closed:
+            try:
+                faces = {f.id: f for f in self.session.catalog.faces(ids=wanted.values())}
+                photos = _photos_by_id(self.session.catalog, {f.photo_id for f in faces.values()})
+            except (FaceAlbumError, sqlite3.Error) as exc:  # changed meanwhile: a re-read comes
+                log.info("cannot read the covers of %d people: %s", len(wanted), exc)
+                faces, photos = {}, {}
+        for pid, face_id in wanted.items():
+            face = faces.get(face_id)
+            photo = photos.get(face.photo_id) if face is not None else None
+            if face is None or photo is None:
+                self._covers[pid] = None
+                continue
+            self._covers[pid] = (face, photo)
+            key = crop_key(photo, face.box, CROP_SIZE)
+            self._rows_by_key.setdefault(key, []).append(self._row_of[pid])
 
     # -- QAbstractListModel ----------------------------------------------------
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._people)
+        return 0 if parent.isValid() else len(self._rows)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._people):
+        if not index.isValid() or index.row() >= len(self._rows):
             return None
-        p = self._people[index.row()]
+        p = self._rows[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return p.name or "Unnamed" if role == Qt.ItemDataRole.DisplayRole else p.name or ""
         if role == Qt.ItemDataRole.DecorationRole:
-            cover = self._covers.get(p.id)
+            cover = self._cover_at(index.row())
             if cover is None:
                 return None
             return self.images.face_crop(cover[1], cover[0].box, CROP_SIZE)
         if role == Qt.ItemDataRole.ToolTipRole:
             state = " (hidden)" if p.hidden else ""
-            return (f"{p.label}{state}\n{count_text(p.photo_count, 'photo')}, "
+            return (f"{p.name or 'Unnamed'}{state}\n{count_text(p.photo_count, 'photo')}, "
                     f"{count_text(p.face_count, 'face')}\nDouble-click to open, F2 to name")
         if role == Role.ID:
             return p.id
@@ -273,10 +328,10 @@ class PeopleFilter(QSortFilterProxyModel):
     def filterAcceptsRow(self, row: int, parent: _Index) -> bool:  # noqa: N802
         # Called for every row on each change: read the summary directly rather
         # than through data(), which costs a round trip through Qt per role.
-        person = self.people.summary_at(row)
+        person = self.people.row_at(row)
         named = bool(person.name)
         if self.mode == "hidden":
-            keep = person.hidden
+            keep = bool(person.hidden)
         elif person.hidden:
             keep = False
         else:
@@ -390,27 +445,17 @@ class PhotosModel(_ImageListModel):
 
 @dataclass(frozen=True)
 class _People:
-    summaries: list[PersonSummary]
+    rows: list[people.PersonRow]
     ids: list[int]
-    by_id: dict[int, PersonSummary]
-    covers: dict[int, tuple[Face, Photo]]
-    rows_by_key: dict[str, list[int]]
+    row_of: dict[int, int]
     unassigned: int
 
 
 def _read_people(cat: Catalog) -> _People:
-    summaries = people.people(cat, include_hidden=True, with_photos=False)  # largest first
-    cover_ids = [p.cover_face_id for p in summaries if p.cover_face_id is not None]
-    faces = {f.id: f for f in cat.faces(ids=cover_ids)}
-    photos = _photos_by_id(cat, {f.photo_id for f in faces.values()})
-    covers = {
-        s.id: (faces[s.cover_face_id], photos[faces[s.cover_face_id].photo_id])
-        for s in summaries if s.cover_face_id in faces
-    }
-    keys = (crop_key(covers[s.id][1], covers[s.id][0].box, CROP_SIZE) if s.id in covers
-            else None for s in summaries)
-    return _People(summaries, [s.id for s in summaries], {s.id: s for s in summaries}, covers,
-                   _rows_by_key(keys), people.unassigned_count(cat))
+    rows = people.people_rows(cat, include_hidden=True)  # largest first
+    ids = [r.id for r in rows]
+    return _People(rows, ids, {pid: row for row, pid in enumerate(ids)},
+                   people.unassigned_count(cat))
 
 
 def _read_faces(
