@@ -39,6 +39,7 @@ reuses them on the next run; the thumbnail cache is always fresh.
 
 import argparse
 import gc
+import hashlib
 import os
 import random
 import sys
@@ -66,7 +67,7 @@ DEMO_PHOTO = REPO / "resources" / "demo" / "obama_1.jpg"
 DEMO_SIZE = (820, 1024)
 FACE_BOX = (300.0, 90.0, 170.0, 210.0)
 FACES_PER_PHOTO = 2
-GENERATOR_VERSION = 1  # part of a kept catalog's name: change with the generator
+GENERATOR_VERSION = 2  # part of a kept catalog's name: change with the generator
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ def build_catalog(path: Path, photos_dir: Path, shape: Shape, seed: int = 7) -> 
             if not link.exists():
                 os.symlink(DEMO_PHOTO, link)
             photo = cat.add_photo(
-                root, name.encode(), size=1, mtime_ns=1, sha256=f"{i:064x}",
+                root, name.encode(), size=1, mtime_ns=1,
+                sha256=hashlib.sha256(b"%d" % i).hexdigest(),
                 width=DEMO_SIZE[0], height=DEMO_SIZE[1],
                 status=PhotoStatus.MISSING if i % 200 == 199 else PhotoStatus.OK,
                 detector="yunet")
