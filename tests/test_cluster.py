@@ -114,3 +114,82 @@ def test_strictness_maps_onto_thresholds_from_loose_to_strict() -> None:
 def test_parameters_out_of_range_are_refused_with_the_range() -> None:
     with pytest.raises(ClusterParamsError, match="threshold <= max_threshold"):
         ClusterParams(threshold=2.0, max_threshold=1.0)
+
+
+# -- lone faces joining people --------------------------------------------------
+
+
+def library(
+    pairs: int = 20, per_person: int = 8, dim: int = 64, seed: int = 0
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """People in look-alike pairs: each face of one is, on average, between
+    1.2 and 1.6 (squared) from the other of its pair, and about 2 from the rest.
+    Faces of one person are within about 0.05 of each other. Also returns
+    directions no person uses, for lone faces."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.normal(size=(dim, dim)))[0]
+    faces = []
+    for p in range(pairs):
+        a, b = basis[2 * p], basis[2 * p + 1]
+        apart = 1.2 + 0.4 * p / max(pairs - 1, 1)
+        dot = (2.0 - apart) / 2.0
+        c = dot * a + np.sqrt(1 - dot * dot) * b
+        for centre in (a, c):
+            x = centre + rng.normal(size=(per_person, dim)) * 0.02
+            faces.append(x / np.linalg.norm(x, axis=1, keepdims=True))
+    return np.concatenate(faces).astype(np.float32), list(basis[2 * pairs :])
+
+
+def face_at(x: np.ndarray, rows: np.ndarray, distance: float, away: np.ndarray) -> np.ndarray:
+    """A unit vector whose mean squared distance to the faces ``rows`` is
+    ``distance``, the rest of it along ``away`` (far from every face)."""
+    mean = x[rows].mean(axis=0)
+    along = (2.0 - distance) / (2.0 * np.linalg.norm(mean))
+    away = away - (away @ mean) * mean / (mean @ mean)
+    away /= np.linalg.norm(away)
+    return (along * mean / np.linalg.norm(mean) + np.sqrt(1 - along**2) * away).astype(np.float32)
+
+
+def test_a_persons_odd_photo_joins_them_when_the_library_has_few_strangers() -> None:
+    x, free = library()
+    odd = face_at(x, np.arange(8), 1.25, free[0])
+    labels = cluster(np.vstack([x, odd]))
+    assert labels[-1] == labels[0] >= 0
+    # A plain cut at the threshold leaves it alone: the join is the attach step's doing.
+    alone = cluster(np.vstack([x, odd]), params=ClusterParams(attach_rate=0.0))
+    assert alone[-1] == -1
+    assert labels.max() == alone.max()  # no person is made or removed
+
+
+def test_strangers_seen_once_are_not_joined_to_people_in_a_library_full_of_them() -> None:
+    x, free = library(dim=160)
+    rng = np.random.default_rng(1)
+    people = len(x) // 8
+    odd = face_at(x, np.arange(8), 1.25, free[0])
+    # Strangers as near to people as people are to their look-alikes.
+    strangers = [
+        face_at(x, np.arange(8) + 8 * int(rng.integers(people)), float(rng.uniform(1.2, 1.6)),
+                free[1 + i])
+        for i in range(80)
+    ]
+    labels = cluster(np.vstack([x, odd, *strangers]))
+    assert labels[len(x)] == -1
+    assert np.count_nonzero(labels[len(x) + 1 :] >= 0) <= 4
+
+
+def test_a_lone_face_never_joins_a_person_already_in_its_photo() -> None:
+    x, free = library()
+    odd = face_at(x, np.arange(8), 1.25, free[0])
+    photo = np.arange(len(x) + 1)
+    photo[-1] = photo[3]
+    labels = cluster(np.vstack([x, odd]), Constraints(photo=photo))
+    assert labels[-1] != labels[0]
+
+
+def test_a_lone_face_never_joins_a_person_it_was_rejected_from() -> None:
+    x, free = library()
+    odd = face_at(x, np.arange(8), 1.25, free[0])
+    seed = np.full(len(x) + 1, -1)
+    seed[:8] = 5
+    labels = cluster(np.vstack([x, odd]), Constraints(seed=seed, rejected={len(x): {5}}))
+    assert labels[0] >= 0 and labels[-1] != labels[0]

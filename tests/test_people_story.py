@@ -300,3 +300,30 @@ def test_a_merged_person_points_to_the_person_they_became(album: Album) -> None:
     people.merge_people(album.cat, [pb], pa)
     with pytest.raises(NotFoundError, match=f"merged into person {pa}"):
         people.name_person(album.cat, pb, "Ben")
+
+
+def test_a_persons_odd_photo_joins_them_but_never_after_the_user_said_no(album: Album) -> None:
+    for name in ("anna", "ben", "cara", "elsewhere"):
+        album.centre(name)
+    anna = album.faces_of("anna", 8)
+    others = album.faces_of("ben", 8) + album.faces_of("cara", 8)
+    # Anna in profile: on average 1.25 (squared) from her other faces, farther
+    # than the merge threshold, but far nearer to her than to anyone else.
+    mean = album.cat.embeddings("sface", anna)[1].mean(axis=0)
+    away = album.centres["elsewhere"] - (album.centres["elsewhere"] @ mean) * mean / (mean @ mean)
+    along = (2.0 - 1.25) / (2.0 * np.linalg.norm(mean))
+    odd = album.photo("anna")[0]
+    album.cat.put_embedding(
+        odd, "sface",
+        along * mean / np.linalg.norm(mean) + np.sqrt(1 - along**2) * away / np.linalg.norm(away),
+    )
+    run(people.update_people(album.cat))
+    assert album.person_of(odd) == album.person_of(anna[0]) is not None
+    assert album.person_of(others[0]) != album.person_of(anna[0])
+
+    people.reject_faces(album.cat, [odd], album.person_of(anna[0]))
+    run(people.recluster(album.cat))
+    assert album.person_of(odd) != album.person_of(anna[0])
+    people.undo(album.cat)
+    run(people.recluster(album.cat))
+    assert album.person_of(odd) == album.person_of(anna[0])

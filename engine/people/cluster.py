@@ -22,6 +22,16 @@ strictness gives without clustering again. Clusters smaller than
 ``min_size`` that hold no seed are left unassigned: a stranger seen once
 stays alone instead of being glued to another stranger.
 
+Last, lone faces may join the person they are nearest to by mean distance
+(``attach_lone``) at a distance chosen per library, not fixed: the
+faces that are in a cluster show how near a face comes to people who are
+not its own (the null distribution), and lone faces join, nearest first,
+while the expected number of wrong joins stays under ``attach_rate`` of
+those made (the Benjamini-Hochberg step-up rule). In a library of many
+strangers seen once that allows few or no joins; in one where nearly
+everyone is known it lets a person's odd photo (profile, blur, years
+apart) join them. It never makes a new person, so it changes no count.
+
 This module knows nothing of the catalog or of ids; ``engine.people.update``
 translates facts into the ``Constraints`` here.
 """
@@ -58,6 +68,10 @@ class ClusterParams:
     # of each cluster; a weight under 1 lets widely varied clusters (one person
     # over many years and poses) merge while two tight strangers still do not.
     spread_weight: float = 0.8
+    # Lone faces join their nearest person while the expected share of wrong
+    # joins stays under this (0 turns it off); never farther than attach_limit.
+    attach_rate: float = 0.2
+    attach_limit: float = 1.45
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= self.max_threshold <= 4.0:
@@ -69,6 +83,11 @@ class ClusterParams:
             raise ClusterParamsError(
                 f"expected neighbours >= 1 and min_size >= 1; got neighbours="
                 f"{self.neighbours}, min_size={self.min_size}"
+            )
+        if not 0.0 <= self.attach_rate < 1.0 or not 0.0 < self.attach_limit <= 4.0:
+            raise ClusterParamsError(
+                "expected 0 <= attach_rate < 1 and 0 < attach_limit <= 4; got attach_rate="
+                f"{self.attach_rate}, attach_limit={self.attach_limit}"
             )
 
 
@@ -122,6 +141,9 @@ class Dendrogram:
     right: np.ndarray  # root merged into it
     height: np.ndarray  # average-linkage squared distance of each merge
     seeded: np.ndarray  # bool per row: belongs to a seed
+    # Each row's nearest rows (-1: none within reach); ``attach_lone`` looks
+    # for a lone face's person among the people of these.
+    neighbours: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))
 
 
 def cluster(
@@ -132,7 +154,8 @@ def cluster(
     """Cluster label per row (0..C-1), or -1 for faces left unassigned."""
     params = stopping_at_threshold(params or ClusterParams())
     tree = build_tree(vectors, constraints, params)
-    return cut(tree, params.threshold, params.min_size)
+    labels = cut(tree, params.threshold, params.min_size)
+    return attach_lone(vectors, labels, tree.neighbours, constraints, params)
 
 
 def stopping_at_threshold(params: ClusterParams) -> ClusterParams:
@@ -176,17 +199,21 @@ def build_tree_steps(
     n = len(x)
     nn_idx = np.zeros((n, 0), dtype=np.int64)
     nn_dist = np.zeros((n, 0), dtype=np.float32)
+    reach = max(params.max_threshold, params.attach_limit if params.attach_rate > 0 else 0.0)
     for item in knn_steps(
-        x, min(params.neighbours, max(n - 1, 0)), max_distance=params.max_threshold,
-        cancel=cancel,
+        x, min(params.neighbours, max(n - 1, 0)), max_distance=reach, cancel=cancel,
     ):
         if isinstance(item, tuple):
             nn_idx, nn_dist = item
         else:
             yield item
-    yield from _agglomerate(
+    for step in _agglomerate(
         x, nn_idx, nn_dist, constraints, params.max_threshold, rule_of(params), cancel
-    )
+    ):
+        if isinstance(step, Dendrogram):
+            yield replace(step, neighbours=nn_idx.astype(np.int32))
+        else:
+            yield step
 
 
 def cut(tree: Dendrogram, threshold: float, min_size: int = 2) -> np.ndarray:
@@ -209,6 +236,127 @@ def cut(tree: Dendrogram, threshold: float, min_size: int = 2) -> np.ndarray:
 def count_clusters(tree: Dendrogram, threshold: float, min_size: int = 2) -> int:
     labels = cut(tree, threshold, min_size)
     return int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
+
+
+# -- lone faces ----------------------------------------------------------------
+
+
+def attach_lone(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    neighbours: np.ndarray,
+    constraints: Constraints | None = None,
+    params: ClusterParams | None = None,
+) -> np.ndarray:
+    """``labels`` with some lone faces (-1) joined to their nearest cluster.
+
+    A face's distance to a cluster is its mean squared distance to the
+    cluster's faces, ``2 - 2 x . mean``, looked at for the clusters of its
+    neighbours only. The null distribution is that of the faces already in
+    a cluster to their nearest *other* cluster: how near a face comes to
+    people it is not. Taking the lone faces nearest first, the first ``j``
+    join when ``lone x P(null <= d_j) <= attach_rate x j`` (Benjamini-Hochberg):
+    the expected number of strangers among them is under that share. A face
+    never joins a cluster holding another face of its photo or a person it
+    was rejected from. No cluster is made or removed.
+    """
+    params = params or ClusterParams()
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    lone = np.nonzero(labels < 0)[0]
+    if params.attach_rate <= 0 or not len(lone) or labels.max(initial=-1) < 0:
+        return labels
+    if neighbours.shape[0] != len(labels):
+        raise ValueError("neighbours must have one row per label")
+    x = np.asarray(vectors, dtype=np.float32)
+    in_cluster = labels >= 0
+    clusters = int(labels.max()) + 1
+    means = np.zeros((clusters, x.shape[1]), dtype=np.float64)
+    np.add.at(means, labels[in_cluster], x[in_cluster])
+    means /= np.bincount(labels[in_cluster], minlength=clusters)[:, None]
+
+    # (face, cluster of one of its neighbours) pairs, the face's own cluster excluded.
+    k = neighbours.shape[1]
+    rows = np.repeat(np.arange(len(labels), dtype=np.int64), k)
+    cols = neighbours.ravel().astype(np.int64)
+    ok = cols >= 0
+    rows, cand = rows[ok], labels[cols[ok]]
+    ok = (cand >= 0) & (cand != labels[rows])
+    key = np.unique(rows[ok] * clusters + cand[ok])
+    rows, cand = key // clusters, key % clusters
+    dist = np.empty(len(rows), dtype=np.float64)
+    for start in range(0, len(rows), 65536):
+        part = slice(start, start + 65536)
+        dist[part] = 2.0 - 2.0 * np.einsum(
+            "ij,ij->i", x[rows[part]].astype(np.float64), means[cand[part]]
+        )
+
+    nearest_other = np.full(len(labels), np.inf)
+    np.minimum.at(nearest_other, rows, dist)
+    null = np.sort(nearest_other[in_cluster])
+
+    # Each lone face's admissible clusters, nearest first.
+    is_lone = ~in_cluster
+    pick = is_lone[rows] & (dist <= params.attach_limit)
+    rows, cand, dist = rows[pick], cand[pick], dist[pick]
+    order = np.lexsort((dist, rows))
+    rows, cand, dist = rows[order], cand[order], dist[order]
+    allowed = _admissible(rows, cand, labels, constraints)
+    rows, cand, dist = rows[allowed], cand[allowed], dist[allowed]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    face, target, d = rows[first], cand[first], dist[first]
+    if not len(face):
+        return labels
+    order = np.argsort(d, kind="stable")
+    face, target, d = face[order], target[order], d[order]
+    expected_wrong = len(lone) * np.searchsorted(null, d, side="right") / max(len(null), 1)
+    passing = np.nonzero(expected_wrong <= params.attach_rate * np.arange(1, len(d) + 1))[0]
+    if not len(passing):
+        return labels
+    take = int(passing[-1]) + 1
+    photo = None if constraints is None or constraints.photo is None else constraints.photo
+    if photo is None:
+        labels[face[:take]] = target[:take]
+        return labels
+    # Two lone faces of one photo may not join one cluster together.
+    taken: set[tuple[int, int]] = set()
+    for row, cluster_label in zip(face[:take], target[:take], strict=True):
+        mark = (int(photo[row]), int(cluster_label))
+        if mark in taken:
+            continue
+        taken.add(mark)
+        labels[row] = cluster_label
+    return labels
+
+
+def _admissible(
+    rows: np.ndarray, cand: np.ndarray, labels: np.ndarray, constraints: Constraints | None
+) -> np.ndarray:
+    """Which (lone row, cluster) pairs no cannot-link forbids."""
+    allowed = np.ones(len(rows), dtype=bool)
+    if constraints is None or not len(rows):
+        return allowed
+    if constraints.photo is not None:
+        photo = np.asarray(constraints.photo, dtype=np.int64)
+        clustered = labels >= 0
+        # Clusters holding a face of each photo that has more than one face.
+        _, inverse, counts = np.unique(photo, return_inverse=True, return_counts=True)
+        shared = clustered & (counts[inverse] > 1)
+        busy = set(zip(photo[shared].tolist(), labels[shared].tolist(), strict=True))
+        if busy:
+            check = np.nonzero(counts[inverse[rows]] > 1)[0]
+            for i in check:
+                if (int(photo[rows[i]]), int(cand[i])) in busy:
+                    allowed[i] = False
+    if constraints.rejected and constraints.seed is not None:
+        seed = np.asarray(constraints.seed, dtype=np.int64)
+        seeded = seed >= 0
+        seed_of = dict(zip(labels[seeded].tolist(), seed[seeded].tolist(), strict=True))
+        for i in np.nonzero(np.isin(rows, list(constraints.rejected)))[0]:
+            label = seed_of.get(int(cand[i]))
+            if label is not None and label in constraints.rejected[int(rows[i])]:
+                allowed[i] = False
+    return allowed
 
 
 # -- the merge rounds ----------------------------------------------------------

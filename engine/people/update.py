@@ -24,6 +24,7 @@ from engine.people.cluster import (
     ClusterParams,
     Constraints,
     Dendrogram,
+    attach_lone,
     build_tree_steps,
     cut,
     merge_distance,
@@ -169,7 +170,7 @@ def recluster(
         raise RuntimeError("clustering ended without a result")
     _TREES.clear()
     _TREES[key] = tree
-    labels = cut(tree, params.threshold, min_size=1)
+    labels = _cut_and_attach(table, tree, params)
     if cancel is not None and cancel.cancelled:
         raise Cancelled("clustering was stopped on request; nothing was changed")
     yield Progress("writing", 0, 1)
@@ -178,6 +179,21 @@ def recluster(
         changed = _write(cat, table, np.arange(len(table.ids)), target)
     _TREES.pop(key, None)  # the catalog changed: its signature is stale
     yield Progress("writing", 1, 1, {"changed": changed})
+
+
+def _cut_and_attach(table: FaceTable, tree: Dendrogram, params: ClusterParams) -> np.ndarray:
+    """Every cluster at the threshold, however small (``_persons_for_clusters``
+    decides which become people), with the lone faces that ``attach_lone``
+    lets join a person moved into that person's cluster."""
+    labels = cut(tree, params.threshold, min_size=1)
+    kept = cut(tree, params.threshold, params.min_size)
+    joined = attach_lone(table.vectors, kept, tree.neighbours, table.constraints(), params)
+    moved = np.nonzero((kept < 0) & (joined >= 0))[0]
+    if len(moved):
+        member = np.full(int(kept.max()) + 1, -1, dtype=np.int64)
+        member[kept[kept >= 0]] = np.nonzero(kept >= 0)[0]
+        labels[moved] = labels[member[joined[moved]]]
+    return labels
 
 
 def preview_cluster_count(
@@ -287,7 +303,10 @@ def update_people(
             else:
                 yield item
         if tree is not None:
-            labels = cut(tree, params.threshold, params.min_size)
+            labels = attach_lone(
+                table.vectors[rest], cut(tree, params.threshold, params.min_size),
+                tree.neighbours, table.constraints(rest), params,
+            )
     with cat.transaction():
         new_ids: dict[int, int] = {}
         for rest_row, label in zip(rest, labels, strict=True):
