@@ -157,6 +157,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.images import ImageCache
+    from app.main import settle_heap
     from app.main_window import MainWindow
     from app.session import Session
     from app.settings import Settings, SettingsStore
@@ -180,6 +181,7 @@ def main() -> int:
         window.show()
         for _ in range(3):  # the window's first layout and paint happen before the scan
             app.processEvents()
+        settle_heap()  # as the app does once its window is up
 
         beat = Heartbeat()
         reports: list[Progress] = []
