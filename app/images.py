@@ -3,7 +3,11 @@
 ``ImageCache`` hands out ``QPixmap``s for photo thumbnails and face crops. A
 request it cannot answer from memory returns ``None`` at once and schedules
 the work on the runner's task pool; when the image is ready ``ready(key)``
-fires (queued, so views repaint on the GUI thread). Decoded images are kept
+fires (queued, so views repaint on the GUI thread). Requests wait newest
+first, and only the newest ``queue_items`` of them wait at all: a grid of
+30k people scrolled from top to bottom asks for the tiles it passed, and
+the tiles where it stopped must not wait behind them (a dropped request is
+simply asked again if its tile is painted again). Decoded images are kept
 as JPEG files under the user's cache folder, named by the photo's content
 hash, so a moved or re-scanned photo keeps its thumbnails. This module reads
 photos through ``engine.imageio`` and never changes the catalog.
@@ -13,6 +17,7 @@ import hashlib
 import logging
 import math
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -49,13 +54,19 @@ class ImageCache(QObject):
     ready = Signal(str)  # key of an image that can now be had without waiting
     _loaded = Signal(str, QImage)  # from a worker thread to the GUI thread
 
-    def __init__(self, cache_dir: Path, runner: Runner, memory_items: int = 3000) -> None:
+    def __init__(
+        self, cache_dir: Path, runner: Runner, memory_items: int = 3000, queue_items: int = 256
+    ) -> None:
         super().__init__()
         self.cache_dir = cache_dir
         self._runner = runner
         self._memory: OrderedDict[str, QPixmap] = OrderedDict()
         self._memory_items = memory_items
-        self._pending: set[str] = set()
+        self._pending: set[str] = set()  # asked for and not stored yet (GUI thread only)
+        # Waiting requests, oldest first; workers take from the end.
+        self._queue: OrderedDict[str, tuple[Path, _Maker]] = OrderedDict()
+        self._queue_items = queue_items
+        self._queue_lock = threading.Lock()
         self._broken: set[str] = set()
         self.requested = 0  # images asked of the workers so far (disk cache or decode)
         self._loaded.connect(self._store, Qt.ConnectionType.QueuedConnection)
@@ -88,11 +99,26 @@ class ImageCache(QObject):
         self._pending.add(key)
         self.requested += 1
         path = self.cache_dir / f"v{CACHE_VERSION}" / key[:2] / f"{key}.jpg"
-        self._runner.submit(lambda: self._load(key, path, make))
+        with self._queue_lock:
+            self._queue[key] = (path, make)
+            dropped = []
+            while len(self._queue) > self._queue_items:
+                dropped.append(self._queue.popitem(last=False)[0])
+        self._pending.difference_update(dropped)
+        # One task per request; each makes the newest image still waiting.
+        self._runner.submit(self._load_newest)
         return None
 
+    def _load_newest(self) -> None:
+        """Runs on a worker thread: the newest waiting request, if any is left."""
+        with self._queue_lock:
+            if not self._queue:
+                return  # dropped, or taken by an earlier task
+            key, (path, make) = self._queue.popitem(last=True)
+        self._load(key, path, make)
+
     def _load(self, key: str, path: Path, make: _Maker) -> None:
-        """Runs on a worker thread: disk cache first, the photo itself otherwise."""
+        """Disk cache first, the photo itself otherwise."""
         image = QImage(str(path)) if path.exists() else QImage()
         if image.isNull():
             try:

@@ -20,14 +20,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from pytestqt.qtbot import QtBot
 
-from app.images import ImageCache
+from app.images import ImageCache, thumb_key
 from app.main_window import MainWindow
 from app.models import PeopleFilter, PeopleModel, Role
 from app.session import Session
 from app.settings import Settings, SettingsStore
 from app.workers import SyncRunner
 from engine import people
-from engine.catalog import Catalog, PhotoStatus
+from engine.catalog import Catalog, Photo, PhotoStatus
 from engine.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 
 DEMO_PHOTO = Path(__file__).resolve().parent.parent / "resources" / "demo" / "obama_1.jpg"
@@ -289,3 +289,26 @@ def test_a_large_grid_asks_for_the_covers_on_screen_only(qtbot: QtBot, tmp_path:
     assert 0 < session.images.requested == len(parked.tasks) <= on_screen
     window.close()
     session.close()
+
+
+def test_thumbnails_asked_last_are_made_first_and_old_requests_give_way(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    photos = [Photo(id=i, root=str(DEMO_PHOTO.parent).encode(), relpath=DEMO_PHOTO.name.encode(),
+                    size=1, mtime_ns=1, sha256=sha(i), width=820, height=1024,
+                    status=PhotoStatus.OK, problem=None, detector="yunet", scanned_at=0.0)
+              for i in range(5)]
+    parked = Parked()
+    cache = ImageCache(tmp_path / "thumbs", parked, queue_items=3)  # type: ignore[arg-type]
+    made: list[str] = []
+    cache.ready.connect(made.append)
+    for photo in photos:  # scrolling past five tiles
+        assert cache.photo_thumb(photo, 32) is None
+    assert cache.requested == len(parked.tasks) == 5
+    for task in parked.tasks:
+        task()
+    qtbot.waitUntil(lambda: len(made) == 3, timeout=5000)
+    assert made == [thumb_key(photos[i], 32) for i in (4, 3, 2)]
+    assert isinstance(cache.photo_thumb(photos[4], 32), QPixmap)
+    assert cache.photo_thumb(photos[0], 32) is None  # gave way; painted again, asked again
+    assert cache.requested == 6
