@@ -46,11 +46,6 @@ INTERIM_PEOPLE_EVERY = 20.0
 # ``info`` key of a report after which the catalog holds new people.
 PEOPLE_CHANGED = "people_changed"
 
-# How a child process ends its conversation with the job that started it:
-# (kind, text, traceback). ``kind`` is one of these; ``text`` is the message
-# to show for "failed" and "unexpected" (type and message of the exception).
-ENDINGS = ("succeeded", "cancelled", "failed", "unexpected")
-
 
 class ChildWork(ABC):
     """Long work that may run in a child process.
@@ -147,7 +142,9 @@ def run_child(
     """Entry point of a child process: run ``work`` on its own catalog connection.
 
     Sends ``("progress", Progress)`` for each report, then one ending
-    ``(kind, text, traceback)`` (see ``ENDINGS``). ``stop`` is the parent's
+    ``(kind, text, traceback)``: kind "succeeded", "cancelled", "failed" (text:
+    the engine's message) or "unexpected" (text: the exception's type and
+    message; traceback: where it came from). ``stop`` is the parent's
     cancel request; the engine honours it between two items. If the parent is
     gone (the pipe is broken) the work stops at its next report.
     """

@@ -132,7 +132,8 @@ class Job(QObject):
         )
         try:
             process.start()
-        except OSError as exc:
+        except Exception as exc:  # no process, or work that cannot be sent to one
+            log.exception("%s could not start its worker process", self.title)
             writer.close()
             reader.close()
             self._end("unexpected", f"{type(exc).__name__}: {exc} (starting a worker process)")
@@ -141,6 +142,10 @@ class Job(QObject):
         self.child_pid = process.pid
         try:
             kind, text = self._relay(reader, process)
+        except Exception as exc:  # a report that cannot be read: end the child
+            log.exception("%s: cannot read the worker process's reports", self.title)
+            _reap(process, 0.0)
+            kind, text = "unexpected", f"{type(exc).__name__}: {exc}"
         finally:
             reader.close()
         self._end(kind, text)

@@ -64,6 +64,16 @@ class Deaf(ChildWork):
         yield Progress("waiting", 1, 1)
 
 
+@dataclass(frozen=True)
+class Unsendable(ChildWork):
+    """Work holding something a child process cannot receive (a lambda)."""
+
+    step: object = lambda: None
+
+    def __call__(self, catalog: Catalog, cancel: CancelToken) -> Iterator[Progress]:
+        yield Progress("counting", 1, 1)
+
+
 def outcome(job: Job) -> list[tuple[str, str]]:
     """Connect to every ending signal of ``job``; the list fills as they arrive."""
     seen: list[tuple[str, str]] = []
@@ -151,6 +161,15 @@ def test_errors_in_a_child_read_as_they_do_in_the_app_itself(tmp_path: Path) -> 
     assert "not a folder" in messages["a folder that does not exist"]
     assert "cannot open the catalog" in messages["a catalog that cannot be opened"]
     assert "unexpected error: KeyError" in messages["an error nobody expected"]
+
+
+def test_work_that_cannot_be_sent_to_a_child_fails_instead_of_hanging(tmp_path: Path) -> None:
+    job = Job("Counting", tmp_path / "catalog.sqlite", Unsendable())
+    ended = outcome(job)
+    job.run_in_child()
+    assert len(ended) == 1 and ended[0][0] == "failed"
+    assert "starting a worker process" in ended[0][1]
+    assert not job.running
 
 
 def test_a_child_killed_mid_scan_is_reported_with_its_exit_code_and_keeps_its_photos(
