@@ -530,8 +530,7 @@ class CheckablePeople(PeopleFilter):
     def __init__(self, source: PeopleModel, parent: QObject | None = None) -> None:
         super().__init__(source, parent)
         self.checked: set[int] = {
-            pid for pid in source.person_ids()
-            if (s := source.summary(pid)) is not None and s.name and not s.hidden
+            p.id for p in map(source.row_at, range(source.rowCount())) if p.name and not p.hidden
         }
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -22,7 +22,7 @@ from pytestqt.qtbot import QtBot
 
 from app.images import ImageCache, thumb_key
 from app.main_window import MainWindow
-from app.models import PeopleFilter, PeopleModel, Role
+from app.models import CheckablePeople, PeopleFilter, PeopleModel, Role
 from app.session import Session
 from app.settings import Settings, SettingsStore
 from app.workers import SyncRunner
@@ -222,6 +222,9 @@ def test_people_model_shows_names_counts_and_covers(
     assert visible.rowCount() == 4
     visible.set_mode("hidden")
     assert [visible.index(r, 0).data() for r in range(visible.rowCount())] == ["Cy"]
+    export = CheckablePeople(model)  # named people who are not hidden, checked at first
+    assert export.chosen() == [made.person["ann"], made.person["dee"]]
+    assert export.index(0, 0).data() == "Ann  ·  2 photos"
     session.close()
 
 
