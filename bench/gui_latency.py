@@ -226,6 +226,8 @@ def main() -> int:
 
     gaps = sorted(g for _t, g in beat.gaps)
     worst = sorted(range(len(beat.gaps)), key=lambda i: -beat.gaps[i][1])[:5]
+    blocked = [max(g - c - q, 0.0) for (_t, g), c, q in zip(beat.gaps, beat.busy, beat.queued,
+                                                              strict=True)]
     last = next((r for r in reversed(reports) if r.stage == "scanning"), None)
     result = {
         "folder": str(args.folder),
@@ -247,15 +249,18 @@ def main() -> int:
             for i in sorted(range(len(beat.busy)), key=lambda i: -beat.busy[i])[:3]
         ],
         "worst_gui_cpu_ms": sorted((round(b, 1) for b in beat.busy), reverse=True)[:3],
+        # Blocked: the gap less the GUI thread's CPU and its wait for a core;
+        # the timer's own 5 ms wait is part of every gap.
+        "worst_blocked_in_a_gap_ms": round(max(blocked), 1) if blocked else None,
+        "gaps_blocked_over_20ms": sum(1 for b in blocked if b > 20.0),
+        "worst_no_core_in_a_gap_ms": round(max(beat.queued), 1) if beat.queued else None,
         "worst_at_seconds": [round(beat.gaps[i][0], 1) for i in worst],
         "worst_gaps_ms": [round(beat.gaps[i][1], 1) for i in worst],
         # Each worst gap split: GUI thread on a core / ready but without a core /
         # idle or blocked (the timer's own wait, the interpreter lock, a system call).
         "worst_gaps_cpu_ms": [round(beat.busy[i], 1) for i in worst],
         "worst_gaps_no_core_ms": [round(beat.queued[i], 1) for i in worst],
-        "worst_gaps_blocked_ms": [
-            round(max(beat.gaps[i][1] - beat.busy[i] - beat.queued[i], 0.0), 1) for i in worst
-        ],
+        "worst_gaps_blocked_ms": [round(blocked[i], 1) for i in worst],
         "user_actions": actions,
     }
     if args.trace:
