@@ -55,7 +55,7 @@ class ImageCache(QObject):
     _loaded = Signal(str, QImage)  # from a worker thread to the GUI thread
 
     def __init__(
-        self, cache_dir: Path, runner: Runner, memory_items: int = 3000, queue_items: int = 256
+        self, cache_dir: Path, runner: Runner, memory_items: int = 3000, queue_items: int = 128
     ) -> None:
         super().__init__()
         self.cache_dir = cache_dir
