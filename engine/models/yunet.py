@@ -16,6 +16,7 @@ This module never reads photos from disk and never embeds faces.
 """
 
 import cv2
+import cv2.utils.logging as cv_logging
 import numpy as np
 import torch
 
@@ -77,6 +78,10 @@ class YuNetDetector(Detector):
         if self._loaded:
             return
         path = self.card.source.verified_path()
+        # OpenCV 5 warns on stderr that its new graph engine ignores the target
+        # it is given; nothing a user can act on, so only errors are let through.
+        level = cv_logging.getLogLevel()
+        cv_logging.setLogLevel(cv_logging.LOG_LEVEL_ERROR)
         try:
             self._net = cv2.FaceDetectorYN.create(
                 str(path), "", (320, 320), self.score_threshold, self.nms_threshold, TOP_K
@@ -86,6 +91,8 @@ class YuNetDetector(Detector):
                 f"OpenCV {cv2.__version__} cannot load YuNet from {path}: {exc}; "
                 f"install opencv-python-headless>=4.9"
             ) from exc
+        finally:
+            cv_logging.setLogLevel(level)
         self._size = (320, 320)
         self._loaded = True
 
