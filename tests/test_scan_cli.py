@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,16 @@ def test_scan_of_a_path_that_is_not_a_folder_says_so(
     code = main(["scan", str(tmp_path / "nowhere"), "--catalog", str(tmp_path / "c.sqlite")])
     assert code == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_help_answers_without_loading_torch() -> None:
+    # A fresh interpreter: this test process has torch loaded already.
+    code = (
+        "import sys; from engine.cli.main import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'cv2', 'engine.scan') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert out.stdout.strip() == "[]"

@@ -8,7 +8,6 @@ from engine.catalog import Catalog, PhotoStatus
 from engine.cli.common import add_command, open_catalog, stop_on_interrupt
 from engine.cli.output import ProgressBar, emit, emit_json, table
 from engine.progress import CancelToken
-from engine.scan import ScanOptions, ScanSummary, scan_folder
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -30,6 +29,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    # Imported here: the scan brings torch and the models, which ``--help``
+    # and the other commands do not need.
+    from engine.scan import ScanOptions, ScanSummary, scan_folder
+
     defaults = ScanOptions()
     options = ScanOptions(
         detector=args.detector or defaults.detector,
