@@ -72,6 +72,24 @@ def test_unknown_ids_end_the_command_with_how_to_list_valid_ones(
     assert "123456" in err
 
 
+def test_clustering_parameters_can_be_set_and_out_of_range_ones_are_refused(
+    scanned_demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(capsys, scanned_demo, "recluster")[0] == 0
+    pairs = [p for p in json.loads(run_cli(capsys, scanned_demo, "people", "--json")[1])
+             if p["face_count"] == 2]
+    assert pairs, "the demo album has people seen exactly twice"
+    # Groups of two are not people when a person needs three faces.
+    assert run_cli(capsys, scanned_demo, "recluster", "--min-size", "3")[0] == 0
+    listed = json.loads(run_cli(capsys, scanned_demo, "people", "--json")[1])
+    sizes = [p["face_count"] for p in listed]
+    assert sizes and min(sizes) >= 3
+    code, _, err = run_cli(capsys, scanned_demo, "recluster", "--attach-rate", "1.5")
+    assert code == 2 and "attach_rate" in err
+    code, _, err = run_cli(capsys, scanned_demo, "recluster", "--strictness", "2")
+    assert code == 2 and "strictness" in err
+
+
 def test_eval_scores_a_few_lfw_identities(
     lfw_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,6 +6,7 @@ No decision about people is made here.
 """
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from engine import people
@@ -78,8 +79,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=cmd_suggest)
 
     p = add_command(sub, "recluster", "group every face into people again, keeping every fact")
-    p.add_argument("--strictness", type=float, default=people.DEFAULT_STRICTNESS,
-                   help="0 (loose: fewer, bigger people) to 1 (strict); default 0.5")
+    _add_cluster_options(p)
     p.add_argument("--preview", action="store_true",
                    help="only print how many people this strictness would give")
     p.set_defaults(func=cmd_recluster)
@@ -93,11 +93,33 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="at most M photos of one identity")
     p.add_argument("--workdir", type=Path, default=None,
                    help="keep the scanned catalog here so a second run scans nothing")
-    p.add_argument("--strictness", type=float, default=people.DEFAULT_STRICTNESS)
+    _add_cluster_options(p)
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     p.add_argument("--embedder", default=None, help="embedder model: sface (default), facenet")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    defaults = people.ClusterParams()
+    p.add_argument("--strictness", type=float, default=people.DEFAULT_STRICTNESS,
+                   help="0 (loose: fewer, bigger people) to 1 (strict); default 0.5, "
+                        f"which merges under a squared distance of {defaults.threshold}")
+    p.add_argument("--min-size", type=int, default=defaults.min_size, metavar="N",
+                   help="faces an unnamed group needs to become a person "
+                        f"(default {defaults.min_size})")
+    p.add_argument("--neighbours", type=int, default=defaults.neighbours, metavar="K",
+                   help=f"links per face in the neighbour graph (default {defaults.neighbours})")
+    p.add_argument("--attach-rate", type=float, default=defaults.attach_rate, metavar="R",
+                   help="largest expected share of wrong joins when lone faces join their "
+                        f"nearest person; 0 turns joining off (default {defaults.attach_rate})")
+
+
+def _cluster_params(args: argparse.Namespace) -> people.ClusterParams:
+    return dataclasses.replace(
+        people.params_for_strictness(args.strictness), min_size=args.min_size,
+        neighbours=args.neighbours, attach_rate=args.attach_rate,
+    )
 
 
 def cmd_people(args: argparse.Namespace) -> int:
@@ -230,14 +252,13 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 def cmd_recluster(args: argparse.Namespace) -> int:
     with open_catalog(args) as cat:
+        params = _cluster_params(args)
         if args.preview:
-            emit(str(people.preview_cluster_count(cat, args.strictness)))
+            emit(str(people.preview_cluster_count(cat, params=params)))
             return 0
         cancel = CancelToken()
         with stop_on_interrupt(cancel, "step"):
-            ProgressBar(unit="steps").drive(
-                people.recluster(cat, strictness=args.strictness, cancel=cancel)
-            )
+            ProgressBar(unit="steps").drive(people.recluster(cat, params=params, cancel=cancel))
         count = len(people.people(cat, include_hidden=True))
     emit(f"{count} people.")
     return 0
@@ -255,7 +276,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             evaluate_folder(
                 args.folder, result, pairs_file=args.pairs, min_images=args.min_images,
                 max_per_identity=args.max_per_identity,
-                params=people.params_for_strictness(args.strictness),
+                params=_cluster_params(args),
                 workdir=args.workdir, scan_options=options, cancel=cancel,
             )
         )
