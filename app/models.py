@@ -7,8 +7,10 @@ of them keeps facts of its own or writes to the catalog (edits go through
 ``Session.apply``). The
 queries run on the runner's query lane with their own catalog connection and
 their results are applied on the GUI thread, so a large catalog never stalls
-the window. Images come from the ``ImageCache`` and arrive lazily: a row
-shows a placeholder until its thumbnail is ready, then repaints.
+the window; the one read the GUI thread makes itself is the people grid's
+covers for the tiles being painted, by primary key (a screenful costs the
+same at 100 or 100k faces). Images come from the ``ImageCache`` and arrive
+lazily: a row shows a placeholder until its thumbnail is ready, then repaints.
 """
 
 import logging
@@ -230,13 +232,14 @@ class PeopleModel(_ImageListModel):
         photos: dict[int, Photo] = {}
         if not self.session.closed:
             try:
-                faces = {f.id: f for f in self.session.catalog.faces(ids=wanted.values())}
+                ids = [i for i in wanted.values() if i is not None]
+                faces = {f.id: f for f in self.session.catalog.faces(ids=ids)}
                 photos = _photos_by_id(self.session.catalog, {f.photo_id for f in faces.values()})
             except (FaceAlbumError, sqlite3.Error) as exc:  # changed meanwhile: a re-read comes
                 log.info("cannot read the covers of %d people: %s", len(wanted), exc)
                 faces, photos = {}, {}
         for pid, face_id in wanted.items():
-            face = faces.get(face_id)
+            face = faces.get(face_id) if face_id is not None else None
             photo = photos.get(face.photo_id) if face is not None else None
             if face is None or photo is None:
                 self._covers[pid] = None
@@ -326,7 +329,7 @@ class PeopleFilter(QSortFilterProxyModel):
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, row: int, parent: _Index) -> bool:  # noqa: N802
-        # Called for every row on each change: read the summary directly rather
+        # Called for every row on each change: read the row directly rather
         # than through data(), which costs a round trip through Qt per role.
         person = self.people.row_at(row)
         named = bool(person.name)

@@ -109,7 +109,7 @@ class PersonRow(NamedTuple):
     face_count: int
     photo_count: int  # distinct photos holding the person's faces
     confirmed_count: int
-    cover_face_id: int
+    cover_face_id: int | None  # None only for a face whose quality is not a number
 
 
 def people_rows(cat: Catalog, include_hidden: bool = False) -> list[PersonRow]:
