@@ -12,6 +12,7 @@ LFW way (threshold chosen on k - 1 folds, tested on the last).
 It never touches the user's catalog and never writes into ``DIR``.
 """
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Iterator
@@ -40,7 +41,7 @@ class EvalResult:
     pairs: int = 0
     photos: int = 0
     photos_without_face: int = 0
-    params: dict[str, float] = field(default_factory=dict)
+    params: dict[str, float | int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = dict(self.scores.to_json()) if self.scores else {}
@@ -174,7 +175,7 @@ def evaluate_folder(
             predicted = [label_of[central[f"{i}/{n}"]] for i, n in scored]
             truth = [i for i, _ in scored]
             result.scores = cluster_scores(predicted, truth)
-            result.params = {k: float(v) for k, v in params.__dict__.items()}
+            result.params = dict(dataclasses.asdict(params))
             yield Progress("clustering", 1, 1)
 
             if pairs:
