@@ -21,7 +21,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.images import ImageCache
-from app.jobs import PEOPLE_CHANGED, ChildWork, scan_work
+from app.jobs import PEOPLE_CHANGED, ChildWork, recluster_work, scan_work
 from app.main_window import MainWindow
 from app.session import Session
 from app.settings import Settings, SettingsStore
@@ -134,6 +134,31 @@ def test_a_scan_in_a_child_process_reports_progress_and_people_appear(
         found = people.people(cat)
     assert len(found) >= 4
     runner.wait()
+
+
+def test_grouping_again_in_a_child_process_ends_as_it_does_in_the_app_itself(
+    scanned_demo: Path, tmp_path: Path
+) -> None:
+    with Catalog(scanned_demo) as cat:
+        for _ in people.update_people(cat):
+            pass
+    twin = tmp_path / "twin.sqlite"
+    shutil.copy(scanned_demo, twin)
+    in_child = Job("Grouping faces again", scanned_demo, recluster_work(0.9))
+    in_thread = Job("Grouping faces again", twin, recluster_work(0.9))
+    reports: list[Progress] = []
+    in_child.progressed.connect(reports.append)
+    ended = outcome(in_child)
+    in_child.run_in_child()
+    SyncRunner().start(in_thread)
+
+    assert ended == [("succeeded", "")]
+    assert reports[-1].info.get(PEOPLE_CHANGED)
+    groups = []
+    for catalog in (scanned_demo, twin):
+        with Catalog(catalog) as cat:
+            groups.append(sorted(sorted(s.photos) for s in people.people(cat)))
+    assert groups[0] == groups[1] and len(groups[0]) >= 2
 
 
 def test_cancel_stops_a_scan_in_a_child_process_between_two_photos(
