@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from engine.metrics import ClusterScores, cluster_scores  # noqa: E402
 from engine.people.cluster import (  # noqa: E402
     ClusterParams,
-    attach_lone,
+    attach_small,
     build_tree,
     cluster,
     cut,
@@ -221,7 +221,7 @@ def tune_ours(tune: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """One setting for both cases: maximise the worse of the two F1 on the tuning half.
 
     Every setting is clustered exactly as ``cluster`` does (merging stops at
-    the threshold); ties go to the smaller attach rate, the cautious one.
+    the threshold); ties go to the smaller attach rate and group, the cautious ones.
     """
     rows = []
     for spread, lone, join, threshold in itertools.product(
@@ -233,20 +233,20 @@ def tune_ours(tune: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         trees = {case: build_tree(x, params=stopping_at_threshold(base))
                  for case, (x, _) in tune.items()}
         cuts = {case: cut(trees[case], base.threshold, base.min_size) for case in tune}
-        for rate in [0.0, 0.1, 0.2, 0.3, 0.5]:
-            attach = replace(base, attach_rate=rate)
-            f = {case: score(attach_lone(x, cuts[case], trees[case].neighbours, None, attach),
+        for rate, group in itertools.product([0.0, 0.1, 0.2, 0.3, 0.5], [1, 2, 3]):
+            attach = replace(base, attach_rate=rate, attach_group=group)
+            f = {case: score(attach_small(x, cuts[case], trees[case].neighbours, None, attach),
                              y).bcubed_f1
                  for case, (x, y) in tune.items()}
-            rows.append((min(f.values()), f["a"] + f["b"], -rate, f["a"], f["b"], spread, lone,
-                         join, threshold, rate))
+            rows.append((min(f.values()), f["a"] + f["b"], -rate, -group, f["a"], f["b"], spread,
+                         lone, join, threshold, rate, group))
     rows.sort(reverse=True)
     print("\nTuning our defaults on the first half (both cases, one setting):")
     print("min F1   F1 (a)   F1 (b)   spread_weight  lone_penalty  join_penalty  threshold  "
-          "attach_rate")
+          "attach_rate  attach_group")
     for r in rows[:12]:
-        print(f"{r[0]:.4f}   {r[3]:.4f}   {r[4]:.4f}   {r[5]:<13}  {r[6]:<12}  {r[7]:<12}  "
-              f"{r[8]:<9}  {r[9]}")
+        print(f"{r[0]:.4f}   {r[4]:.4f}   {r[5]:.4f}   {r[6]:<13}  {r[7]:<12}  {r[8]:<12}  "
+              f"{r[9]:<9}  {r[10]:<11}  {r[11]}")
 
 
 def main() -> None:
@@ -286,6 +286,7 @@ def main() -> None:
         results.setdefault("facealbum default", {})[case] = (
             s, f"threshold={defaults.threshold} spread_weight={defaults.spread_weight} "
             f"lone_penalty={defaults.lone_penalty} attach_rate={defaults.attach_rate} "
+            f"attach_group={defaults.attach_group} "
             f"k={defaults.neighbours} (fixed defaults)",
             time.perf_counter() - start,
         )

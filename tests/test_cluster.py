@@ -193,3 +193,14 @@ def test_a_lone_face_never_joins_a_person_it_was_rejected_from() -> None:
     seed[:8] = 5
     labels = cluster(np.vstack([x, odd]), Constraints(seed=seed, rejected={len(x): {5}}))
     assert labels[0] >= 0 and labels[-1] != labels[0]
+
+
+def test_two_odd_photos_of_a_person_join_them_rather_than_become_someone_new() -> None:
+    x, free = library()
+    odd = face_at(x, np.arange(8), 1.25, free[0])
+    twin = odd + 0.03 * free[1]
+    twin /= np.linalg.norm(twin)
+    labels = cluster(np.vstack([x, odd, twin]))
+    assert labels[-1] == labels[-2] == labels[0] >= 0
+    apart = cluster(np.vstack([x, odd, twin]), params=ClusterParams(attach_group=1))
+    assert apart[-1] == apart[-2] >= 0 and apart[-1] != apart[0]

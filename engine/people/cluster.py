@@ -22,15 +22,15 @@ strictness gives without clustering again. Clusters smaller than
 ``min_size`` that hold no seed are left unassigned: a stranger seen once
 stays alone instead of being glued to another stranger.
 
-Last, lone faces may join the person they are nearest to by mean distance
-(``attach_lone``) at a distance chosen per library, not fixed: the
-faces that are in a cluster show how near a face comes to people who are
-not its own (the null distribution), and lone faces join, nearest first,
-while the expected number of wrong joins stays under ``attach_rate`` of
-those made (the Benjamini-Hochberg step-up rule). In a library of many
-strangers seen once that allows few or no joins; in one where nearly
-everyone is known it lets a person's odd photo (profile, blur, years
-apart) join them. It never makes a new person, so it changes no count.
+Last, lone faces and groups of two may join the person they are nearest
+to by mean distance (``attach_small``) at a distance chosen per library,
+not fixed: the faces that are in a cluster show how near a face comes to
+people who are not its own (the null distribution), and the small ones
+join, nearest first, while the expected number of wrong joins stays under
+``attach_rate`` of those made (the Benjamini-Hochberg step-up rule). In a
+library of many strangers seen once that allows few or no joins; in one
+where nearly everyone is known it lets a person's odd photos (profile,
+blur, years apart) join them. It never makes a new person.
 
 This module knows nothing of the catalog or of ids; ``engine.people.update``
 translates facts into the ``Constraints`` here.
@@ -61,7 +61,7 @@ class ClusterParams:
     # Extra distance charged on merges of very small clusters: one pair of
     # faces is a noisy sample, so two lone faces, or a lone face and a group,
     # must be nearer than two groups to be called one person.
-    lone_penalty: float = 0.1  # both clusters are single faces
+    lone_penalty: float = 0.05  # both clusters are single faces
     join_penalty: float = 0.0  # one single face joins a group
     pair_penalty: float = 0.0  # the smaller cluster has two faces
     # Average linkage of unit vectors is |mean_a - mean_b|^2 plus the spread
@@ -72,6 +72,7 @@ class ClusterParams:
     # joins stays under this (0 turns it off); never farther than attach_limit.
     attach_rate: float = 0.2
     attach_limit: float = 1.45
+    attach_group: int = 2  # groups of up to this many faces may join too (1: lone faces only)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= self.max_threshold <= 4.0:
@@ -84,10 +85,15 @@ class ClusterParams:
                 f"expected neighbours >= 1 and min_size >= 1; got neighbours="
                 f"{self.neighbours}, min_size={self.min_size}"
             )
-        if not 0.0 <= self.attach_rate < 1.0 or not 0.0 < self.attach_limit <= 4.0:
+        if (
+            not 0.0 <= self.attach_rate < 1.0
+            or not 0.0 < self.attach_limit <= 4.0
+            or self.attach_group < 1
+        ):
             raise ClusterParamsError(
-                "expected 0 <= attach_rate < 1 and 0 < attach_limit <= 4; got attach_rate="
-                f"{self.attach_rate}, attach_limit={self.attach_limit}"
+                "expected 0 <= attach_rate < 1, 0 < attach_limit <= 4 and attach_group >= 1; got "
+                f"attach_rate={self.attach_rate}, attach_limit={self.attach_limit}, "
+                f"attach_group={self.attach_group}"
             )
 
 
@@ -141,7 +147,7 @@ class Dendrogram:
     right: np.ndarray  # root merged into it
     height: np.ndarray  # average-linkage squared distance of each merge
     seeded: np.ndarray  # bool per row: belongs to a seed
-    # Each row's nearest rows (-1: none within reach); ``attach_lone`` looks
+    # Each row's nearest rows (-1: none within reach); ``attach_small`` looks
     # for a lone face's person among the people of these.
     neighbours: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))
 
@@ -155,7 +161,7 @@ def cluster(
     params = stopping_at_threshold(params or ClusterParams())
     tree = build_tree(vectors, constraints, params)
     labels = cut(tree, params.threshold, params.min_size)
-    return attach_lone(vectors, labels, tree.neighbours, constraints, params)
+    return attach_small(vectors, labels, tree.neighbours, constraints, params)
 
 
 def stopping_at_threshold(params: ClusterParams) -> ClusterParams:
@@ -241,120 +247,191 @@ def count_clusters(tree: Dendrogram, threshold: float, min_size: int = 2) -> int
 # -- lone faces ----------------------------------------------------------------
 
 
-def attach_lone(
+def attach_small(
     vectors: np.ndarray,
     labels: np.ndarray,
     neighbours: np.ndarray,
     constraints: Constraints | None = None,
     params: ClusterParams | None = None,
 ) -> np.ndarray:
-    """``labels`` with some lone faces (-1) joined to their nearest cluster.
+    """``labels`` with some lone faces and small groups joined to a larger cluster.
 
-    A face's distance to a cluster is its mean squared distance to the
-    cluster's faces, ``2 - 2 x . mean``, looked at for the clusters of its
-    neighbours only. The null distribution is that of the faces already in
-    a cluster to their nearest *other* cluster: how near a face comes to
-    people it is not. Taking the lone faces nearest first, the first ``j``
-    join when ``lone x P(null <= d_j) <= attach_rate x j`` (Benjamini-Hochberg):
-    the expected number of strangers among them is under that share. A face
-    never joins a cluster holding another face of its photo or a person it
-    was rejected from. No cluster is made or removed.
+    The units that may join are lone faces (-1) and clusters of at most
+    ``attach_group`` faces holding no seed; the clusters they may join are
+    the others. A unit's distance to a cluster is the mean squared distance
+    over all pairs of their faces, ``2 - 2 mean_u . mean_c``, looked at for
+    the clusters of its faces' neighbours only. The null distribution is
+    that of single faces already in a cluster to their nearest *other*
+    cluster: how near a face comes to people it is not (a group's mean is
+    less noisy than one face, so for groups this errs on the side of not
+    joining). Taking units nearest first, the first ``j`` join when
+    ``units x P(null <= d_j) <= attach_rate x j`` (Benjamini-Hochberg): the
+    expected number of strangers among them stays under that share. A unit
+    never joins a cluster holding another face of one of its photos or a
+    person one of its faces was rejected from. No cluster is made.
     """
     params = params or ClusterParams()
     labels = np.asarray(labels, dtype=np.int64).copy()
-    lone = np.nonzero(labels < 0)[0]
-    if params.attach_rate <= 0 or not len(lone) or labels.max(initial=-1) < 0:
+    n = len(labels)
+    if params.attach_rate <= 0 or n == 0 or labels.max(initial=-1) < 0:
         return labels
-    if neighbours.shape[0] != len(labels):
+    if neighbours.shape[0] != n:
         raise ValueError("neighbours must have one row per label")
     x = np.asarray(vectors, dtype=np.float32)
-    in_cluster = labels >= 0
     clusters = int(labels.max()) + 1
-    means = np.zeros((clusters, x.shape[1]), dtype=np.float64)
-    np.add.at(means, labels[in_cluster], x[in_cluster])
-    means /= np.bincount(labels[in_cluster], minlength=clusters)[:, None]
+    in_cluster = labels >= 0
+    sizes = np.bincount(labels[in_cluster], minlength=clusters)
+    seed = None if constraints is None or constraints.seed is None else np.asarray(
+        constraints.seed, dtype=np.int64
+    )
+    seeded = np.zeros(clusters, dtype=bool)
+    if seed is not None:
+        seeded[labels[(seed >= 0) & in_cluster]] = True
+    is_target = (sizes > params.attach_group) | seeded
 
-    # (face, cluster of one of its neighbours) pairs, the face's own cluster excluded.
+    # Units: lone faces first (one each), then the small clusters.
+    unit = np.full(n, -1, dtype=np.int64)
+    lone = np.nonzero(~in_cluster)[0]
+    unit[lone] = np.arange(len(lone))
+    small = np.nonzero(~is_target & (sizes > 0))[0]
+    unit_of_cluster = np.full(clusters, -1, dtype=np.int64)
+    unit_of_cluster[small] = len(lone) + np.arange(len(small))
+    unit[in_cluster] = unit_of_cluster[labels[in_cluster]]
+    units = len(lone) + len(small)
+    if units == 0:
+        return labels
+    # Join targets are renumbered 0..T-1; -1 for rows outside them.
+    target_ids = np.nonzero(is_target)[0]
+    if not len(target_ids):
+        return labels
+    target_of_cluster = np.full(clusters, -1, dtype=np.int64)
+    target_of_cluster[target_ids] = np.arange(len(target_ids))
+    target = np.where(in_cluster, target_of_cluster[np.maximum(labels, 0)], -1)
+
+    dim = x.shape[1]
+    t_means = np.zeros((len(target_ids), dim), dtype=np.float64)
+    np.add.at(t_means, target[target >= 0], x[target >= 0])
+    t_means /= sizes[target_ids][:, None]
+    u_means = np.zeros((units, dim), dtype=np.float64)
+    np.add.at(u_means, unit[unit >= 0], x[unit >= 0])
+    u_means /= np.bincount(unit[unit >= 0], minlength=units)[:, None]
+
+    # (row, target cluster of one of its neighbours), its own cluster excluded.
     k = neighbours.shape[1]
-    rows = np.repeat(np.arange(len(labels), dtype=np.int64), k)
+    rows = np.repeat(np.arange(n, dtype=np.int64), k)
     cols = neighbours.ravel().astype(np.int64)
     ok = cols >= 0
-    rows, cand = rows[ok], labels[cols[ok]]
-    ok = (cand >= 0) & (cand != labels[rows])
-    key = np.unique(rows[ok] * clusters + cand[ok])
-    rows, cand = key // clusters, key % clusters
-    dist = np.empty(len(rows), dtype=np.float64)
-    for start in range(0, len(rows), 65536):
-        part = slice(start, start + 65536)
-        dist[part] = 2.0 - 2.0 * np.einsum(
-            "ij,ij->i", x[rows[part]].astype(np.float64), means[cand[part]]
-        )
+    rows, cand = rows[ok], target[cols[ok]]
+    ok = (cand >= 0) & (cand != target[rows])
+    rows, cand = rows[ok], cand[ok]
+    t_count = len(target_ids)
 
-    nearest_other = np.full(len(labels), np.inf)
-    np.minimum.at(nearest_other, rows, dist)
-    null = np.sort(nearest_other[in_cluster])
+    # The null: faces of target clusters to their nearest other target cluster.
+    member = target[rows] >= 0
+    key = np.unique(rows[member] * t_count + cand[member])
+    r, c = key // t_count, key % t_count
+    nearest_other = np.full(n, np.inf)
+    np.minimum.at(nearest_other, r, _mean_distances(x[r], t_means, c))
+    null = np.sort(nearest_other[target >= 0])
 
-    # Each lone face's admissible clusters, nearest first.
-    is_lone = ~in_cluster
-    pick = is_lone[rows] & (dist <= params.attach_limit)
-    rows, cand, dist = rows[pick], cand[pick], dist[pick]
-    order = np.lexsort((dist, rows))
-    rows, cand, dist = rows[order], cand[order], dist[order]
-    allowed = _admissible(rows, cand, labels, constraints)
-    rows, cand, dist = rows[allowed], cand[allowed], dist[allowed]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = rows[1:] != rows[:-1]
-    face, target, d = rows[first], cand[first], dist[first]
-    if not len(face):
+    # Each unit's nearest admissible target.
+    stray = unit[rows] >= 0
+    key = np.unique(unit[rows[stray]] * t_count + cand[stray])
+    u, c = key // t_count, key % t_count
+    d = _mean_distances(u_means[u], t_means, c)
+    near = d <= params.attach_limit
+    u, c, d = u[near], c[near], d[near]
+    order = np.lexsort((d, u))
+    u, c, d = u[order], c[order], d[order]
+    allowed = _admissible(u, target_ids[c], unit, labels, constraints)
+    u, c, d = u[allowed], c[allowed], d[allowed]
+    first = np.ones(len(u), dtype=bool)
+    first[1:] = u[1:] != u[:-1]
+    u, c, d = u[first], c[first], d[first]
+    if not len(u):
         return labels
     order = np.argsort(d, kind="stable")
-    face, target, d = face[order], target[order], d[order]
-    expected_wrong = len(lone) * np.searchsorted(null, d, side="right") / max(len(null), 1)
+    u, c, d = u[order], c[order], d[order]
+    expected_wrong = units * np.searchsorted(null, d, side="right") / max(len(null), 1)
     passing = np.nonzero(expected_wrong <= params.attach_rate * np.arange(1, len(d) + 1))[0]
     if not len(passing):
         return labels
     take = int(passing[-1]) + 1
-    photo = None if constraints is None or constraints.photo is None else constraints.photo
-    if photo is None:
-        labels[face[:take]] = target[:take]
-        return labels
-    # Two lone faces of one photo may not join one cluster together.
-    taken: set[tuple[int, int]] = set()
-    for row, cluster_label in zip(face[:take], target[:take], strict=True):
-        mark = (int(photo[row]), int(cluster_label))
-        if mark in taken:
-            continue
-        taken.add(mark)
-        labels[row] = cluster_label
+    rows_of_unit = _rows_by_unit(unit, units)
+    photo = None if constraints is None or constraints.photo is None else np.asarray(
+        constraints.photo, dtype=np.int64
+    )
+    # Photos already in each target, for units joining one after another.
+    photos_in: dict[int, set[int]] = {}
+    for joining, into in zip(u[:take].tolist(), target_ids[c[:take]].tolist(), strict=True):
+        members = rows_of_unit[joining]
+        if photo is not None:
+            if into not in photos_in:
+                photos_in[into] = set(photo[labels == into].tolist())
+            mine = set(photo[members].tolist())
+            if mine & photos_in[into]:
+                continue
+            photos_in[into] |= mine
+        labels[members] = into
     return labels
 
 
+def _mean_distances(a: np.ndarray, means: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """``2 - 2 a[i] . means[which[i]]`` in chunks (mean squared distance of unit vectors)."""
+    out = np.empty(len(which), dtype=np.float64)
+    for start in range(0, len(which), 65536):
+        part = slice(start, start + 65536)
+        out[part] = 2.0 - 2.0 * np.einsum(
+            "ij,ij->i", np.asarray(a[part], dtype=np.float64), means[which[part]]
+        )
+    return out
+
+
+def _rows_by_unit(unit: np.ndarray, units: int) -> list[np.ndarray]:
+    rows = np.nonzero(unit >= 0)[0]
+    order = np.argsort(unit[rows], kind="stable")
+    rows = rows[order]
+    bounds = np.searchsorted(unit[rows], np.arange(units + 1))
+    return [rows[bounds[i] : bounds[i + 1]] for i in range(units)]
+
+
 def _admissible(
-    rows: np.ndarray, cand: np.ndarray, labels: np.ndarray, constraints: Constraints | None
+    unit_ids: np.ndarray,
+    into: np.ndarray,
+    unit: np.ndarray,
+    labels: np.ndarray,
+    constraints: Constraints | None,
 ) -> np.ndarray:
-    """Which (lone row, cluster) pairs no cannot-link forbids."""
-    allowed = np.ones(len(rows), dtype=bool)
-    if constraints is None or not len(rows):
+    """Which (unit, cluster) pairs no cannot-link forbids."""
+    allowed = np.ones(len(unit_ids), dtype=bool)
+    if constraints is None or not len(unit_ids):
         return allowed
     if constraints.photo is not None:
         photo = np.asarray(constraints.photo, dtype=np.int64)
-        clustered = labels >= 0
-        # Clusters holding a face of each photo that has more than one face.
+        # Only photos with more than one face can bind anything.
         _, inverse, counts = np.unique(photo, return_inverse=True, return_counts=True)
-        shared = clustered & (counts[inverse] > 1)
-        busy = set(zip(photo[shared].tolist(), labels[shared].tolist(), strict=True))
-        if busy:
-            check = np.nonzero(counts[inverse[rows]] > 1)[0]
-            for i in check:
-                if (int(photo[rows[i]]), int(cand[i])) in busy:
+        shared = np.nonzero(counts[inverse] > 1)[0]
+        busy = {(int(photo[r]), int(labels[r])) for r in shared if labels[r] >= 0}
+        unit_photos: dict[int, set[int]] = {}
+        for r in shared:
+            if unit[r] >= 0:
+                unit_photos.setdefault(int(unit[r]), set()).add(int(photo[r]))
+        if busy and unit_photos:
+            for i in np.nonzero(np.isin(unit_ids, list(unit_photos)))[0]:
+                cluster_label = int(into[i])
+                if any((p, cluster_label) in busy for p in unit_photos[int(unit_ids[i])]):
                     allowed[i] = False
     if constraints.rejected and constraints.seed is not None:
         seed = np.asarray(constraints.seed, dtype=np.int64)
-        seeded = seed >= 0
+        seeded = (seed >= 0) & (labels >= 0)
         seed_of = dict(zip(labels[seeded].tolist(), seed[seeded].tolist(), strict=True))
-        for i in np.nonzero(np.isin(rows, list(constraints.rejected)))[0]:
-            label = seed_of.get(int(cand[i]))
-            if label is not None and label in constraints.rejected[int(rows[i])]:
+        refused: dict[int, set[int]] = {}
+        for row, persons in constraints.rejected.items():
+            if unit[row] >= 0:
+                refused.setdefault(int(unit[row]), set()).update(persons)
+        for i in np.nonzero(np.isin(unit_ids, list(refused)))[0]:
+            label = seed_of.get(int(into[i]))
+            if label is not None and label in refused[int(unit_ids[i])]:
                 allowed[i] = False
     return allowed
 

@@ -24,7 +24,7 @@ from engine.people.cluster import (
     ClusterParams,
     Constraints,
     Dendrogram,
-    attach_lone,
+    attach_small,
     build_tree_steps,
     cut,
     merge_distance,
@@ -183,12 +183,12 @@ def recluster(
 
 def _cut_and_attach(table: FaceTable, tree: Dendrogram, params: ClusterParams) -> np.ndarray:
     """Every cluster at the threshold, however small (``_persons_for_clusters``
-    decides which become people), with the lone faces that ``attach_lone``
-    lets join a person moved into that person's cluster."""
+    decides which become people), with the lone faces and small groups that
+    ``attach_small`` lets join a person moved into that person's cluster."""
     labels = cut(tree, params.threshold, min_size=1)
     kept = cut(tree, params.threshold, params.min_size)
-    joined = attach_lone(table.vectors, kept, tree.neighbours, table.constraints(), params)
-    moved = np.nonzero((kept < 0) & (joined >= 0))[0]
+    joined = attach_small(table.vectors, kept, tree.neighbours, table.constraints(), params)
+    moved = np.nonzero(joined != kept)[0]
     if len(moved):
         member = np.full(int(kept.max()) + 1, -1, dtype=np.int64)
         member[kept[kept >= 0]] = np.nonzero(kept >= 0)[0]
@@ -303,7 +303,7 @@ def update_people(
             else:
                 yield item
         if tree is not None:
-            labels = attach_lone(
+            labels = attach_small(
                 table.vectors[rest], cut(tree, params.threshold, params.min_size),
                 tree.neighbours, table.constraints(rest), params,
             )
