@@ -299,6 +299,12 @@ def main() -> int:
         # the timer's own 5 ms wait is part of every gap.
         "worst_blocked_in_a_gap_ms": round(max(blocked), 1) if blocked else None,
         "gaps_blocked_over_20ms": sum(1 for b in blocked if b > 20.0),
+        # ... of which the host stole no time: the interpreter lock or a system call.
+        "gaps_blocked_over_20ms_no_steal": sum(
+            1 for b, st in zip(blocked, beat.stolen, strict=True) if b > 20.0 and st == 0
+        ),
+        "worst_blocked_no_steal_ms": round(max(
+            (b for b, st in zip(blocked, beat.stolen, strict=True) if st == 0), default=0.0), 1),
         "worst_no_core_in_a_gap_ms": round(max(beat.queued), 1) if beat.queued else None,
         "worst_at_seconds": [round(beat.gaps[i][0], 1) for i in worst],
         "worst_gaps_ms": [round(beat.gaps[i][1], 1) for i in worst],
