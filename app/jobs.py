@@ -206,9 +206,19 @@ def _drive(
     return ("cancelled" if token.cancelled else "succeeded", "", "")
 
 
-def _lower_process_priority(step: int = 5) -> None:
-    """Let the GUI process have the cores first when the machine is busy."""
+def _lower_process_priority(step: int = 19) -> None:
+    """Let the GUI process have the cores first: the scan takes what the window
+    and the user's other programs leave (the idle class where Linux has it,
+    as desktop indexers run, else the lowest nice level); on an idle
+    machine that is every core. Called before the process starts threads,
+    so they all inherit it."""
     try:
         os.nice(step)
     except (OSError, AttributeError) as exc:  # not allowed, or not on this system
         log.info("cannot lower the priority of the worker process: %s", exc)
+    idle = getattr(os, "SCHED_IDLE", None)
+    if idle is not None:
+        try:
+            os.sched_setscheduler(0, idle, os.sched_param(0))
+        except OSError as exc:
+            log.info("cannot move the worker process to the idle class: %s", exc)

@@ -248,7 +248,12 @@ class ThreadRunner:
         self._job_pool.start(job.run_in_child if in_child else job.run)
 
     def submit(self, task: Callable[[], None], lane: str = "images") -> None:
-        self._lanes[lane].start(task)
+        if lane == "images":
+            # Decoding thumbnails is the heaviest thing the window's own
+            # process does; it must not take a core the GUI thread wants.
+            self._lanes[lane].start(lambda: _in_background(task))
+        else:
+            self._lanes[lane].start(task)
 
     def wait(self, grace: float = 3.0) -> None:
         """Cancel running jobs and wait for everything to stop (on quit); a child
@@ -272,6 +277,17 @@ class SyncRunner:
 
     def wait(self, grace: float = 3.0) -> None:
         return None
+
+
+_background = threading.local()
+
+
+def _in_background(task: Callable[[], None]) -> None:
+    """Run ``task`` on a pool thread lowered in priority (once per thread)."""
+    if not getattr(_background, "lowered", False):
+        _lower_priority(10)
+        _background.lowered = True
+    task()
 
 
 def _lower_priority(step: int = 5) -> None:
