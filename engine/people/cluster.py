@@ -363,11 +363,14 @@ def attach_small(
     )
     # Photos already in each target, for units joining one after another.
     photos_in: dict[int, set[int]] = {}
+    by_label = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[by_label], np.arange(clusters + 1))
     for joining, into in zip(u[:take].tolist(), target_ids[c[:take]].tolist(), strict=True):
         members = rows_of_unit[joining]
         if photo is not None:
             if into not in photos_in:
-                photos_in[into] = set(photo[labels == into].tolist())
+                inside = by_label[starts[into] : starts[into + 1]]
+                photos_in[into] = set(photo[inside].tolist())
             mine = set(photo[members].tolist())
             if mine & photos_in[into]:
                 continue
