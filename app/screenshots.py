@@ -75,7 +75,10 @@ def _scan(window: MainWindow, png: Path) -> None:
 
     def watch(job: Job) -> None:
         def on_progress(report: Progress) -> None:
-            if not grabbed and report.stage == "scanning" and report.done >= report.total // 2 > 0:
+            # Half way, once the first batch of faces is stored (faces are
+            # counted as they are written, a batch of photos at a time).
+            half = report.done >= report.total // 2 > 0
+            if not grabbed and report.stage == "scanning" and half and report.info.get("faces"):
                 grabbed.append(True)
                 _spin(0.3)
                 _grab(window, png, settle=0)

@@ -126,9 +126,12 @@ def test_a_new_user_scans_a_folder_on_a_worker_and_people_appear(
     window.scan([folder])
     job = window.session.jobs[0]
     assert window.banner.isVisible() and window.banner.cancel_button.isVisible()
+    # Before the first people are in, the empty grid says they are being looked for.
+    assert window.people_page.empty.title.text() == "Looking for people…"
     with qtbot.waitSignal(job.ended, timeout=180_000):
         pass
     qtbot.waitUntil(lambda: window.people_model.rowCount() == 2, timeout=10_000)
+    assert window.people_page.empty.title.text() == "No people yet"
 
     assert window.stack.currentWidget() is window.people_page
     assert shown_names(window) == ["Unnamed", "Unnamed"]

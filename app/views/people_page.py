@@ -39,6 +39,7 @@ from app.views.common import (
     muted,
     round_pixmap,
 )
+from app.workers import Job
 from engine import people
 
 TILE_IMAGE = 112
@@ -152,14 +153,11 @@ class PeoplePage(QWidget):
         self.grid.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.setToolTip("")
-        self.empty = EmptyState(
-            "people", "No people yet",
-            "People appear here as faces are found. Choose a folder of photos, "
-            "or open the demo album, to begin.",
-        )
+        self.empty = EmptyState("people", *_IDLE_EMPTY)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.grid)
         self.stack.addWidget(self.empty)
+        session.job_started.connect(self._job_started)
         layout.addWidget(self.stack, 1)
 
         self.rename_action = QAction(icon("rename"), "Name…", self)
@@ -318,10 +316,31 @@ class PeoplePage(QWidget):
         self.unassigned_button.setText(f"Faces without a person ({unassigned})")
         self.unassigned_button.setVisible(unassigned > 0)
         if total == 0:
+            self._say_why_empty()
             self.stack.setCurrentWidget(self.empty)
         else:
             self.stack.setCurrentWidget(self.grid)
         self._selection_changed()
+
+    def _job_started(self, job: Job) -> None:
+        self._say_why_empty()
+        job.ended.connect(self._say_why_empty)  # after the session has let it go
+
+    def _say_why_empty(self) -> None:
+        title, text = _SCANNING_EMPTY if self.session.busy() else _IDLE_EMPTY
+        self.empty.title.setText(title)
+        self.empty.text.setText(text)
+
+
+_IDLE_EMPTY = (
+    "No people yet",
+    "People appear here as faces are found. Choose a folder of photos, "
+    "or open the demo album, to begin.",
+)
+_SCANNING_EMPTY = (
+    "Looking for people…",
+    "People appear here as they are found, a few at a time while the scan goes on.",
+)
 
 
 class MergeDialog(QDialog):
