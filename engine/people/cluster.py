@@ -331,14 +331,14 @@ def attach_small(
     key = np.unique(rows[member] * t_count + cand[member])
     r, c = key // t_count, key % t_count
     nearest_other = np.full(n, np.inf)
-    np.minimum.at(nearest_other, r, _mean_distances(x[r], t_means, c))
+    np.minimum.at(nearest_other, r, _mean_distances(x, r, t_means, c))
     null = np.sort(nearest_other[target >= 0])
 
     # Each unit's nearest admissible target.
     stray = unit[rows] >= 0
     key = np.unique(unit[rows[stray]] * t_count + cand[stray])
     u, c = key // t_count, key % t_count
-    d = _mean_distances(u_means[u], t_means, c)
+    d = _mean_distances(u_means, u, t_means, c)
     near = d <= params.attach_limit
     u, c, d = u[near], c[near], d[near]
     order = np.lexsort((d, u))
@@ -379,13 +379,16 @@ def attach_small(
     return labels
 
 
-def _mean_distances(a: np.ndarray, means: np.ndarray, which: np.ndarray) -> np.ndarray:
-    """``2 - 2 a[i] . means[which[i]]`` in chunks (mean squared distance of unit vectors)."""
+def _mean_distances(
+    vectors: np.ndarray, rows: np.ndarray, means: np.ndarray, which: np.ndarray
+) -> np.ndarray:
+    """``2 - 2 vectors[rows[i]] . means[which[i]]``, gathered a chunk at a time
+    (the mean squared distance of unit vectors to a cluster's faces)."""
     out = np.empty(len(which), dtype=np.float64)
     for start in range(0, len(which), 65536):
         part = slice(start, start + 65536)
         out[part] = 2.0 - 2.0 * np.einsum(
-            "ij,ij->i", np.asarray(a[part], dtype=np.float64), means[which[part]]
+            "ij,ij->i", np.asarray(vectors[rows[part]], dtype=np.float64), means[which[part]]
         )
     return out
 
