@@ -205,9 +205,9 @@ def build_tree_steps(
     n = len(x)
     nn_idx = np.zeros((n, 0), dtype=np.int64)
     nn_dist = np.zeros((n, 0), dtype=np.float32)
-    reach = max(params.max_threshold, params.attach_limit if params.attach_rate > 0 else 0.0)
     for item in knn_steps(
-        x, min(params.neighbours, max(n - 1, 0)), max_distance=reach, cancel=cancel,
+        x, min(params.neighbours, max(n - 1, 0)), max_distance=neighbour_reach(params),
+        cancel=cancel,
     ):
         if isinstance(item, tuple):
             nn_idx, nn_dist = item
@@ -220,6 +220,11 @@ def build_tree_steps(
             yield replace(step, neighbours=nn_idx.astype(np.int32))
         else:
             yield step
+
+
+def neighbour_reach(params: ClusterParams) -> float:
+    """How far the neighbour graph looks: far enough to merge, and to let lone faces join."""
+    return max(params.max_threshold, params.attach_limit if params.attach_rate > 0 else 0.0)
 
 
 def cut(tree: Dendrogram, threshold: float, min_size: int = 2) -> np.ndarray:

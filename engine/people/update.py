@@ -28,6 +28,7 @@ from engine.people.cluster import (
     build_tree_steps,
     cut,
     merge_distance,
+    neighbour_reach,
     params_for_strictness,
     rule_of,
     stopping_at_threshold,
@@ -244,7 +245,7 @@ def _cache_key(cat: Catalog, model: str, params: ClusterParams) -> tuple[object,
     ).fetchone()
     return (
         str(cat.path.resolve()), model, tuple(faces), tuple(facts), tuple(adapters),
-        params.neighbours, params.max_threshold,
+        params.neighbours, params.max_threshold, neighbour_reach(params),
     )
 
 
