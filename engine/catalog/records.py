@@ -18,6 +18,29 @@ class PhotoStatus(StrEnum):
     PROBLEM = "problem"  # could not be read; ``problem`` says why
 
 
+class FaceState(StrEnum):
+    """What a detected region is; only ``FACE`` counts for people."""
+
+    FACE = "face"
+    NOT_FACE = "not_face"  # the user said it is no face (a statue, a pattern)
+    STRANGER = "stranger"  # a real face the user does not want grouped
+
+
+class AssignedBy(StrEnum):
+    """Who put a face in its person; ``USER`` is a fact no automatic step changes."""
+
+    AUTO = "auto"
+    USER = "user"
+
+
+class FaceSource(StrEnum):
+    """Where a face region came from."""
+
+    DETECTED = "detected"  # the detector found it
+    MANUAL = "manual"  # the user drew it
+    XMP = "xmp"  # another tool's region, imported from metadata
+
+
 @dataclass(frozen=True)
 class Photo:
     id: int
@@ -54,15 +77,15 @@ class Face:
     quality: float
     sharpness: float
     detector: str
-    source: str  # 'detected' | 'manual' | 'xmp'
+    source: FaceSource
     person_id: int | None
-    assigned_by: str | None  # None | 'auto' | 'user'
-    state: str  # 'face' | 'not_face' | 'stranger'
+    assigned_by: AssignedBy | None  # None: in no person, or not placed by anyone yet
+    state: FaceState
     created_at: float
 
     @property
     def confirmed(self) -> bool:
-        return self.assigned_by == "user"
+        return self.assigned_by is AssignedBy.USER
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,22 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import platformdirs
 
-from engine.catalog.records import Face, Person, Photo, PhotoStatus
+from engine.catalog.records import (
+    AssignedBy,
+    Face,
+    FaceSource,
+    FaceState,
+    Person,
+    Photo,
+    PhotoStatus,
+)
 from engine.catalog.schema import migrate
 from engine.errors import CatalogError, NotFoundError
 
@@ -41,28 +50,33 @@ class Catalog:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         except (OSError, sqlite3.Error) as exc:
             raise CatalogError(
                 f"cannot open the catalog {self.path}: {exc}; "
                 "check the folder exists and is writable, or pass another --catalog"
             ) from exc
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.execute("PRAGMA busy_timeout = 30000")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._conn.execute("PRAGMA busy_timeout = 30000")
         try:
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            migrate(self.conn)
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            migrate(self._conn)
         except sqlite3.DatabaseError as exc:
-            self.conn.close()
+            self._conn.close()
             raise CatalogError(
                 f"{self.path} is not a facealbum catalog or is damaged ({exc}); "
                 "pass another --catalog, or restore the file from a backup"
             ) from exc
         self._depth = 0
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """Transitional: code outside ``engine.catalog`` must not use the connection."""
+        return self._conn
+
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
     def __enter__(self) -> "Catalog":
         return self
@@ -74,37 +88,37 @@ class Catalog:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All-or-nothing changes; nested calls become savepoints."""
         if self._depth == 0:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("BEGIN IMMEDIATE")
             name = None
         else:
             name = f"sp{self._depth}"
-            self.conn.execute(f"SAVEPOINT {name}")
+            self._conn.execute(f"SAVEPOINT {name}")
         self._depth += 1
         try:
-            yield self.conn
+            yield self._conn
         except BaseException:
             self._depth -= 1
             if name is None:
-                self.conn.execute("ROLLBACK")
+                self._conn.execute("ROLLBACK")
             else:
-                self.conn.execute(f"ROLLBACK TO {name}")
-                self.conn.execute(f"RELEASE {name}")
+                self._conn.execute(f"ROLLBACK TO {name}")
+                self._conn.execute(f"RELEASE {name}")
             raise
         self._depth -= 1
         if name is None:
-            self.conn.execute("COMMIT")
+            self._conn.execute("COMMIT")
         else:
-            self.conn.execute(f"RELEASE {name}")
+            self._conn.execute(f"RELEASE {name}")
 
     # -- meta ---------------------------------------------------------------
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction():
-            self.conn.execute(
+            self._conn.execute(
                 "INSERT INTO meta(key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
@@ -116,15 +130,15 @@ class Catalog:
         """The id of a scanned folder, created on first use."""
         raw = os.fsencode(os.path.abspath(folder))
         with self.transaction():
-            self.conn.execute("INSERT OR IGNORE INTO roots(path) VALUES (?)", (raw,))
-            row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (raw,)).fetchone()
+            self._conn.execute("INSERT OR IGNORE INTO roots(path) VALUES (?)", (raw,))
+            row = self._conn.execute("SELECT id FROM roots WHERE path = ?", (raw,)).fetchone()
         return int(row[0])
 
     def roots(self) -> list[tuple[int, bytes]]:
-        return [(int(r[0]), bytes(r[1])) for r in self.conn.execute("SELECT id, path FROM roots")]
+        return [(int(r[0]), bytes(r[1])) for r in self._conn.execute("SELECT id, path FROM roots")]
 
     def photo(self, photo_id: int) -> Photo:
-        row = self.conn.execute(_PHOTO_SELECT + " WHERE p.id = ?", (photo_id,)).fetchone()
+        row = self._conn.execute(_PHOTO_SELECT + " WHERE p.id = ?", (photo_id,)).fetchone()
         if row is None:
             raise NotFoundError(
                 f"no photo with id {photo_id}; `facealbum photos` lists the catalog's photos"
@@ -143,11 +157,11 @@ class Catalog:
             where.append("p.root_id = ?")
             args.append(root_id)
         sql = _PHOTO_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.id"
-        return [_photo(r) for r in self.conn.execute(sql, args)]
+        return [_photo(r) for r in self._conn.execute(sql, args)]
 
     def photos_with_hash(self, sha256: str) -> list[Photo]:
         return [
-            _photo(r) for r in self.conn.execute(_PHOTO_SELECT + " WHERE p.sha256 = ?", (sha256,))
+            _photo(r) for r in self._conn.execute(_PHOTO_SELECT + " WHERE p.sha256 = ?", (sha256,))
         ]
 
     def add_photo(
@@ -167,10 +181,10 @@ class Catalog:
         """Insert or replace the photo at ``relpath``; its old faces go with it."""
         now = time.time()
         with self.transaction():
-            self.conn.execute(
+            self._conn.execute(
                 "DELETE FROM photos WHERE root_id = ? AND relpath = ?", (root_id, relpath)
             )
-            cur = self.conn.execute(
+            cur = self._conn.execute(
                 "INSERT INTO photos(root_id, relpath, size, mtime_ns, sha256, width, height,"
                 " status, problem, detector, scanned_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (root_id, relpath, size, mtime_ns, sha256, width, height, str(status),
@@ -186,7 +200,7 @@ class Catalog:
             raise ValueError(f"cannot update photo columns {sorted(unknown)}")
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self.transaction():
-            self.conn.execute(
+            self._conn.execute(
                 f"UPDATE photos SET {sets} WHERE id = ?", (*[_sql(v) for v in fields.values()],
                                                          photo_id)
             )
@@ -194,7 +208,7 @@ class Catalog:
     def purge_missing(self) -> int:
         """Forget photos marked missing, with their faces; returns how many."""
         with self.transaction():
-            cur = self.conn.execute("DELETE FROM photos WHERE status = 'missing'")
+            cur = self._conn.execute("DELETE FROM photos WHERE status = 'missing'")
         return cur.rowcount
 
     # -- faces and embeddings ------------------------------------------------
@@ -209,23 +223,23 @@ class Catalog:
         quality: float,
         sharpness: float,
         detector: str,
-        source: str = "detected",
+        source: FaceSource = FaceSource.DETECTED,
     ) -> int:
         lm = None
         if landmarks is not None:
             lm = np.asarray(landmarks, np.float32).reshape(5, 2).tobytes()
         x, y, w, h = (float(v) for v in box)
         with self.transaction():
-            cur = self.conn.execute(
+            cur = self._conn.execute(
                 "INSERT INTO faces(photo_id, x, y, w, h, landmarks, score, quality, sharpness,"
                 " detector, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (photo_id, x, y, w, h, lm, float(score), float(quality), float(sharpness),
-                 detector, source, time.time()),
+                 detector, str(source), time.time()),
             )
             return int(cur.lastrowid or 0)
 
     def face(self, face_id: int) -> Face:
-        row = self.conn.execute(_FACE_SELECT + " WHERE id = ?", (face_id,)).fetchone()
+        row = self._conn.execute(_FACE_SELECT + " WHERE id = ?", (face_id,)).fetchone()
         if row is None:
             raise NotFoundError(
                 f"no face with id {face_id}; `facealbum faces PERSON` lists a person's faces"
@@ -252,12 +266,12 @@ class Catalog:
             where.append(f"id IN ({','.join('?' * len(id_list))})" if id_list else "0")
             args.extend(id_list)
         sql = _FACE_SELECT + " WHERE " + " AND ".join(where) + " ORDER BY id"
-        return [_face(r) for r in self.conn.execute(sql, args)]
+        return [_face(r) for r in self._conn.execute(sql, args)]
 
     def put_embedding(self, face_id: int, model: str, vector: np.ndarray) -> None:
         blob = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
         with self.transaction():
-            self.conn.execute(
+            self._conn.execute(
                 "INSERT OR REPLACE INTO embeddings(face_id, model, vector) VALUES (?,?,?)",
                 (face_id, model, blob),
             )
@@ -267,7 +281,7 @@ class Catalog:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(face ids, float32 matrix with one L2-normalised row per face)."""
         if face_ids is None:
-            rows = self.conn.execute(
+            rows = self._conn.execute(
                 "SELECT face_id, vector FROM embeddings WHERE model = ? ORDER BY face_id", (model,)
             ).fetchall()
         else:
@@ -275,7 +289,7 @@ class Catalog:
             rows = []
             for start in range(0, len(wanted), 900):  # SQLite's variable limit
                 chunk = wanted[start : start + 900]
-                rows += self.conn.execute(
+                rows += self._conn.execute(
                     f"SELECT face_id, vector FROM embeddings WHERE model = ? AND face_id IN "
                     f"({','.join('?' * len(chunk))})",
                     (model, *chunk),
@@ -290,7 +304,7 @@ class Catalog:
     # -- persons -------------------------------------------------------------
 
     def person(self, person_id: int) -> Person:
-        row = self.conn.execute(_PERSON_SELECT + " WHERE id = ?", (person_id,)).fetchone()
+        row = self._conn.execute(_PERSON_SELECT + " WHERE id = ?", (person_id,)).fetchone()
         if row is None:
             raise NotFoundError(
                 f"no person with id {person_id}; `facealbum people` lists the valid ids"
@@ -299,7 +313,7 @@ class Catalog:
 
     def persons(self, *, include_merged: bool = False) -> list[Person]:
         sql = _PERSON_SELECT + ("" if include_merged else " WHERE merged_into IS NULL")
-        return [_person(r) for r in self.conn.execute(sql + " ORDER BY id")]
+        return [_person(r) for r in self._conn.execute(sql + " ORDER BY id")]
 
 
 _PHOTO_SELECT = (
@@ -314,7 +328,7 @@ _PERSON_SELECT = "SELECT id, name, hidden, cover_face_id, merged_into, created_a
 
 
 def _sql(value: object) -> object:
-    return str(value) if isinstance(value, PhotoStatus) else value
+    return str(value) if isinstance(value, StrEnum) else value
 
 
 def _photo(r: tuple[Any, ...]) -> Photo:
@@ -329,8 +343,9 @@ def _face(r: tuple[Any, ...]) -> Face:
     landmarks = None if r[6] is None else np.frombuffer(r[6], np.float32).reshape(5, 2).copy()
     return Face(
         id=r[0], photo_id=r[1], box=(r[2], r[3], r[4], r[5]), landmarks=landmarks, score=r[7],
-        quality=r[8], sharpness=r[9], detector=r[10], source=r[11], person_id=r[12],
-        assigned_by=r[13], state=r[14], created_at=r[15],
+        quality=r[8], sharpness=r[9], detector=r[10], source=FaceSource(r[11]),
+        person_id=r[12], assigned_by=None if r[13] is None else AssignedBy(r[13]),
+        state=FaceState(r[14]), created_at=r[15],
     )
 
 

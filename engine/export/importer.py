@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 
 from PIL import Image
 
-from engine.catalog import Catalog
+from engine.catalog import Catalog, FaceSource
 from engine.export.errors import XmpError
 from engine.export.sidecars import sidecar_candidates
 from engine.export.xmp import Region, jpeg_xmp_packets, read_face_metadata
@@ -78,7 +78,7 @@ def apply_regions(catalog: Catalog, photo_id: int, regions: Sequence[Region]) ->
                 continue
             face_id = catalog.add_face(
                 photo_id, region.box(size), None, score=1.0, quality=0.0, sharpness=0.0,
-                detector="xmp", source="xmp",
+                detector="xmp", source=FaceSource.XMP,
             )
             if region.name:
                 _confirm(catalog, face_id, region.name)
