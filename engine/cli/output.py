@@ -1,10 +1,14 @@
 """The command line's output layer: the only engine code that prints.
 
 Progress bars go to stderr when it is a terminal (and nowhere otherwise), so
-``--json`` output on stdout stays machine-readable.
+``--json`` output on stdout stays machine-readable. Text goes out through
+``printable``: file names are the user's data, and a name holding terminal
+escape sequences or bytes that are not UTF-8 is shown escaped, never sent
+raw to the terminal nor allowed to end the command with an encoding error.
 """
 
 import json
+import re
 import shutil
 import sys
 import time
@@ -16,22 +20,57 @@ from engine.progress import Progress
 T = TypeVar("T")
 
 
+# C0 and C1 control characters (but newline and tab), DEL, and the Unicode
+# marks that reorder what follows them on screen.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# A file name's bytes that are not UTF-8 arrive as lone surrogates (os.fsdecode).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: controls as ``\\xNN``, undecodable bytes as ``\\xNN``."""
+    text = _SURROGATE.sub(_escape_surrogate, text)
+    return _UNSAFE.sub(lambda m: _escape_code(ord(m.group())), text)
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def _escape_code(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _write(text: str, stream: Any) -> None:
+    """One line to ``stream``; characters its encoding lacks are written escaped."""
+    line = printable(text) + "\n"
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        line.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        line = line.encode(encoding, errors="backslashreplace").decode(encoding)
+    stream.write(line)
+
+
 def emit(text: str = "") -> None:
-    print(text)
+    _write(text, sys.stdout)
 
 
 def emit_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+    # ASCII JSON: names that are not UTF-8 travel as \udcNN escapes, readable by any client.
+    _write(json.dumps(data, indent=2, sort_keys=True, default=str), sys.stdout)
 
 
 def warn(text: str) -> None:
-    print(text, file=sys.stderr)
+    _write(text, sys.stderr)
 
 
 def table(rows: list[list[str]], header: list[str]) -> None:
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
-    for row in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+    cells = [[printable(str(c)) for c in row] for row in [header, *rows]]
+    widths = [max(len(c) for c in col) for col in zip(*cells, strict=False)]
+    for row in cells:
+        emit("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
 
 
 class ProgressBar:

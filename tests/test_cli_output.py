@@ -1,0 +1,50 @@
+"""What the command line prints of a user's file names: safe and always printable."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from engine.catalog import Catalog, PhotoStatus
+from engine.cli.output import printable
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _catalog_with_problem_photo(tmp_path: Path, name: bytes) -> Path:
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as catalog:
+        root = catalog.root_id(tmp_path)
+        catalog.add_photo(root, name, size=1, mtime_ns=1, sha256=None, width=None,
+                          height=None, status=PhotoStatus.PROBLEM, problem="the file is empty")
+    return path
+
+
+def _problems(catalog: Path, *extra: str) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+    env.pop("PYTHONIOENCODING", None)
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli.main", "--catalog", str(catalog), "problems", *extra],
+        capture_output=True, env=env, cwd=REPO, timeout=120, check=False,
+    )
+
+
+def test_problems_prints_a_name_that_is_not_utf8_escaped(tmp_path: Path) -> None:
+    catalog = _catalog_with_problem_photo(tmp_path, b"caf\xe9.jpg")
+    done = _problems(catalog)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert b"caf\\xe9.jpg" in done.stdout
+    assert b"Traceback" not in done.stderr
+
+
+def test_problems_never_sends_a_terminal_escape_sequence_raw(tmp_path: Path) -> None:
+    catalog = _catalog_with_problem_photo(tmp_path, b"\x1b]0;owned\x07\x1b[2J.jpg")
+    done = _problems(catalog)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert b"\x1b" not in done.stdout and b"\x07" not in done.stdout
+    assert b"\\x1b]0;owned\\x07\\x1b[2J.jpg" in done.stdout
+
+
+def test_printable_keeps_ordinary_text_and_escapes_reordering_marks() -> None:
+    assert printable("Zoë  Ørsted\tx\n") == "Zoë  Ørsted\tx\n"
+    assert printable("gpj.\u202eexe") == "gpj.\\u202eexe"
