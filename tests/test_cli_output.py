@@ -48,3 +48,20 @@ def test_problems_never_sends_a_terminal_escape_sequence_raw(tmp_path: Path) -> 
 def test_printable_keeps_ordinary_text_and_escapes_reordering_marks() -> None:
     assert printable("Zoë  Ørsted\tx\n") == "Zoë  Ørsted\tx\n"
     assert printable("gpj.\u202eexe") == "gpj.\\u202eexe"
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    catalog = tmp_path / "c.sqlite"
+    with Catalog(catalog) as cat:
+        root = cat.root_id(tmp_path)
+        for i in range(3000):
+            cat.add_photo(root, f"p{i:05d}.jpg".encode(), size=1, mtime_ns=1, sha256=None,
+                          width=None, height=None, status=PhotoStatus.PROBLEM,
+                          problem="the file is empty")
+    command = (f"{sys.executable} -m engine.cli.main --catalog {catalog} problems | head -1; "
+               "exit ${PIPESTATUS[0]}")
+    done = subprocess.run(["bash", "-c", command], capture_output=True, cwd=REPO,
+                          timeout=120, check=False)
+    assert done.stdout.startswith(b"id")
+    assert b"Traceback" not in done.stderr and b"BrokenPipeError" not in done.stderr, done.stderr
+    assert done.returncode == 141

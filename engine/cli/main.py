@@ -3,11 +3,13 @@
 Each group of commands lives in its own module with a ``register(subparsers)``
 function that adds its sub-commands and sets ``func(args) -> int`` on them.
 Engine errors (``FaceAlbumError``) end the command with their message and
-exit status 2; nothing else is caught here.
+exit status 2; a reader that closes the pipe early ends it quietly (141).
 """
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -50,7 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader stopped early (`facealbum people | head -1`): stop quietly,
+        # as other command-line tools do, with the status of a closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except FaceAlbumError as exc:
         warn(f"facealbum: {exc}")
         return 2
