@@ -27,11 +27,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# How far back the Edit menu looks for what Undo and Redo would do: the log
-# may be long, and an operation's payload large.
-_HISTORY = 100
-
-
 class Session(QObject):
     """One open catalog, the settings in force, and the workers that serve them."""
 
@@ -84,12 +79,13 @@ class Session(QObject):
 
     def undo_text(self) -> str | None:
         """What Undo would take back, or None when there is nothing to undo."""
-        entry = _first(people.history(self.catalog, limit=_HISTORY), undone=False)
-        return entry.summary if entry is not None else None
+        operation = people.next_undo(self.catalog)
+        return operation.summary if operation is not None else None
 
     def redo_text(self) -> str | None:
-        entry = _last_undone(people.history(self.catalog, limit=_HISTORY))
-        return entry.summary if entry is not None else None
+        """What Redo would do again, or None when nothing was undone."""
+        operation = people.next_redo(self.catalog)
+        return operation.summary if operation is not None else None
 
     def undo(self) -> None:
         self.apply("Undo", people.undo)
@@ -126,20 +122,3 @@ class Session(QObject):
         """True from a job's start until its ``ended`` signal has arrived."""
         return bool(self.jobs)
 
-
-def _first(entries: list[Any], *, undone: bool) -> Any:
-    """The newest history entry with the given undone state (history is newest first)."""
-    for entry in entries:
-        if bool(entry.undone) == undone:
-            return entry
-    return None
-
-
-def _last_undone(entries: list[Any]) -> Any:
-    """The oldest undone entry above the newest done one: what Redo re-applies."""
-    found = None
-    for entry in entries:
-        if not entry.undone:
-            break
-        found = entry
-    return found

@@ -277,6 +277,44 @@ def test_marked_faces_leave_their_person_and_are_not_clustered(album: Album) -> 
     assert album.cat.face(faces[0]).state == "face"
 
 
+def test_what_undo_and_redo_would_do_is_known_before_doing_it(album: Album) -> None:
+    album.centre("anna")
+    faces = album.faces_of("anna", 3)
+    run(people.update_people(album.cat))
+    person = album.person_of(faces[0])
+    assert people.next_undo(album.cat) is None and people.next_redo(album.cat) is None
+    people.name_person(album.cat, person, "Anna")
+    people.hide_person(album.cat, person)
+    first, second = reversed(people.history(album.cat))
+    assert people.next_undo(album.cat) == second
+    assert people.undo(album.cat) == people.next_redo(album.cat)
+    assert people.next_undo(album.cat) == first
+    people.undo(album.cat)
+    assert people.next_undo(album.cat) is None
+    assert people.next_redo(album.cat) is not None and people.next_redo(album.cat).id == first.id
+
+
+def test_a_merge_keeps_the_first_named_person_and_their_name() -> None:
+    plan = people.plan_merge({4: None, 7: "Anna", 9: "Ben"})
+    assert (plan.target, plan.sources, plan.name) == (7, [4, 9], "Anna")
+    unnamed = people.plan_merge({4: None, 7: None}, target=4)
+    assert (unnamed.sources, unnamed.name) == ([7], None)
+    takes = people.plan_merge({3: None, 4: None, 9: "Ben"}, target=4)
+    assert (takes.sources, takes.name) == ([3, 9], "Ben")
+
+
+def test_merging_into_an_unnamed_person_gives_them_a_sources_name(album: Album) -> None:
+    album.centre("anna")
+    album.centre("ben")
+    a = album.faces_of("anna", 3)
+    b = album.faces_of("ben", 3)
+    run(people.update_people(album.cat))
+    pa, pb = album.person_of(a[0]), album.person_of(b[0])
+    people.name_person(album.cat, pb, "Ben")
+    people.merge_people(album.cat, [pb], pa)
+    assert album.cat.person(pa).name == "Ben"
+
+
 def test_unknown_ids_name_the_id_and_how_to_list_valid_ones(album: Album) -> None:
     with pytest.raises(NotFoundError, match=r"person with id 999.*facealbum people"):
         people.name_person(album.cat, 999, "Nobody")

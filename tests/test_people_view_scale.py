@@ -145,11 +145,11 @@ def test_grid_rows_match_the_people_read_with_photo_paths(mixed: tuple[Path, Mix
 def test_grid_counts_are_read_from_one_index_without_visiting_faces(
     mixed: tuple[Path, Mixed]
 ) -> None:
-    from engine.people.queries import _PEOPLE_ROWS_ORDER, _PEOPLE_ROWS_SQL
+    from engine.catalog.people import _PEOPLE_ROWS_ORDER, _PEOPLE_ROWS_SQL
 
     catalog, _ = mixed
     with Catalog(catalog) as cat:
-        plan = [row[3] for row in cat.conn.execute(
+        plan = [row[3] for row in cat._conn.execute(
             "EXPLAIN QUERY PLAN " + _PEOPLE_ROWS_SQL + _PEOPLE_ROWS_ORDER)]
     faces_steps = [step for step in plan if " f " in f" {step} " or step.endswith(" f")]
     assert faces_steps, plan
@@ -171,9 +171,9 @@ def test_a_version_1_catalog_gains_the_people_index_and_keeps_its_faces(tmp_path
                  " 1, 'user', 0)")
     conn.close()
     with Catalog(path) as cat:
-        indexes = {r[0] for r in cat.conn.execute(
+        indexes = {r[0] for r in cat._conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'faces'")}
-        version = cat.conn.execute("PRAGMA user_version").fetchone()[0]
+        version = cat._conn.execute("PRAGMA user_version").fetchone()[0]
         rows = people.people_rows(cat)
     assert version == SCHEMA_VERSION >= 2
     assert "faces_person_live" in indexes and "faces_person" not in indexes

@@ -225,10 +225,9 @@ class PeoplePage(QWidget):
         ids = self.selected_ids()
         if len(ids) < 2:
             return
-        # Keep the named person (or the largest one) and merge the others into it.
-        named = [i for i in ids if (s := self.model.summary(i)) is not None and s.name]
-        target = named[0] if named else ids[0]
-        self.merge([i for i in ids if i != target], target)
+        # Keep the first named person, else the first one: the grid lists the largest first.
+        plan = people.plan_merge(_names(self.model, ids))
+        self.merge(plan.sources, plan.target)
 
     def merge(self, sources: list[int], target: int, reason: str = "") -> None:
         if not self.confirm_merge(sources, target, reason):
@@ -354,14 +353,7 @@ class MergeDialog(QDialog):
         self.setWindowTitle("Merge People")
         layout = QVBoxLayout(self)
         layout.setSpacing(SPACING)
-        target_summary = model.summary(target)
-        name = target_summary.name if target_summary is not None and target_summary.name else None
-        if name is None:
-            for s in sources:
-                summary = model.summary(s)
-                if summary is not None and summary.name:
-                    name = summary.name
-                    break
+        name = people.plan_merge(_names(model, [*sources, target]), target).name
         title = heading(f"Merge {len(sources) + 1} people into one?", 1.25)
         layout.addWidget(title)
         if reason:
@@ -383,6 +375,11 @@ class MergeDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self.merge_button.setDefault(True)
         layout.addWidget(buttons)
+
+
+def _names(model: PeopleModel, ids: list[int]) -> dict[int, str | None]:
+    """Each person's name as the grid shows it, in the order given."""
+    return {i: s.name if (s := model.summary(i)) is not None else None for i in ids}
 
 
 def _person_badge(model: PeopleModel, person_id: int, widget: QWidget) -> QVBoxLayout:

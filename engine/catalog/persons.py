@@ -3,12 +3,27 @@
 A merge keeps the merged person's row with ``merged_into`` pointing at the
 person it joined, so facts about it keep holding; merges may chain. Every
 question "who holds this person now" is answered by the functions below and
-nowhere else.
+nowhere else. They never merge anyone nor write a fact: merging is a user
+operation (``engine.people.facts``); ``new_person`` only adds an empty row.
 """
 
 import time
 
+from engine.catalog.records import Person
 from engine.catalog.store import Catalog
+from engine.errors import NotFoundError
+
+
+def live_person(cat: Catalog, person_id: int) -> Person:
+    """The person, or an error naming who holds them now when merged away (or unknown)."""
+    person = cat.person(int(person_id))
+    if person.merged_into is not None:
+        final = resolve_merged(cat, person.id)
+        raise NotFoundError(
+            f"person {person.id} was merged into person {final}; use {final} instead "
+            "(`facealbum people` lists the valid ids)"
+        )
+    return person
 
 
 def resolve_merged(cat: Catalog, person_id: int) -> int:

@@ -20,17 +20,19 @@ from engine.people.cluster import (
 )
 from engine.people.facts import (
     FACE_STATES,
+    MergePlan,
     PeopleError,
     confirm_faces,
     hide_person,
     mark_faces,
     merge_people,
     name_person,
+    plan_merge,
     reject_faces,
     set_cover,
     split_faces,
 )
-from engine.people.oplog import history, redo, undo
+from engine.people.oplog import history, next_redo, next_undo, redo, undo
 from engine.people.queries import (
     PersonRow,
     PersonSummary,
@@ -56,6 +58,7 @@ __all__ = [
     "AssignIndex",
     "ClusterParams",
     "ClusterParamsError",
+    "MergePlan",
     "Operation",
     "PeopleError",
     "PersonRow",
@@ -68,10 +71,13 @@ __all__ = [
     "mark_faces",
     "merge_people",
     "name_person",
+    "next_redo",
+    "next_undo",
     "params_for_strictness",
     "people",
     "people_rows",
     "person_faces",
+    "plan_merge",
     "preview_cluster_count",
     "recluster",
     "redo",

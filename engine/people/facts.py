@@ -3,27 +3,57 @@
 Each public function here is one user operation: it checks its ids, declares
 the rows it changes as a ``Change`` and commits it through the operation log
 in one catalog transaction, so it can be undone and redone. The facts are
-plain columns: ``faces.assigned_by = 'user'`` (a confirmed face),
+plain columns: ``faces.assigned_by = AssignedBy.USER`` (a confirmed face),
 ``faces.state``, ``persons.name / hidden / merged_into / cover_face_id`` and
-the ``rejections`` table.
+the ``rejections`` table. ``plan_merge`` is the one rule for which person a
+merge keeps and under which name, for the engine and the GUI's question alike.
 
-This module never clusters and never writes an automatic assignment; the
-clustering code (``engine.people.update``) never calls into it.
+This module never clusters, never writes an automatic assignment and never
+speaks SQL; the clustering code (``engine.people.update``) never calls into it.
 """
 
-import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-from engine.catalog import Catalog
-from engine.catalog.records import Face, Person
+from engine.catalog import AssignedBy, Catalog, FaceState
+from engine.catalog.persons import live_person, merged_ids, new_person
+from engine.catalog.records import Face
 from engine.errors import FaceAlbumError, NotFoundError
 from engine.people.oplog import Change, commit
 
-FACE_STATES = ("face", "not_face", "stranger")
+# The states a face can be marked with, as the command line offers them.
+FACE_STATES = tuple(FaceState)
 
 
 class PeopleError(FaceAlbumError):
     """A people operation that cannot be done as asked (merge into itself, ...)."""
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    """Who a merge keeps, who joins them, and the name the merged person has."""
+
+    sources: list[int]
+    target: int
+    name: str | None
+
+
+def plan_merge(names: Mapping[int, str | None], target: int | None = None) -> MergePlan:
+    """Which person a merge of these people keeps, and under which name.
+
+    ``names`` maps each person's id to their name, in the order the user gave
+    them. Without a ``target``, the first named person is kept, else the first
+    one. The kept person keeps their name; an unnamed one takes the name of
+    the first source that has one.
+    """
+    ids = list(names)
+    if target is None:
+        if not ids:
+            raise PeopleError("a merge needs the people to merge; none was given")
+        target = next((i for i in ids if names[i]), ids[0])
+    sources = [i for i in ids if i != target]
+    name = names.get(target) or next((names[s] for s in sources if names[s]), None)
+    return MergePlan(sources=sources, target=target, name=name)
 
 
 def name_person(cat: Catalog, person_id: int, name: str | None) -> None:
@@ -46,7 +76,7 @@ def merge_people(cat: Catalog, source_ids: Iterable[int], target_id: int) -> Non
     pull them apart again. The sources are kept as rows with
     ``merged_into = target`` so that facts about them (rejections) keep
     holding for the merged person. The target keeps its name; an unnamed
-    target takes the first source's name.
+    target takes the first source's name (``plan_merge``).
     """
     sources = list(dict.fromkeys(int(s) for s in source_ids))
     if not sources:
@@ -59,17 +89,17 @@ def merge_people(cat: Catalog, source_ids: Iterable[int], target_id: int) -> Non
         target = live_person(cat, target_id)
         change = Change()
         for face in cat.faces(person_id=target.id):
-            if face.state == "face" and not face.confirmed:
-                change.faces[face.id] = (target.id, "user", face.state)
-        name = target.name
+            if face.state is FaceState.FACE and not face.confirmed:
+                change.faces[face.id] = (target.id, AssignedBy.USER, face.state)
+        names: dict[int, str | None] = {target.id: target.name}
         for source_id in sources:
             source = live_person(cat, source_id)
+            names[source.id] = source.name
             for face in cat.faces(person_id=source.id):
-                change.faces[face.id] = (target.id, "user", face.state)
+                change.faces[face.id] = (target.id, AssignedBy.USER, face.state)
                 change.rejections[(face.id, target.id)] = False
             change.persons[source.id] = {"merged_into": target.id}
-            if name is None and source.name:
-                name = source.name
+        name = plan_merge(names, target.id).name
         if name != target.name:
             change.persons[target.id] = {"name": name}
         listed = ", ".join(str(s) for s in sources)
@@ -87,12 +117,12 @@ def split_faces(
     faces = _faces(cat, face_ids)
     with cat.transaction():
         if target_person_id is None:
-            target_id = _new_person(cat)
+            target_id = new_person(cat)
         else:
             target_id = live_person(cat, target_person_id).id
         change = Change()
         for face in faces:
-            change.faces[face.id] = (target_id, "user", "face")
+            change.faces[face.id] = (target_id, AssignedBy.USER, FaceState.FACE)
             change.rejections[(face.id, target_id)] = False
             if face.person_id is not None and face.person_id != target_id:
                 change.rejections[(face.id, face.person_id)] = True
@@ -107,7 +137,7 @@ def confirm_faces(cat: Catalog, face_ids: Iterable[int], person_id: int) -> None
         person = live_person(cat, person_id)
         change = Change()
         for face in faces:
-            change.faces[face.id] = (person.id, "user", "face")
+            change.faces[face.id] = (person.id, AssignedBy.USER, FaceState.FACE)
             change.rejections[(face.id, person.id)] = False
         commit(cat, "confirm", f"Confirmed {_count(faces)} as {person.label}", change)
 
@@ -135,22 +165,27 @@ def hide_person(cat: Catalog, person_id: int, hidden: bool = True) -> None:
                Change(persons={person.id: {"hidden": int(hidden)}}))
 
 
-def mark_faces(cat: Catalog, face_ids: Iterable[int], state: str) -> None:
-    """Mark faces as 'not_face' or 'stranger' (they leave their person), or 'face' again."""
-    if state not in FACE_STATES:
+def mark_faces(cat: Catalog, face_ids: Iterable[int], state: str | FaceState) -> None:
+    """Mark faces as not a face or a stranger (they leave their person), or a face again.
+
+    ``state`` is a ``FaceState`` or its stored word ('face', 'not_face', 'stranger').
+    """
+    try:
+        marked = FaceState(state)
+    except ValueError:
         raise PeopleError(
-            f"a face can be marked {', '.join(FACE_STATES)}; got {state!r}"
-        )
+            f"a face can be marked {', '.join(FaceState)}; got {state!r}"
+        ) from None
     faces = _faces(cat, face_ids)
     with cat.transaction():
         change = Change()
         for face in faces:
-            if state == "face":
-                if face.state != "face":
-                    change.faces[face.id] = (None, None, "face")
+            if marked is FaceState.FACE:
+                if face.state is not FaceState.FACE:
+                    change.faces[face.id] = (None, None, FaceState.FACE)
             else:
-                change.faces[face.id] = (None, None, state)
-        commit(cat, "mark", f"Marked {_count(faces)} as {state.replace('_', ' ')}", change)
+                change.faces[face.id] = (None, None, marked)
+        commit(cat, "mark", f"Marked {_count(faces)} as {marked.replace('_', ' ')}", change)
 
 
 def set_cover(cat: Catalog, person_id: int, face_id: int) -> None:
@@ -167,57 +202,7 @@ def set_cover(cat: Catalog, person_id: int, face_id: int) -> None:
                Change(persons={person.id: {"cover_face_id": face.id}}))
 
 
-# -- shared helpers (also used by the clustering and query code) ---------------
-
-
-def live_person(cat: Catalog, person_id: int) -> Person:
-    """The person, or an error naming them when unknown or merged away."""
-    person = cat.person(int(person_id))
-    if person.merged_into is not None:
-        final = resolve_person(cat, person.id)
-        raise NotFoundError(
-            f"person {person.id} was merged into person {final}; use {final} instead "
-            "(`facealbum people` lists the valid ids)"
-        )
-    return person
-
-
-def resolve_person(cat: Catalog, person_id: int) -> int:
-    """Follow ``merged_into`` to the person that holds ``person_id`` now."""
-    seen = {person_id}
-    current = person_id
-    while True:
-        row = cat.conn.execute(
-            "SELECT merged_into FROM persons WHERE id = ?", (current,)
-        ).fetchone()
-        if row is None or row[0] is None or row[0] in seen:
-            return current
-        current = int(row[0])
-        seen.add(current)
-
-
-def merged_ids(cat: Catalog, person_id: int) -> set[int]:
-    """The person and everyone merged into them, directly or not."""
-    ids = {person_id}
-    frontier = [person_id]
-    while frontier:
-        rows = cat.conn.execute(
-            f"SELECT id FROM persons WHERE merged_into IN ({','.join('?' * len(frontier))})",
-            frontier,
-        ).fetchall()
-        frontier = [int(r[0]) for r in rows if int(r[0]) not in ids]
-        ids.update(frontier)
-    return ids
-
-
-def new_person_row(cat: Catalog) -> int:
-    """Insert an empty, unnamed person; the caller's transaction holds it."""
-    cur = cat.conn.execute("INSERT INTO persons(created_at) VALUES (?)", (time.time(),))
-    return int(cur.lastrowid or 0)
-
-
-def _new_person(cat: Catalog) -> int:
-    return new_person_row(cat)
+# -- helpers -------------------------------------------------------------------
 
 
 def _faces(cat: Catalog, face_ids: Iterable[int]) -> list[Face]:

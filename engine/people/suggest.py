@@ -5,8 +5,8 @@ Ranks by the distance the clustering would merge them with the person at
 without the small-cluster penalties), nearest first, so the
 GUI can ask "Is this Anna?" and the user confirms or rejects in bulk.
 Faces the user rejected from the person, and clusters made only of them,
-are never suggested. Read-only: confirming or rejecting goes through
-``engine.people.facts``.
+are never suggested. Read-only and free of SQL: confirming or rejecting goes
+through ``engine.people.facts``.
 """
 
 from dataclasses import dataclass
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.catalog import Catalog
+from engine.catalog.persons import live_person
 from engine.people.cluster import ClusterParams, merge_distance
-from engine.people.facts import live_person
 from engine.people.update import load_faces
 
 
@@ -57,16 +57,14 @@ def suggest(
             counts, (0.0, 0.0, 0.0, spread),
         )
 
-    named = {
-        int(r[0]) for r in cat.conn.execute("SELECT id FROM persons WHERE name IS NOT NULL")
-    }
-    hidden = {int(r[0]) for r in cat.conn.execute("SELECT id FROM persons WHERE hidden = 1")}
+    # Named and hidden people are the user's own decisions, never offered as "Is this Anna?".
+    settled = {p.id for p in cat.persons(include_merged=True) if p.name is not None or p.hidden}
     rejected = np.array([person.id in table.rejected.get(i, ()) for i in range(len(table.ids))],
                         dtype=bool)
     out: list[Suggestion] = []
     others = table.person[(table.person >= 0) & ~mine]
     for other in np.unique(others):
-        if int(other) in named or int(other) in hidden:
+        if int(other) in settled:
             continue
         rows = np.nonzero((table.person == other) & ~rejected)[0]
         if not len(rows):
