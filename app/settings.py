@@ -16,6 +16,7 @@ from PySide6.QtCore import QSettings
 from app import APP_NAME
 from engine.catalog import default_catalog_path
 from engine.models import registry
+from engine.people import DEFAULT_STRICTNESS
 
 # Bump when a key changes meaning; ``SettingsStore.load`` drops values written
 # under another version instead of misreading them.
@@ -41,7 +42,7 @@ class Settings:
     detector: str = registry.DEFAULT_DETECTOR
     embedder: str = registry.DEFAULT_EMBEDDER
     # 0 = lenient (fewer, larger people), 1 = strict (more, purer people).
-    strictness: float = 0.5
+    strictness: float = DEFAULT_STRICTNESS
     catalog_path: str = field(default_factory=lambda: str(default_catalog_path()))
     last_folder: str = ""
 

@@ -103,8 +103,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 def _add_cluster_options(p: argparse.ArgumentParser) -> None:
     defaults = people.ClusterParams()
     p.add_argument("--strictness", type=float, default=people.DEFAULT_STRICTNESS,
-                   help="0 (loose: fewer, bigger people) to 1 (strict); default 0.5, "
-                        f"which merges under a squared distance of {defaults.threshold}")
+                   help="0 (loose: fewer, bigger people) to 1 (strict); default "
+                        f"{people.DEFAULT_STRICTNESS}, "
+                        "which merges under a squared distance of "
+                        f"{people.threshold_for_strictness(people.DEFAULT_STRICTNESS)}")
     p.add_argument("--min-size", type=int, default=defaults.min_size, metavar="N",
                    help="faces an unnamed group needs to become a person "
                         f"(default {defaults.min_size})")

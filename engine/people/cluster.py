@@ -36,7 +36,7 @@ This module knows nothing of the catalog or of ids; ``engine.people.update``
 translates facts into the ``Constraints`` here.
 """
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -104,7 +104,8 @@ _STRICT = 0.90
 
 
 def threshold_for_strictness(strictness: float) -> float:
-    """The merge threshold of a strictness in [0, 1]; 0.5 gives the default."""
+    """The merge threshold of a strictness in [0, 1]; the middle, 0.5, gives
+    ``ClusterParams().threshold``."""
     if not 0.0 <= strictness <= 1.0:
         raise ClusterParamsError(
             f"strictness is a number from 0 (loose) to 1 (strict); got {strictness}"
@@ -183,13 +184,14 @@ def build_tree(
     params: ClusterParams | None = None,
     cancel: CancelToken | None = None,
 ) -> Dendrogram:
-    tree: Dendrogram | None = None
-    for item in build_tree_steps(vectors, constraints, params, cancel):
-        if isinstance(item, Dendrogram):
-            tree = item
-    if tree is None:  # pragma: no cover - the generator always ends with a tree
-        raise RuntimeError("build_tree_steps ended without a tree")
-    return tree
+    """``build_tree_steps`` run to its end, for callers that show no progress."""
+    steps = build_tree_steps(vectors, constraints, params, cancel)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            tree: Dendrogram = finished.value
+            return tree
 
 
 def build_tree_steps(
@@ -197,29 +199,20 @@ def build_tree_steps(
     constraints: Constraints | None = None,
     params: ClusterParams | None = None,
     cancel: CancelToken | None = None,
-) -> Iterator[Progress | Dendrogram]:
-    """Find neighbours and merge, yielding ``Progress``; the last item is the tree."""
+) -> Generator[Progress, None, Dendrogram]:
+    """Find neighbours and merge, yielding ``Progress``; returns the tree."""
     params = params or ClusterParams()
     constraints = constraints or Constraints()
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     n = len(x)
-    nn_idx = np.zeros((n, 0), dtype=np.int64)
-    nn_dist = np.zeros((n, 0), dtype=np.float32)
-    for item in knn_steps(
+    nn_idx, nn_dist = yield from knn_steps(
         x, min(params.neighbours, max(n - 1, 0)), max_distance=neighbour_reach(params),
         cancel=cancel,
-    ):
-        if isinstance(item, tuple):
-            nn_idx, nn_dist = item
-        else:
-            yield item
-    for step in _agglomerate(
+    )
+    tree = yield from _agglomerate(
         x, nn_idx, nn_dist, constraints, params.max_threshold, rule_of(params), cancel
-    ):
-        if isinstance(step, Dendrogram):
-            yield replace(step, neighbours=nn_idx.astype(np.int32))
-        else:
-            yield step
+    )
+    return replace(tree, neighbours=nn_idx.astype(np.int32))
 
 
 def neighbour_reach(params: ClusterParams) -> float:
@@ -491,7 +484,7 @@ def _agglomerate(
     max_threshold: float,
     penalties: tuple[float, float, float, float],
     cancel: CancelToken | None,
-) -> Iterator[Progress | Dendrogram]:
+) -> Generator[Progress, None, Dendrogram]:
     n = len(x)
     parent = np.arange(n, dtype=np.int64)
     sums = x.astype(np.float32, copy=True)
@@ -597,7 +590,7 @@ def _agglomerate(
     else:
         left_all = right_all = np.zeros(0, dtype=np.int64)
         height_all = np.zeros(0, dtype=np.float32)
-    yield Dendrogram(base=base, left=left_all, right=right_all, height=height_all, seeded=seeded)
+    return Dendrogram(base=base, left=left_all, right=right_all, height=height_all, seeded=seeded)
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

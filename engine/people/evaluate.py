@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.catalog import Catalog
+from engine.catalog import Catalog, FaceState, PhotoStatus
 from engine.errors import FaceAlbumError
 from engine.metrics import ClusterScores, cluster_scores, verification_accuracy
 from engine.people.cluster import ClusterParams, Constraints, cluster
@@ -151,7 +151,7 @@ def evaluate_folder(
             central = _central_faces(cat)
             ids, vectors = load_vectors(cat)
             row_of = {int(f): i for i, f in enumerate(ids)}
-            photo_of = dict(cat.conn.execute("SELECT id, photo_id FROM faces").fetchall())
+            photo_of = {face.id: face.photo_id for face in cat.faces()}
 
             scored = [
                 (identity, name) for identity, name in chosen
@@ -196,28 +196,21 @@ def evaluate_folder(
 
 
 def _photo_paths(cat: Catalog) -> dict[int, str]:
-    return {
-        int(pid): os.fsdecode(bytes(rel))
-        for pid, rel in cat.conn.execute("SELECT id, relpath FROM photos WHERE status = 'ok'")
-    }
+    return {photo.id: os.fsdecode(photo.relpath) for photo in cat.photos(PhotoStatus.OK)}
 
 
 def _central_faces(cat: Catalog) -> dict[str, int]:
     """Relative photo path -> the id of its face nearest the photo's centre."""
-    paths = _photo_paths(cat)
-    sizes = {
-        int(pid): (w or 0, h or 0)
-        for pid, w, h in cat.conn.execute("SELECT id, width, height FROM photos")
-    }
+    photos = {photo.id: photo for photo in cat.photos(PhotoStatus.OK)}
     best: dict[str, tuple[float, int]] = {}
-    for face_id, photo_id, x, y, w, h in cat.conn.execute(
-        "SELECT id, photo_id, x, y, w, h FROM faces WHERE state = 'face'"
-    ):
-        rel = paths.get(int(photo_id))
-        if rel is None:
+    for face in cat.faces():
+        photo = photos.get(face.photo_id)
+        if photo is None or face.state != FaceState.FACE:
             continue
-        width, height = sizes[int(photo_id)]
+        rel = os.fsdecode(photo.relpath)
+        x, y, w, h = face.box
+        width, height = photo.width or 0, photo.height or 0
         d = (x + w / 2 - width / 2) ** 2 + (y + h / 2 - height / 2) ** 2
         if rel not in best or d < best[rel][0]:
-            best[rel] = (d, int(face_id))
+            best[rel] = (d, face.id)
     return {rel: face for rel, (_, face) in best.items()}

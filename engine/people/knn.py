@@ -12,7 +12,7 @@ Distances are squared Euclidean, ``2 - 2 cos`` for unit vectors. This module
 knows nothing of the catalog, of people or of facts.
 """
 
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import numpy as np
 
@@ -41,15 +41,13 @@ def knn(
     is much faster when most pairs are far apart, as faces of different
     people are. Missing neighbours are padded with index -1 and distance ``inf``.
     """
-    result: tuple[np.ndarray, np.ndarray] | None = None
-    for item in knn_steps(
-        vectors, k, max_distance=max_distance, exact_limit=exact_limit, seed=seed
-    ):
-        if isinstance(item, tuple):
-            result = item
-    if result is None:  # pragma: no cover - knn_steps always ends with a result
-        raise RuntimeError("knn_steps ended without a result")
-    return result
+    steps = knn_steps(vectors, k, max_distance=max_distance, exact_limit=exact_limit, seed=seed)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            result: tuple[np.ndarray, np.ndarray] = finished.value
+            return result
 
 
 def knn_steps(
@@ -60,24 +58,22 @@ def knn_steps(
     exact_limit: int = EXACT_LIMIT,
     seed: int = 0,
     cancel: CancelToken | None = None,
-) -> Iterator[Progress | tuple[np.ndarray, np.ndarray]]:
-    """Like ``knn`` but yields ``Progress`` as it goes, then the result tuple."""
+) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray]]:
+    """Like ``knn`` but yields ``Progress`` as it goes and returns the result."""
     min_sim = None if max_distance is None else 1.0 - max_distance / 2.0
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     n = len(x)
     idx = np.full((n, k), -1, dtype=np.int64)
     dist = np.full((n, k), np.inf, dtype=np.float32)
     if n <= 1 or k <= 0:
-        yield idx, dist
-        return
+        return idx, dist
     if n <= exact_limit:
         for start in range(0, n, _CHUNK):
             _check(cancel)
             rows = np.arange(start, min(start + _CHUNK, n))
             _top_k(x, rows, np.arange(n), idx, dist, k, min_sim)
             yield Progress("neighbours", int(rows[-1]) + 1, n)
-        yield idx, dist
-        return
+        return idx, dist
     if min_sim is None:
         min_sim = -1.0  # every pair qualifies; slow, but only asked for by small callers
     cells = _cells(x, max(2, n // CELL_SIZE), seed)
@@ -108,7 +104,7 @@ def knn_steps(
             rows = np.arange(start, min(start + _CHUNK, n))
             _refine(x, rows, idx, dist, k, min_sim)
             yield Progress("neighbours", len(members), len(members))
-    yield idx, dist
+    return idx, dist
 
 
 def _check(cancel: CancelToken | None) -> None:

@@ -6,10 +6,11 @@ when one is trained), turns facts into constraints (confirmed faces are
 seeds, rejections and shared photos are cannot-links, merged people resolve
 to the person they were merged into), and writes the result back.
 
-It writes only ``faces.person_id`` with ``assigned_by = 'auto'`` (or clears
-an automatic assignment) and creates unnamed persons for new clusters. It
-never writes a fact: confirmed faces, face states, names, hidden flags,
-merges and rejections are only read. A cluster that mostly overlaps a person
+It writes only automatic assignments (``AssignedBy.AUTO``, or clears one)
+and creates unnamed persons for new clusters, both through the named
+operations of ``engine.catalog``; it never speaks SQL. It never writes a
+fact: confirmed faces, face states, names, hidden flags, merges and
+rejections are only read. A cluster that mostly overlaps a person
 keeps that person's id, so names and covers survive a recluster.
 """
 
@@ -19,12 +20,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.catalog import Catalog
+from engine.catalog.clustering import (
+    assign_automatically,
+    clustering_signature,
+    faces_to_cluster,
+    rejections,
+)
+from engine.catalog.persons import final_persons, new_person
 from engine.errors import Cancelled
+from engine.models.registry import DEFAULT_EMBEDDER
 from engine.people.cluster import (
+    DEFAULT_STRICTNESS,
     ClusterParams,
     Constraints,
     Dendrogram,
     attach_small,
+    build_tree,
     build_tree_steps,
     cut,
     merge_distance,
@@ -33,10 +44,8 @@ from engine.people.cluster import (
     rule_of,
     stopping_at_threshold,
 )
-from engine.people.facts import new_person_row
 from engine.progress import CancelToken, Progress
 
-DEFAULT_EMBEDDER = "sface"
 _ASSIGN_CHUNK = 2048
 
 
@@ -84,15 +93,16 @@ class FaceTable:
 
 
 def load_faces(cat: Catalog, model: str | None = None) -> FaceTable:
-    """Every face that may be clustered: state 'face' with an embedding of ``model``."""
-    resolve = person_resolver(cat)
-    rows = cat.conn.execute(
-        "SELECT id, photo_id, person_id, assigned_by FROM faces WHERE state = 'face' ORDER BY id"
-    ).fetchall()
+    """Every face that may be clustered: state ``FACE`` with an embedding of ``model``."""
+    final = final_persons(cat)
+    rows = faces_to_cluster(cat)
     if not rows:
         return _empty_table()
     info = np.array(
-        [(r[0], r[1], -1 if r[2] is None else resolve(int(r[2])), r[3] == "user") for r in rows],
+        [
+            (face, photo, -1 if person is None else final.get(person, person), confirmed)
+            for face, photo, person, confirmed in rows
+        ],
         dtype=np.int64,
     )
     ids, vectors = load_vectors(cat, model)
@@ -104,10 +114,10 @@ def load_faces(cat: Catalog, model: str | None = None) -> FaceTable:
     ids, vectors, pos = ids[have], vectors[have], pos[have]
     row_of = {int(f): i for i, f in enumerate(ids)}
     rejected: dict[int, set[int]] = {}
-    for face_id, person_id in cat.conn.execute("SELECT face_id, person_id FROM rejections"):
-        row = row_of.get(int(face_id))
+    for face_id, person_id in rejections(cat):
+        row = row_of.get(face_id)
         if row is not None:
-            rejected.setdefault(row, set()).add(resolve(int(person_id)))
+            rejected.setdefault(row, set()).add(final.get(person_id, person_id))
     return FaceTable(
         ids=ids,
         vectors=vectors,
@@ -118,37 +128,13 @@ def load_faces(cat: Catalog, model: str | None = None) -> FaceTable:
     )
 
 
-def person_resolver(cat: Catalog) -> "_Resolver":
-    merged = dict(
-        (int(a), int(b))
-        for a, b in cat.conn.execute(
-            "SELECT id, merged_into FROM persons WHERE merged_into IS NOT NULL"
-        )
-    )
-    return _Resolver(merged)
-
-
-class _Resolver:
-    """Follows merged_into chains to the person that holds an id now."""
-
-    def __init__(self, merged: dict[int, int]) -> None:
-        self.merged = merged
-
-    def __call__(self, person_id: int) -> int:
-        seen = {person_id}
-        while person_id in self.merged and self.merged[person_id] not in seen:
-            person_id = self.merged[person_id]
-            seen.add(person_id)
-        return person_id
-
-
 # -- full recluster ------------------------------------------------------------
 
 
 def recluster(
     cat: Catalog,
     *,
-    strictness: float = 0.5,
+    strictness: float = DEFAULT_STRICTNESS,
     params: ClusterParams | None = None,
     cancel: CancelToken | None = None,
 ) -> Iterator[Progress]:
@@ -162,13 +148,7 @@ def recluster(
     key = _cache_key(cat, model, params)
     tree = _TREES.get(key)
     if tree is None:
-        for item in build_tree_steps(table.vectors, table.constraints(), params, cancel):
-            if isinstance(item, Dendrogram):
-                tree = item
-            else:
-                yield item
-    if tree is None:  # pragma: no cover - build_tree_steps always ends with a tree
-        raise RuntimeError("clustering ended without a result")
+        tree = yield from build_tree_steps(table.vectors, table.constraints(), params, cancel)
     _TREES.clear()
     _TREES[key] = tree
     labels = _cut_and_attach(table, tree, params)
@@ -198,7 +178,7 @@ def _cut_and_attach(table: FaceTable, tree: Dendrogram, params: ClusterParams) -
 
 
 def preview_cluster_count(
-    cat: Catalog, strictness: float = 0.5, params: ClusterParams | None = None
+    cat: Catalog, strictness: float = DEFAULT_STRICTNESS, params: ClusterParams | None = None
 ) -> int:
     """How many people a recluster at ``strictness`` would give (cached between calls).
 
@@ -211,16 +191,11 @@ def preview_cluster_count(
     model = active_embedder(cat)
     key = _cache_key(cat, model, params)
     tree = _TREES.get(key)
-    table = None
     if tree is None:
         table = load_faces(cat, model)
         if len(table.ids) == 0:
             return 0
-        for item in build_tree_steps(table.vectors, table.constraints(), params):
-            if isinstance(item, Dendrogram):
-                tree = item
-        if tree is None:  # pragma: no cover
-            raise RuntimeError("clustering ended without a result")
+        tree = build_tree(table.vectors, table.constraints(), params)
         _TREES.clear()
         _TREES[key] = tree
     labels = cut(tree, params.threshold, min_size=params.min_size)
@@ -233,18 +208,8 @@ _TREES: dict[tuple[object, ...], Dendrogram] = {}
 
 
 def _cache_key(cat: Catalog, model: str, params: ClusterParams) -> tuple[object, ...]:
-    faces = cat.conn.execute(
-        "SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(SUM(person_id), 0) FROM faces "
-        "WHERE state = 'face'"
-    ).fetchone()
-    facts = cat.conn.execute(
-        "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM operations WHERE undone = 0"
-    ).fetchone()
-    adapters = cat.conn.execute(
-        "SELECT COALESCE(MAX(created_at), 0), COALESCE(SUM(enabled), 0) FROM adapters"
-    ).fetchone()
     return (
-        str(cat.path.resolve()), model, tuple(faces), tuple(facts), tuple(adapters),
+        str(cat.path.resolve()), model, *clustering_signature(cat),
         params.neighbours, params.max_threshold, neighbour_reach(params),
     )
 
@@ -255,7 +220,7 @@ def _cache_key(cat: Catalog, model: str, params: ClusterParams) -> tuple[object,
 def update_people(
     cat: Catalog,
     *,
-    strictness: float = 0.5,
+    strictness: float = DEFAULT_STRICTNESS,
     params: ClusterParams | None = None,
     cancel: CancelToken | None = None,
 ) -> Iterator[Progress]:
@@ -295,25 +260,19 @@ def update_people(
     rest = pool[target[pool] < 0]
     labels = np.full(len(rest), -1, dtype=np.int64)
     if len(rest) >= params.min_size:
-        tree = None
-        for item in build_tree_steps(
+        tree = yield from build_tree_steps(
             table.vectors[rest], table.constraints(rest), params, cancel
-        ):
-            if isinstance(item, Dendrogram):
-                tree = item
-            else:
-                yield item
-        if tree is not None:
-            labels = attach_small(
-                table.vectors[rest], cut(tree, params.threshold, params.min_size),
-                tree.neighbours, table.constraints(rest), params,
-            )
+        )
+        labels = attach_small(
+            table.vectors[rest], cut(tree, params.threshold, params.min_size),
+            tree.neighbours, table.constraints(rest), params,
+        )
     with cat.transaction():
         new_ids: dict[int, int] = {}
         for rest_row, label in zip(rest, labels, strict=True):
             if label >= 0:
                 if int(label) not in new_ids:
-                    new_ids[int(label)] = new_person_row(cat)
+                    new_ids[int(label)] = new_person(cat)
                 target[rest_row] = new_ids[int(label)]
         changed = _write(cat, table, pool, target)
     _TREES.clear()
@@ -436,12 +395,9 @@ def _persons_for_clusters(
     """The person each row goes to (-1: none), keeping ids where clusters overlap."""
     target = np.full(len(labels), -1, dtype=np.int64)
     clusters = int(labels.max()) + 1 if len(labels) else 0
-    named = {
-        int(r[0]) for r in cat.conn.execute(
-            "SELECT id FROM persons WHERE name IS NOT NULL AND merged_into IS NULL"
-        )
-    }
-    live = {int(r[0]) for r in cat.conn.execute("SELECT id FROM persons WHERE merged_into IS NULL")}
+    unmerged = cat.persons()
+    named = {p.id for p in unmerged if p.name is not None}
+    live = {p.id for p in unmerged}
     sizes = np.bincount(labels, minlength=clusters)
     owner = np.full(clusters, -1, dtype=np.int64)
     used: set[int] = set()
@@ -465,7 +421,7 @@ def _persons_for_clusters(
         used.add(person)
     for label in range(clusters):
         if owner[label] < 0 and sizes[label] >= min_size:
-            owner[label] = new_person_row(cat)
+            owner[label] = new_person(cat)
     target[:] = owner[labels]
     # A face never goes to a person it was rejected from, even when the rest
     # of its cluster does (without seeds nothing held it apart while merging).
@@ -477,19 +433,15 @@ def _persons_for_clusters(
 
 def _write(cat: Catalog, table: FaceTable, rows: np.ndarray, target: np.ndarray) -> int:
     """Store automatic assignments of ``rows``; confirmed faces are never written."""
-    updates = []
+    updates: list[tuple[int, int | None]] = []
     for row in rows:
         if table.confirmed[row]:
             continue
         new = int(target[row])
         if new == int(table.person[row]):
             continue
-        updates.append((None if new < 0 else new, None if new < 0 else "auto", int(table.ids[row])))
-    cat.conn.executemany(
-        "UPDATE faces SET person_id = ?, assigned_by = ? WHERE id = ? "
-        "AND (assigned_by IS NULL OR assigned_by = 'auto') AND state = 'face'",
-        updates,
-    )
+        updates.append((int(table.ids[row]), None if new < 0 else new))
+    assign_automatically(cat, updates)
     return len(updates)
 
 
