@@ -16,13 +16,11 @@ import torch
 
 from engine.errors import ModelError
 from engine.models.base import Detector, Embedder
+from engine.models.defaults import DEFAULT_DETECTOR, DEFAULT_EMBEDDER
 from engine.models.facenet import FaceNetEmbedder
 from engine.models.sface import SFaceEmbedder
 from engine.models.weights import ModelCard
 from engine.models.yunet import YuNetDetector
-
-DEFAULT_DETECTOR = "yunet"
-DEFAULT_EMBEDDER = "sface"
 
 _DETECTORS: dict[str, tuple[ModelCard, Callable[[torch.device], Detector]]] = {
     "yunet": (YuNetDetector.card, YuNetDetector),

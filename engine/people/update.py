@@ -28,7 +28,7 @@ from engine.catalog.clustering import (
 )
 from engine.catalog.persons import final_persons, new_person
 from engine.errors import Cancelled
-from engine.models.registry import DEFAULT_EMBEDDER
+from engine.models.defaults import DEFAULT_EMBEDDER
 from engine.people.cluster import (
     DEFAULT_STRICTNESS,
     ClusterParams,
