@@ -44,6 +44,7 @@ from engine.people.cluster import (  # noqa: E402
     cut,
     stopping_at_threshold,
 )
+from engine.people.update import active_embedder  # noqa: E402
 
 LFW = REPO.parent / "shared" / "data" / "lfw-dev" / "images"
 CACHE = Path("/tmp/lfw_sface.npz")
@@ -80,7 +81,7 @@ def build_cache(cache: Path) -> None:
             if p.done % 500 == 0 and p.total:
                 print(f"  scanning {p.done}/{p.total}", file=sys.stderr)
         central = _central_faces(cat)
-        ids, vectors = cat.embeddings(cat.get_meta("embedder", "sface") or "sface")
+        ids, vectors = cat.embeddings(active_embedder(cat))
     row = {int(f): i for i, f in enumerate(ids)}
     paths = sorted(p for p, f in central.items() if f in row)
     labels = np.array([p.split("/")[0] for p in paths])

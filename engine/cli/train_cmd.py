@@ -170,6 +170,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_adapter(args: argparse.Namespace) -> int:
+    from engine.people.update import active_embedder
     from engine.train.adapter import (
         AdapterOptions,
         adapter_status,
@@ -180,7 +181,7 @@ def cmd_adapter(args: argparse.Namespace) -> int:
     )
 
     with open_catalog(args) as catalog:
-        model = args.model or catalog.get_meta("embedder", "sface") or "sface"
+        model = args.model or active_embedder(catalog)
         if args.action == "train":
             options = AdapterOptions() if args.steps is None else AdapterOptions(steps=args.steps)
             cancel = CancelToken()
