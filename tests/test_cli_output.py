@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from engine.catalog import Catalog, PhotoStatus
 from engine.cli.output import printable
 
@@ -65,3 +67,18 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
     assert done.stdout.startswith(b"id")
     assert b"Traceback" not in done.stderr and b"BrokenPipeError" not in done.stderr, done.stderr
     assert done.returncode == 141
+
+
+def test_an_id_too_large_for_the_catalog_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli.main import main
+
+    catalog = str(tmp_path / "c.sqlite")
+    for argv in (["name", str(2**63), "Anna"], ["merge", "1", "--into", str(2**64)],
+                 ["faces", "-5"]):
+        with pytest.raises(SystemExit) as stop:
+            main([*argv, "--catalog", catalog])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert "ids are whole numbers from 1 to 9223372036854775807" in err, err

@@ -27,6 +27,26 @@ def add_command(
     return parser
 
 
+# The largest id SQLite can store (a signed 64-bit integer).
+LARGEST_ID = 2**63 - 1
+
+
+def catalog_id(text: str) -> int:
+    """An argparse type for the id of a person, face or photo."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"an id is a whole number such as 3, got {text!r}"
+        ) from None
+    if not 1 <= value <= LARGEST_ID:
+        raise argparse.ArgumentTypeError(
+            f"no id is {text}: ids are whole numbers from 1 to {LARGEST_ID}; "
+            "`facealbum people` lists the people's ids"
+        )
+    return value
+
+
 def catalog_path(args: argparse.Namespace) -> Path:
     given = getattr(args, "catalog", None)
     if given is not None:

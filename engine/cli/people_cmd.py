@@ -11,7 +11,7 @@ from pathlib import Path
 
 from engine import people
 from engine.catalog import Catalog
-from engine.cli.common import add_command, open_catalog, stop_on_interrupt
+from engine.cli.common import add_command, catalog_id, open_catalog, stop_on_interrupt
 from engine.cli.output import ProgressBar, emit, emit_json, table, warn
 from engine.people.evaluate import EvalResult, evaluate_folder
 from engine.progress import CancelToken
@@ -24,42 +24,42 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=cmd_people)
 
     p = add_command(sub, "faces", "list the faces of one person")
-    p.add_argument("person", type=int)
+    p.add_argument("person", type=catalog_id)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_faces)
 
     p = add_command(sub, "name", "name a person (an empty name removes it)")
-    p.add_argument("person", type=int)
+    p.add_argument("person", type=catalog_id)
     p.add_argument("name")
     p.set_defaults(func=cmd_name)
 
     p = add_command(sub, "merge", "merge people into one")
-    p.add_argument("sources", type=int, nargs="+", metavar="SOURCE")
-    p.add_argument("--into", type=int, required=True, metavar="TARGET")
+    p.add_argument("sources", type=catalog_id, nargs="+", metavar="SOURCE")
+    p.add_argument("--into", type=catalog_id, required=True, metavar="TARGET")
     p.set_defaults(func=cmd_merge)
 
     p = add_command(sub, "split", "move faces to a new person, or to --to PERSON")
-    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
-    p.add_argument("--to", type=int, default=None, metavar="PERSON")
+    p.add_argument("faces", type=catalog_id, nargs="+", metavar="FACE")
+    p.add_argument("--to", type=catalog_id, default=None, metavar="PERSON")
     p.set_defaults(func=cmd_split)
 
     p = add_command(sub, "confirm", "say that faces are this person")
-    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
-    p.add_argument("--as", dest="person", type=int, required=True, metavar="PERSON")
+    p.add_argument("faces", type=catalog_id, nargs="+", metavar="FACE")
+    p.add_argument("--as", dest="person", type=catalog_id, required=True, metavar="PERSON")
     p.set_defaults(func=cmd_confirm)
 
     p = add_command(sub, "reject", "say that faces are not this person (remembered forever)")
-    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
-    p.add_argument("--from", dest="person", type=int, required=True, metavar="PERSON")
+    p.add_argument("faces", type=catalog_id, nargs="+", metavar="FACE")
+    p.add_argument("--from", dest="person", type=catalog_id, required=True, metavar="PERSON")
     p.set_defaults(func=cmd_reject)
 
     p = add_command(sub, "mark", "mark faces as not a face, a stranger, or a face again")
-    p.add_argument("faces", type=int, nargs="+", metavar="FACE")
+    p.add_argument("faces", type=catalog_id, nargs="+", metavar="FACE")
     p.add_argument("--as", dest="state", choices=people.FACE_STATES, required=True)
     p.set_defaults(func=cmd_mark)
 
     p = add_command(sub, "hide", "hide a person from the list (--show to show again)")
-    p.add_argument("person", type=int)
+    p.add_argument("person", type=catalog_id)
     p.add_argument("--show", action="store_true")
     p.set_defaults(func=cmd_hide)
 
@@ -73,7 +73,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=cmd_history)
 
     p = add_command(sub, "suggest", "unnamed people and faces most likely to be this person")
-    p.add_argument("person", type=int)
+    p.add_argument("person", type=catalog_id)
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_suggest)
