@@ -227,15 +227,12 @@ class _OurScan(_Runner):
             for photo in catalog.photos(status=PhotoStatus.OK):
                 rel = os.fsdecode(photo.relpath)
                 found[rel] = PhotoFaces(rel, photo.width or 0, photo.height or 0)
-            rows = catalog.conn.execute(
-                "SELECT p.relpath, f.x, f.y, f.w, f.h,"
-                " EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id)"
-                " FROM faces f JOIN photos p ON p.id = f.photo_id ORDER BY f.id"
-            )
-            for relpath, x, y, w, h, embedded in rows:
-                photo_faces = found[os.fsdecode(relpath)]
-                photo_faces.boxes.append((x, y, w, h))
-                photo_faces.embedded += int(embedded)
+            relpath_of = {p.id: os.fsdecode(p.relpath) for p in catalog.photos()}
+            embedded = set(catalog.embeddings(self.embedder.name)[0].tolist())
+            for face in catalog.faces():
+                photo_faces = found[relpath_of[face.photo_id]]
+                photo_faces.boxes.append(face.box)
+                photo_faces.embedded += int(face.id in embedded)
         return [found[r] for r in relpaths if r in found], summary.problems
 
     def threads(self) -> str:

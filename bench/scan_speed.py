@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from engine.catalog import Catalog, PhotoStatus
 from engine.models.registry import get_detector, get_embedder, resolve_device
@@ -27,7 +28,7 @@ DEMO = REPO / "resources" / "demo"
 LFW = REPO.parent / "shared" / "data" / "lfw-dev" / "images"
 
 
-def measure(folder: Path, options: ScanOptions, limit: int | None) -> dict[str, float]:
+def measure(folder: Path, options: ScanOptions, limit: int | None) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="facealbum-bench-"))
     try:
         source = folder
@@ -53,9 +54,7 @@ def measure(folder: Path, options: ScanOptions, limit: int | None) -> dict[str, 
                 pass
             seconds = time.perf_counter() - start
             cpu = time.process_time() - cpu_start
-            with_face = catalog.conn.execute(
-                "SELECT COUNT(DISTINCT photo_id) FROM faces"
-            ).fetchone()[0]
+            with_face = len({f.photo_id for f in catalog.faces()})
             ok = len(catalog.photos(status=PhotoStatus.OK))
         return {
             "photos": summary.scanned,

@@ -7,9 +7,14 @@ thread runs the networks, and commits finished photos in small transactions.
 Stopping it (a ``CancelToken``, Ctrl-C, even SIGKILL) loses nothing that was
 committed, and the next scan resumes where it stopped.
 
-It never touches a user's facts: a changed photo's new faces inherit the
+It never changes a user's facts: a changed photo's new faces inherit the
 facts of the old faces they overlap, a moved photo keeps its faces, and a
-deleted one is marked missing, not forgotten.
+deleted one is marked missing, not forgotten. Names other tools wrote in a
+photo's metadata are read with the photo, queued with it in the catalog, and
+imported at the end of the scan as one undoable operation
+(``engine.people.importer``); a scan stopped before that leaves them queued
+for the next one. The scan never writes a fact itself, and never reads a file
+inside a transaction.
 """
 
 import os
@@ -25,9 +30,10 @@ import cv2
 import numpy as np
 
 from engine.align import align_faces
-from engine.catalog import Catalog, Face, Photo, PhotoStatus
+from engine.catalog import Catalog, Face, FaceSource, Photo, PhotoStatus
+from engine.catalog.scans import FoundFace, mark_scanned, photos_missing_embeddings, replace_faces
 from engine.errors import PhotoError
-from engine.export.importer import apply_regions, read_regions
+from engine.export.xmp import Region
 from engine.imageio import Decoded, content_hash, decode, is_photo_name, read_bytes
 from engine.models.base import Detection, Detector, Embedder
 from engine.models.registry import (
@@ -37,6 +43,7 @@ from engine.models.registry import (
     get_embedder,
     resolve_device,
 )
+from engine.people.importer import TooManyRegionsError, import_queued, queue_regions, read_regions
 from engine.progress import CancelToken, Progress
 from engine.quality import face_quality
 
@@ -67,6 +74,7 @@ class ScanSummary:
     faces: int = 0  # faces found this time
     problems: int = 0
     reembedded: int = 0
+    imported_names: int = 0  # faces named from other tools' metadata, in one operation
     seconds: float = 0.0
     device: str = ""
     detector: str = ""
@@ -98,6 +106,8 @@ class _Result:
     decoded: Decoded | None = None
     problem: str | None = None
     moved_from: Photo | None = None
+    regions: list[Region] = field(default_factory=list)  # from the photo's metadata
+    regions_problem: str | None = None  # why its metadata is not imported
     read_seconds: float = 0.0
     decode_seconds: float = 0.0
 
@@ -138,7 +148,7 @@ def scan_folder(
     summary.photos = len(on_disk)
 
     jobs: list[_Job] = []
-    needs_embedding = _photos_missing_embeddings(catalog, root_id, embedder.name)
+    needs_embedding = photos_missing_embeddings(catalog, root_id, embedder.name)
     for relpath, entry in on_disk.items():
         old = known.get(relpath)
         if isinstance(entry, str):  # cannot even stat it: a problem, recorded below
@@ -166,7 +176,7 @@ def scan_folder(
     )
     claimed: set[int] = set()
 
-    pipeline = _Pipeline(catalog, root, detector, embedder, options, summary)
+    pipeline = _Pipeline(catalog, detector, embedder, options, summary)
     total = len(jobs)
     done = 0
     yield Progress("scanning", 0, total, _info(summary))
@@ -181,7 +191,9 @@ def scan_folder(
                 return
             job = next(feed, None)
             if job is not None:
-                pending.put(pool.submit(_read, root, job, by_hash, claimed))
+                pending.put(
+                    pool.submit(_read, root, job, by_hash, claimed, options.import_xmp)
+                )
 
         for _ in range(workers * 2):  # bounded read-ahead keeps memory flat
             submit_next()
@@ -209,6 +221,11 @@ def scan_folder(
             if photo.id not in claimed and photo.status is not PhotoStatus.MISSING:
                 catalog.update_photo(photo.id, status=PhotoStatus.MISSING)
                 summary.missing += 1
+    if options.import_xmp:
+        # Also after a stop: what was committed had its names queued, and
+        # waiting for the next scan would only delay them.
+        yield Progress("importing", 0, 0, _info(summary))
+        summary.imported_names = import_queued(catalog).names
     summary.seconds = time.perf_counter() - start
     yield Progress("scanning", done, total, _info(summary))
 
@@ -222,16 +239,6 @@ def _worth_retrying(problem: str | None) -> bool:
     return bool(problem) and (
         "permission" in (problem or "") or "symbolic link" in (problem or "")
     )
-
-
-def _photos_missing_embeddings(catalog: Catalog, root_id: int, model: str) -> set[int]:
-    rows = catalog.conn.execute(
-        "SELECT DISTINCT f.photo_id FROM faces f JOIN photos p ON p.id = f.photo_id"
-        " WHERE p.root_id = ? AND f.landmarks IS NOT NULL AND NOT EXISTS"
-        " (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model = ?)",
-        (root_id, model),
-    )
-    return {int(r[0]) for r in rows}
 
 
 def _walk(root: bytes) -> Iterator[tuple[bytes, tuple[int, int] | str]]:
@@ -280,9 +287,10 @@ _claim_lock = threading.Lock()
 
 
 def _read(
-    root: bytes, job: _Job, by_hash: dict[str, Photo], claimed: set[int]
+    root: bytes, job: _Job, by_hash: dict[str, Photo], claimed: set[int], import_xmp: bool
 ) -> _Result:
-    """Runs on a decode thread: read, hash, and decode unless it is a move."""
+    """Runs on a decode thread: read, hash, and decode unless it is a move;
+    for a photo to analyse, read the face regions of its metadata too."""
     result = _Result(job)
     path = os.path.join(root, job.relpath)
     try:
@@ -307,6 +315,12 @@ def _read(
         started = time.perf_counter()
         result.decoded = decode(data, min_side=DETECT_SIDE)
         result.decode_seconds = time.perf_counter() - started
+        if import_xmp and not job.reembed_only:
+            size = (result.decoded.width, result.decoded.height)
+            try:
+                result.regions = read_regions(os.fsdecode(path), size)
+            except TooManyRegionsError as exc:
+                result.regions_problem = str(exc)
     except PhotoError as exc:
         result.problem = str(exc)
     except MemoryError:
@@ -320,14 +334,12 @@ class _Pipeline:
     def __init__(
         self,
         catalog: Catalog,
-        root: bytes,
         detector: Detector,
         embedder: Embedder,
         options: ScanOptions,
         summary: ScanSummary,
     ) -> None:
         self.catalog = catalog
-        self.root = root
         self.detector = detector
         self.embedder = embedder
         self.options = options
@@ -474,60 +486,44 @@ class _Pipeline:
         job, decoded = result.job, result.decoded
         if decoded is None:
             return
-        old_faces = self.catalog.faces(photo_id=job.old.id) if job.old is not None else []
         if job.old is not None:
             photo_id = job.old.id
-            self.catalog.conn.execute(
-                "UPDATE photos SET size=?, mtime_ns=?, sha256=?, width=?, height=?, status='ok',"
-                " problem=NULL, detector=?, scanned_at=? WHERE id=?",
-                (job.size, job.mtime_ns, result.sha256, decoded.width, decoded.height,
-                 self.detector.name, time.time(), photo_id),
+            old_faces = self.catalog.faces(photo_id=photo_id)
+            mark_scanned(
+                self.catalog, photo_id, size=job.size, mtime_ns=job.mtime_ns,
+                sha256=result.sha256, width=decoded.width, height=decoded.height,
+                detector=self.detector.name,
             )
         else:
+            old_faces = []
             photo_id = self.catalog.add_photo(
                 root_id, job.relpath, size=job.size, mtime_ns=job.mtime_ns, sha256=result.sha256,
                 width=decoded.width, height=decoded.height, status=PhotoStatus.OK,
                 detector=self.detector.name,
             )
-        kept = _match_old_faces(old_faces, detections)
-        for i, (det, sharp, vec) in enumerate(zip(detections, sharpness, vectors, strict=True)):
-            quality = face_quality.score(det.box, sharp)
-            old = kept.get(i)
-            if old is not None:
-                x, y, w, h = det.box
-                self.catalog.conn.execute(
-                    "UPDATE faces SET x=?, y=?, w=?, h=?, landmarks=?, score=?, quality=?,"
-                    " sharpness=?, detector=? WHERE id=?",
-                    (x, y, w, h, det.landmarks.astype(np.float32).tobytes(), det.score, quality,
-                     sharp, self.detector.name, old.id),
-                )
-                self.catalog.conn.execute("DELETE FROM embeddings WHERE face_id=?", (old.id,))
-                face_id = old.id
-            else:
-                face_id = self.catalog.add_face(
-                    photo_id, det.box, det.landmarks, score=det.score, quality=quality,
-                    sharpness=sharp, detector=self.detector.name,
-                )
-            self.catalog.put_embedding(face_id, self.embedder.name, vec)
-        kept_ids = {f.id for f in kept.values()}
-        gone = [f for f in old_faces if f.source == "detected" and f.id not in kept_ids]
-        for face in gone:
-            # A face the user decided about stays, even when the edited photo
-            # no longer yields it: a rescan never undoes a fact.
-            if face.assigned_by == "user" or face.state != "face" or self._rejected(face.id):
-                continue
-            self.catalog.conn.execute("DELETE FROM faces WHERE id=?", (face.id,))
+        found = [
+            FoundFace(
+                box=det.box, landmarks=det.landmarks, score=det.score,
+                quality=face_quality.score(det.box, sharp), sharpness=sharp, embedding=vec,
+            )
+            for det, sharp, vec in zip(detections, sharpness, vectors, strict=True)
+        ]
+        same_as = {i: face.id for i, face in _match_old_faces(old_faces, detections).items()}
+        replace_faces(
+            self.catalog, photo_id, found, same_as,
+            detector=self.detector.name, model=self.embedder.name,
+        )
         self.summary.scanned += 1
         self.summary.faces += len(detections)
         if self.options.import_xmp:
-            path = os.fsdecode(os.path.join(self.root, job.relpath))
-            _import_xmp(self.catalog, photo_id, path, (decoded.width, decoded.height))
-
-    def _rejected(self, face_id: int) -> bool:
-        row = self.catalog.conn.execute(
-            "SELECT 1 FROM rejections WHERE face_id = ? LIMIT 1", (face_id,)
-        ).fetchone()
-        return row is not None
+            # Queued with the photo, in its transaction: a kill after this
+            # commit leaves the names waiting for the next import, never lost.
+            queue_regions(self.catalog, photo_id, result.sha256, result.regions)
+            if result.regions_problem is not None:
+                self.summary.problems += 1
+                self.summary.problem_list.append(
+                    (job.relpath.decode("utf-8", "replace"), result.regions_problem)
+                )
 
     def _write_reembedding(self, result: _Result, vectors: np.ndarray) -> None:
         old = result.job.old
@@ -546,7 +542,7 @@ def _match_old_faces(old_faces: list[Face], detections: list[Detection]) -> dict
     """
     matches: dict[int, Face] = {}
     used: set[int] = set()
-    candidates = [f for f in old_faces if f.source == "detected"]
+    candidates = [f for f in old_faces if f.source is FaceSource.DETECTED]
     for i, det in enumerate(detections):
         best, best_iou = None, 0.5
         for face in candidates:
@@ -569,9 +565,3 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
     inter = iw * ih
     union = aw * ah + bw * bh - inter
     return inter / union if union > 0 else 0.0
-
-
-def _import_xmp(catalog: Catalog, photo_id: int, path: str, size: tuple[int, int]) -> int:
-    """Face regions other tools wrote (sidecar or embedded XMP) become facts."""
-    regions = read_regions(path, size)
-    return apply_regions(catalog, photo_id, regions) if regions else 0

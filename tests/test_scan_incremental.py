@@ -188,11 +188,11 @@ def test_scan_killed_with_sigkill_keeps_what_it_committed_and_resumes(tmp_path: 
     child.wait()
 
     with Catalog(catalog_path) as catalog:
-        assert catalog.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert catalog._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         kept = len(catalog.photos())
         assert kept >= committed
         # Every photo that is in the catalog has all of its faces.
-        orphans = catalog.conn.execute(
+        orphans = catalog._conn.execute(
             "SELECT COUNT(*) FROM faces f LEFT JOIN embeddings e ON e.face_id = f.id"
             " WHERE e.face_id IS NULL"
         ).fetchone()[0]

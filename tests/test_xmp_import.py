@@ -17,9 +17,9 @@ from test_export_support import (
 )
 
 from engine.catalog import Catalog
-from engine.export.importer import apply_regions, read_regions
 from engine.export.xmp import Region, merge_face_metadata
 from engine.people import reject_faces
+from engine.people.importer import apply_regions, read_regions
 
 SIZE = (640, 480)
 LEFT = (40.0, 60.0, 80.0, 100.0)

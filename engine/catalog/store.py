@@ -6,9 +6,12 @@ block). Every change runs inside ``transaction()``: a crash, a SIGKILL or a
 Ctrl-C leaves either the whole change or none of it. A connection belongs to
 the thread that opened it; a worker thread opens its own ``Catalog``.
 
-This module holds the queries every part of the engine shares; domain
-modules (people, export, training) keep their own queries beside their logic
-but never create or alter tables (that is ``schema``'s job).
+This module holds the queries every part of the engine shares. The named
+operations of one part each live beside it in this package (``scans`` for
+what a scan writes, ``imports`` and ``exports`` for metadata coming in and
+albums going out, ``persons`` for following merges, ...): no module outside
+``engine.catalog`` speaks SQL. Nothing here creates or alters a table:
+that is ``schema``'s job.
 """
 
 import os
@@ -77,6 +80,10 @@ class Catalog:
 
     def close(self) -> None:
         self._conn.close()
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the main file, so the file alone is the catalog."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def __enter__(self) -> "Catalog":
         return self
@@ -193,7 +200,7 @@ class Catalog:
             return int(cur.lastrowid or 0)
 
     def update_photo(self, photo_id: int, **fields: object) -> None:
-        """Change some columns of one photo (used for moves and missing files)."""
+        """Change some columns of one photo (moves, missing files, unreadable ones)."""
         allowed = {"root_id", "relpath", "size", "mtime_ns", "status", "problem", "scanned_at"}
         unknown = set(fields) - allowed
         if unknown:
@@ -208,7 +215,9 @@ class Catalog:
     def purge_missing(self) -> int:
         """Forget photos marked missing, with their faces; returns how many."""
         with self.transaction():
-            cur = self._conn.execute("DELETE FROM photos WHERE status = 'missing'")
+            cur = self._conn.execute(
+                "DELETE FROM photos WHERE status = ?", (str(PhotoStatus.MISSING),)
+            )
         return cur.rowcount
 
     # -- faces and embeddings ------------------------------------------------

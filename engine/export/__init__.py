@@ -2,7 +2,8 @@
 
 ``albums`` exports one folder per person; ``xmp`` reads and merges Metadata
 Working Group face regions in XMP; ``sidecars`` writes them beside photos;
-``importer`` turns regions other tools wrote into user facts during a scan;
-``names`` makes untrusted person names safe as folder names. Nothing here
-imports Qt, and nothing here ever modifies an original photo's bytes.
+``names`` makes untrusted person names safe as folder names. Turning regions
+other tools wrote into names is a user operation, so it lives with the other
+facts in ``engine.people.importer``. Nothing here imports Qt, and nothing
+here ever modifies an original photo's bytes.
 """

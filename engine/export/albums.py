@@ -25,7 +25,9 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from engine.catalog import Catalog, Person, Photo, PhotoStatus
+from engine.catalog import Catalog, Person, Photo
+from engine.catalog.exports import photos_of_person
+from engine.catalog.persons import resolve_merged
 from engine.errors import NotFoundError
 from engine.export.errors import ExportError, XmpError
 from engine.export.names import inside, safe_file_name, safe_name, with_suffix_number
@@ -33,7 +35,6 @@ from engine.export.sidecars import (
     SidecarStyle,
     atomic_write,
     photo_faces,
-    resolve_merged,
     sidecar_path,
     write_sidecar,
 )
@@ -144,7 +145,7 @@ def plan_albums(catalog: Catalog, options: ExportOptions) -> list[Album]:
     reserved = {f"{MANIFEST_STEM}.{f}".casefold() for f in ManifestFormat}
     albums: list[Album] = []
     for person in persons:
-        photos = _photos_of(catalog, person.id, options.confirmed_only)
+        photos = photos_of_person(catalog, person.id, confirmed_only=options.confirmed_only)
         if not photos:
             continue
         label = person.name.strip() if person.name else f"Unnamed {person.id}"
@@ -380,17 +381,6 @@ def _find_person(catalog: Catalog, live: list[Person], spec: str) -> Person:
     raise ExportError(
         f"{len(exact)} people are called {spec!r} (ids {ids}); pass the id instead of the name"
     )
-
-
-def _photos_of(catalog: Catalog, person_id: int, confirmed_only: bool) -> list[Photo]:
-    sql = (
-        "SELECT DISTINCT f.photo_id FROM faces f JOIN photos p ON p.id = f.photo_id"
-        " WHERE f.person_id = ? AND f.state = 'face' AND p.status = ?"
-        + (" AND f.assigned_by = 'user'" if confirmed_only else "")
-        + " ORDER BY f.photo_id"
-    )
-    ids = [int(r[0]) for r in catalog.conn.execute(sql, (person_id, str(PhotoStatus.OK)))]
-    return [catalog.photo(i) for i in ids]
 
 
 # -- helpers ------------------------------------------------------------------

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from engine.catalog import Catalog, Photo, PhotoStatus
+from engine.catalog import AssignedBy, Catalog, FaceSource, FaceState, Photo, PhotoStatus
+from engine.catalog.exports import photo_ids_by_person
+from engine.catalog.persons import final_persons
 from engine.export.errors import ExportError, XmpError
 from engine.export.xmp import Region, merge_face_metadata
 from engine.progress import CancelToken, Progress
@@ -76,21 +78,18 @@ def photo_faces(catalog: Catalog, photo: Photo, confirmed_only: bool = False) ->
             f"(status {photo.status}); rescan the folder so the photo is read again"
         )
     size = (int(photo.width), int(photo.height))
-    names = _final_names(catalog)
+    names = _shown_names(catalog)
     regions: list[Region] = []
     known: list[Region] = []
-    rows = catalog.conn.execute(
-        "SELECT x, y, w, h, state, source, person_id, assigned_by FROM faces"
-        " WHERE photo_id = ? ORDER BY id",
-        (photo.id,),
-    ).fetchall()
-    for x, y, w, h, state, source, person_id, assigned_by in rows:
-        region_name = names.get(person_id) if person_id is not None else None
-        if confirmed_only and assigned_by != "user":
+    for face in catalog.faces(photo_id=photo.id):
+        region_name = names.get(face.person_id) if face.person_id is not None else None
+        if confirmed_only and face.assigned_by is not AssignedBy.USER:
             region_name = None
-        region = Region.from_box(region_name, (x, y, w, h), size)
+        region = Region.from_box(region_name, face.box, size)
         known.append(region)
-        if state == "face" and (region_name or source in ("xmp", "manual")):
+        if face.state is FaceState.FACE and (
+            region_name or face.source in (FaceSource.XMP, FaceSource.MANUAL)
+        ):
             regions.append(region)
     return PhotoFaces(regions=regions, known=known, size=size)
 
@@ -180,37 +179,22 @@ def write_beside_originals(
 
 def _photos_with_named_faces(catalog: Catalog, person_ids: Iterable[int] | None) -> list[Photo]:
     wanted = None if person_ids is None else {int(p) for p in person_ids}
-    names = _final_names(catalog)
+    names = _shown_names(catalog)
+    final = final_persons(catalog)
     photo_ids: set[int] = set()
-    for photo_id, person_id in catalog.conn.execute(
-        "SELECT photo_id, person_id FROM faces WHERE person_id IS NOT NULL AND state = 'face'"
-    ):
-        if person_id in names and (wanted is None or resolve_merged(catalog, person_id) in wanted):
-            photo_ids.add(int(photo_id))
+    for person_id, photos in photo_ids_by_person(catalog).items():
+        if person_id in names and (wanted is None or final.get(person_id, person_id) in wanted):
+            photo_ids |= photos
     return [p for p in catalog.photos(PhotoStatus.OK) if p.id in photo_ids]
 
 
-def resolve_merged(catalog: Catalog, person_id: int) -> int:
-    """The person ``person_id`` was merged into, following the chain."""
-    seen = {person_id}
-    while True:
-        row = catalog.conn.execute(
-            "SELECT merged_into FROM persons WHERE id = ?", (person_id,)
-        ).fetchone()
-        if row is None or row[0] is None or row[0] in seen:
-            return person_id
-        person_id = int(row[0])
-        seen.add(person_id)
-
-
-def _final_names(catalog: Catalog) -> dict[int, str]:
+def _shown_names(catalog: Catalog) -> dict[int, str]:
     """Name of every person id whose (merged-into) person is named and not hidden."""
-    rows = catalog.conn.execute("SELECT id, name, hidden, merged_into FROM persons").fetchall()
-    by_id = {int(r[0]): r for r in rows}
+    persons = {p.id: p for p in catalog.persons(include_merged=True)}
+    final = final_persons(catalog)
     names: dict[int, str] = {}
-    for person_id in by_id:
-        final = by_id.get(resolve_merged(catalog, person_id))
-        if final is not None and final[1] and not final[2]:
-            names[person_id] = str(final[1]).strip()
+    for person_id in persons:
+        holder = persons.get(final.get(person_id, person_id))
+        if holder is not None and holder.name and not holder.hidden:
+            names[person_id] = holder.name.strip()
     return names
-

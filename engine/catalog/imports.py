@@ -1,0 +1,94 @@
+"""What importing names from other tools' metadata asks of the catalog.
+
+A scan reads a photo's face regions before it writes, and queues them here in
+the same transaction that stores the photo (``queue_regions``); at its end the
+import takes every queued photo (``take_queued_regions``) in the transaction
+of its one operation. A scan killed in between loses nothing and doubles
+nothing: the regions wait in the catalog until an import takes them, and
+taking them is part of the import's own transaction. The queue lives in
+``meta``, one key per photo, with the content hash the regions were read
+for, so regions never land on a photo whose file changed since.
+
+Besides the queue: which person a name belongs to now, and whether a face
+was rejected for a person, the questions the import asks before it confirms
+a face. This module never reads a file, never decides which face a region is,
+and never writes a fact: the import does that through the operation log.
+"""
+
+import json
+from collections.abc import Sequence
+
+from engine.catalog.persons import resolve_merged
+from engine.catalog.store import Catalog
+
+# One region as queued: (name or None, centre x, centre y, width, height, MWG kind),
+# coordinates as fractions of the displayed photo.
+QueuedRegion = tuple[str | None, float, float, float, float, str]
+
+_KEY = "queued-xmp-regions:"
+
+
+def queue_regions(
+    cat: Catalog, photo_id: int, sha256: str | None, regions: Sequence[QueuedRegion]
+) -> None:
+    """Queue ``regions`` read from the metadata of photo ``photo_id`` (content ``sha256``)
+    for the next import, replacing any queued before; none clears the queue entry."""
+    key = f"{_KEY}{int(photo_id)}"
+    with cat.transaction():
+        if not regions:
+            cat._conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            return
+        value = json.dumps({"sha256": sha256, "regions": [list(r) for r in regions]})
+        cat._conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+def take_queued_regions(cat: Catalog) -> dict[int, list[QueuedRegion]]:
+    """Every queued photo's regions, by photo id, removed from the queue.
+
+    Must run in the transaction that imports them, so that they are either
+    imported and gone, or still queued. Photos deleted since, or whose file
+    changed since, are left out.
+    """
+    rows = cat._conn.execute(
+        "SELECT m.key, m.value, p.sha256 FROM meta m"
+        " LEFT JOIN photos p ON p.id = CAST(substr(m.key, ?) AS INTEGER)"
+        " WHERE m.key LIKE ? ORDER BY m.key",
+        (len(_KEY) + 1, _KEY + "%"),
+    ).fetchall()
+    out: dict[int, list[QueuedRegion]] = {}
+    for key, value, sha256 in rows:
+        queued = json.loads(value)
+        if sha256 is not None and queued["sha256"] == sha256:
+            out[int(key[len(_KEY):])] = [
+                (None if r[0] is None else str(r[0]), float(r[1]), float(r[2]), float(r[3]),
+                 float(r[4]), str(r[5]))
+                for r in queued["regions"]
+            ]
+    with cat.transaction():
+        cat._conn.executemany("DELETE FROM meta WHERE key = ?", [(r[0],) for r in rows])
+    return dict(sorted(out.items()))
+
+
+def person_named(cat: Catalog, name: str) -> int | None:
+    """The person called exactly ``name`` now, following merges; None when nobody is.
+
+    Of several people with the name, one still listed wins over one merged
+    away, then the oldest.
+    """
+    row = cat._conn.execute(
+        "SELECT id FROM persons WHERE name = ? ORDER BY merged_into IS NOT NULL, id LIMIT 1",
+        (name,),
+    ).fetchone()
+    return None if row is None else resolve_merged(cat, int(row[0]))
+
+
+def is_rejected(cat: Catalog, face_id: int, person_id: int) -> bool:
+    """Whether the user said face ``face_id`` is not person ``person_id``."""
+    row = cat._conn.execute(
+        "SELECT 1 FROM rejections WHERE face_id = ? AND person_id = ?", (face_id, person_id)
+    ).fetchone()
+    return row is not None

@@ -1,0 +1,122 @@
+"""What a scan writes: photos as found on disk, their detected faces, embeddings.
+
+The scan decides (which file changed, which new detection is which old face);
+this module stores its decisions, in the scan's transaction. It writes
+automatic data only: photo bookkeeping, boxes, landmarks, scores and
+embeddings. It never writes a fact (a face's person, ``assigned_by`` or
+``state``, a name, a rejection), and it never deletes a face that carries one:
+a rescan must never undo what a user decided.
+"""
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.catalog.records import AssignedBy, FaceSource, FaceState, PhotoStatus
+from engine.catalog.store import Catalog
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    """A face the detector found in a photo, with what the scan measured of it."""
+
+    box: tuple[float, float, float, float]  # x, y, w, h in pixels of the oriented photo
+    landmarks: np.ndarray  # (5, 2)
+    score: float
+    quality: float
+    sharpness: float
+    embedding: np.ndarray  # L2-normalised, of the embedder the scan ran
+
+
+def photos_missing_embeddings(cat: Catalog, root_id: int, model: str) -> set[int]:
+    """Photos of the folder ``root_id`` with a landmarked face that ``model`` has not embedded."""
+    rows = cat._conn.execute(
+        "SELECT DISTINCT f.photo_id FROM faces f JOIN photos p ON p.id = f.photo_id"
+        " WHERE p.root_id = ? AND f.landmarks IS NOT NULL AND NOT EXISTS"
+        " (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model = ?)",
+        (root_id, model),
+    )
+    return {int(r[0]) for r in rows}
+
+
+def mark_scanned(
+    cat: Catalog,
+    photo_id: int,
+    *,
+    size: int,
+    mtime_ns: int,
+    sha256: str | None,
+    width: int,
+    height: int,
+    detector: str,
+) -> None:
+    """Record that photo ``photo_id`` was read again as it is now on disk, and is fine."""
+    with cat.transaction():
+        cat._conn.execute(
+            "UPDATE photos SET size = ?, mtime_ns = ?, sha256 = ?, width = ?, height = ?,"
+            " status = ?, problem = NULL, detector = ?, scanned_at = ? WHERE id = ?",
+            (size, mtime_ns, sha256, width, height, str(PhotoStatus.OK), detector, time.time(),
+             photo_id),
+        )
+
+
+def replace_faces(
+    cat: Catalog,
+    photo_id: int,
+    found: Sequence[FoundFace],
+    same_as: Mapping[int, int],
+    *,
+    detector: str,
+    model: str,
+) -> list[int]:
+    """Make ``found`` the detected faces of photo ``photo_id``; returns their face ids.
+
+    ``same_as`` maps an index of ``found`` to the id of the old face it is:
+    that row is updated in place, keeping its id and with it every fact
+    about it (its stale embeddings go). Every other detection becomes a new
+    face. An old detected face that no detection is gone, unless it carries
+    a user fact (confirmed, marked, or rejected for someone): a fact outlives
+    the detector missing the face.
+    """
+    with cat.transaction():
+        old = [
+            int(r[0]) for r in cat._conn.execute(
+                "SELECT id FROM faces WHERE photo_id = ? AND source = ?",
+                (photo_id, str(FaceSource.DETECTED)),
+            )
+        ]
+        ids: list[int] = []
+        for i, face in enumerate(found):
+            face_id = same_as.get(i)
+            if face_id is None:
+                face_id = cat.add_face(
+                    photo_id, face.box, face.landmarks, score=face.score, quality=face.quality,
+                    sharpness=face.sharpness, detector=detector,
+                )
+            else:
+                x, y, w, h = (float(v) for v in face.box)
+                cat._conn.execute(
+                    "UPDATE faces SET x = ?, y = ?, w = ?, h = ?, landmarks = ?, score = ?,"
+                    " quality = ?, sharpness = ?, detector = ? WHERE id = ?",
+                    (x, y, w, h, np.asarray(face.landmarks, np.float32).reshape(5, 2).tobytes(),
+                     float(face.score), float(face.quality), float(face.sharpness), detector,
+                     face_id),
+                )
+                cat._conn.execute("DELETE FROM embeddings WHERE face_id = ?", (face_id,))
+            cat.put_embedding(face_id, model, face.embedding)
+            ids.append(face_id)
+        kept = set(same_as.values())
+        for face_id in old:
+            if face_id not in kept:
+                _delete_unless_it_carries_a_fact(cat, face_id)
+    return ids
+
+
+def _delete_unless_it_carries_a_fact(cat: Catalog, face_id: int) -> None:
+    cat._conn.execute(
+        "DELETE FROM faces WHERE id = ? AND state = ? AND assigned_by IS NOT ?"
+        " AND NOT EXISTS (SELECT 1 FROM rejections r WHERE r.face_id = faces.id)",
+        (face_id, str(FaceState.FACE), str(AssignedBy.USER)),
+    )
