@@ -107,3 +107,43 @@ def test_a_file_that_is_not_a_catalog_is_refused_with_a_way_out(tmp_path: Path) 
     with pytest.raises(CatalogError, match="not a facealbum catalog"):
         Catalog(path)
     assert path.read_text().startswith("these are my notes")
+
+
+def test_an_older_catalog_is_upgraded_in_place_and_keeps_its_facts(tmp_path: Path) -> None:
+    from engine.catalog.imports import queue_regions, take_queued_regions
+    from engine.catalog.schema import MIGRATIONS
+
+    path = tmp_path / "c.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in MIGRATIONS[:2]:  # a catalog as version 2 of the program wrote it
+        step(conn)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("INSERT INTO roots(id, path) VALUES (1, x'2f70')")
+    conn.execute(
+        "INSERT INTO photos(id, root_id, relpath, size, mtime_ns, sha256, status, scanned_at)"
+        " VALUES (1, 1, x'612e6a7067', 1, 1, 'abc', 'ok', 0)"
+    )
+    conn.execute("INSERT INTO persons(id, name, created_at) VALUES (7, 'Anna', 0)")
+    conn.close()
+
+    with Catalog(path) as catalog:
+        assert catalog.person(7).name == "Anna"
+        queue_regions(catalog, 1, "abc", [("Anna", 0.5, 0.5, 0.2, 0.2, "Face")])
+        assert take_queued_regions(catalog) == {1: [("Anna", 0.5, 0.5, 0.2, 0.2, "Face")]}
+        assert take_queued_regions(catalog) == {}
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+def test_queued_regions_go_with_their_photo(tmp_path: Path) -> None:
+    from engine.catalog.imports import queue_regions, take_queued_regions
+
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        root = catalog.root_id(tmp_path)
+        photo = catalog.add_photo(root, b"a.jpg", size=1, mtime_ns=1, sha256="abc", width=10,
+                                  height=10, status=PhotoStatus.OK)
+        queue_regions(catalog, photo, "abc", [("Anna", 0.5, 0.5, 0.2, 0.2, "Face")])
+        catalog.add_photo(root, b"a.jpg", size=2, mtime_ns=2, sha256="def", width=10,
+                          height=10, status=PhotoStatus.OK)  # the file changed: a new row
+        assert take_queued_regions(catalog) == {}

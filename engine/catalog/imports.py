@@ -5,9 +5,10 @@ the same transaction that stores the photo (``queue_regions``); at its end the
 import takes every queued photo (``take_queued_regions``) in the transaction
 of its one operation. A scan killed in between loses nothing and doubles
 nothing: the regions wait in the catalog until an import takes them, and
-taking them is part of the import's own transaction. The queue lives in
-``meta``, one key per photo, with the content hash the regions were read
-for, so regions never land on a photo whose file changed since.
+taking them is part of the import's own transaction. The queue is the
+``queued_regions`` table, one row per photo with the content hash the
+regions were read for, so regions never land on a photo whose file changed
+since.
 
 Besides the queue: which person a name belongs to now, and whether a face
 was rejected for a person, the questions the import asks before it confirms
@@ -25,24 +26,18 @@ from engine.catalog.store import Catalog
 # coordinates as fractions of the displayed photo.
 QueuedRegion = tuple[str | None, float, float, float, float, str]
 
-_KEY = "queued-xmp-regions:"
-
-
 def queue_regions(
     cat: Catalog, photo_id: int, sha256: str | None, regions: Sequence[QueuedRegion]
 ) -> None:
     """Queue ``regions`` read from the metadata of photo ``photo_id`` (content ``sha256``)
     for the next import, replacing any queued before; none clears the queue entry."""
-    key = f"{_KEY}{int(photo_id)}"
     with cat.transaction():
         if not regions:
-            cat._conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            cat._conn.execute("DELETE FROM queued_regions WHERE photo_id = ?", (photo_id,))
             return
-        value = json.dumps({"sha256": sha256, "regions": [list(r) for r in regions]})
         cat._conn.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
+            "INSERT OR REPLACE INTO queued_regions(photo_id, sha256, regions) VALUES (?, ?, ?)",
+            (photo_id, sha256, json.dumps([list(r) for r in regions])),
         )
 
 
@@ -54,23 +49,20 @@ def take_queued_regions(cat: Catalog) -> dict[int, list[QueuedRegion]]:
     changed since, are left out.
     """
     rows = cat._conn.execute(
-        "SELECT m.key, m.value, p.sha256 FROM meta m"
-        " LEFT JOIN photos p ON p.id = CAST(substr(m.key, ?) AS INTEGER)"
-        " WHERE m.key LIKE ? ORDER BY m.key",
-        (len(_KEY) + 1, _KEY + "%"),
+        "SELECT q.photo_id, q.regions FROM queued_regions q JOIN photos p ON p.id = q.photo_id"
+        " WHERE q.sha256 IS p.sha256 AND p.sha256 IS NOT NULL ORDER BY q.photo_id"
     ).fetchall()
-    out: dict[int, list[QueuedRegion]] = {}
-    for key, value, sha256 in rows:
-        queued = json.loads(value)
-        if sha256 is not None and queued["sha256"] == sha256:
-            out[int(key[len(_KEY):])] = [
-                (None if r[0] is None else str(r[0]), float(r[1]), float(r[2]), float(r[3]),
-                 float(r[4]), str(r[5]))
-                for r in queued["regions"]
-            ]
+    out: dict[int, list[QueuedRegion]] = {
+        int(photo_id): [
+            (None if r[0] is None else str(r[0]), float(r[1]), float(r[2]), float(r[3]),
+             float(r[4]), str(r[5]))
+            for r in json.loads(regions)
+        ]
+        for photo_id, regions in rows
+    }
     with cat.transaction():
-        cat._conn.executemany("DELETE FROM meta WHERE key = ?", [(r[0],) for r in rows])
-    return dict(sorted(out.items()))
+        cat._conn.execute("DELETE FROM queued_regions")
+    return out
 
 
 def person_named(cat: Catalog, name: str) -> int | None:

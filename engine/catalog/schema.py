@@ -133,11 +133,25 @@ DROP INDEX faces_person;
 """
 
 
+# Version 3: face regions read from a photo's metadata wait here, stored in
+# the transaction that stores the photo, until the import that takes them
+# (``engine.catalog.imports``). A photo that is deleted or replaced takes its
+# queued regions with it.
+_V3 = """
+CREATE TABLE queued_regions (
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    sha256   TEXT,                     -- the photo's content the regions were read from
+    regions  TEXT NOT NULL             -- JSON list of [name, cx, cy, w, h, kind]
+);
+"""
+
+
 # MIGRATIONS[i] takes a catalog at version i to version i + 1, using only
 # ``conn.execute`` so that ``migrate`` can run every step in one transaction.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, _V1),
     lambda conn: _run_script(conn, _V2),
+    lambda conn: _run_script(conn, _V3),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
