@@ -30,7 +30,7 @@ from engine import people
 from engine.catalog import Catalog
 from engine.errors import Cancelled, FaceAlbumError
 from engine.export.albums import ExportOptions, ExportReport, LinkMode, export_albums
-from engine.progress import CancelToken, Progress
+from engine.progress import CancelToken, JobOutcome, Progress
 from engine.scan import ScanOptions, scan_folder
 
 log = logging.getLogger(__name__)
@@ -142,9 +142,10 @@ def run_child(
     """Entry point of a child process: run ``work`` on its own catalog connection.
 
     Sends ``("progress", Progress)`` for each report, then one ending
-    ``(kind, text, traceback)``: kind "succeeded", "cancelled", "failed" (text:
-    the engine's message) or "unexpected" (text: the exception's type and
-    message; traceback: where it came from). ``stop`` is the parent's
+    ``(outcome, text, traceback)``: outcome the text value of a ``JobOutcome``
+    (the reading job turns it back into one), ``SUCCEEDED``, ``CANCELLED``,
+    ``FAILED`` (text: the engine's message) or ``UNEXPECTED`` (text: the
+    exception's type and message; traceback: where it came from). ``stop`` is the parent's
     cancel request; the engine honours it between two items. If the parent is
     gone (the pipe is broken) the work stops at its next report.
     """
@@ -155,8 +156,9 @@ def run_child(
         ending = _drive(work, catalog_path, pipe, token)
     except _ParentGone:
         return
+    outcome, text, trace = ending
     try:
-        pipe.send(ending)
+        pipe.send((str(outcome), text, trace))
     except OSError:
         return  # nobody is listening any more
     finally:
@@ -184,8 +186,8 @@ class _EventToken(CancelToken):
 
 def _drive(
     work: ChildWork, catalog_path: Path, pipe: Connection, token: CancelToken
-) -> tuple[str, str, str]:
-    """Run the work to its end; the ending to send (the catalog is closed by then)."""
+) -> tuple[JobOutcome, str, str]:
+    """Run the work to its end; how it ended (the catalog is closed by then)."""
     try:
         with Catalog(catalog_path) as catalog:
             for report in work(catalog, token):
@@ -198,12 +200,12 @@ def _drive(
     except _ParentGone:
         raise
     except Cancelled:
-        return ("cancelled", "", "")
+        return (JobOutcome.CANCELLED, "", "")
     except FaceAlbumError as exc:
-        return ("failed", str(exc), "")
+        return (JobOutcome.FAILED, str(exc), "")
     except Exception as exc:
-        return ("unexpected", f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    return ("cancelled" if token.cancelled else "succeeded", "", "")
+        return (JobOutcome.UNEXPECTED, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    return (JobOutcome.CANCELLED if token.cancelled else JobOutcome.SUCCEEDED, "", "")
 
 
 def _lower_process_priority(step: int = 19) -> None:

@@ -3,8 +3,10 @@
 The window routes a user's intent to a page or to the session (scan, undo,
 export, settings) and navigates between welcome, people, person and review. It
 shows engine errors as dialogs that say what happened and what to do. It keeps
-no domain state: pages read through item models, changes go through
-``Session``. It never queries or changes the catalog itself.
+no domain state: pages read through item models, what Undo and Redo would do
+comes from ``EditHistory`` (read off the GUI thread), changes go through
+``Session``. It never changes the catalog itself; the one read it makes is the
+list of scanned folders (a handful of rows), to know whether there are photos.
 """
 
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from app import APP_TITLE, __version__
 from app.jobs import PEOPLE_CHANGED, recluster_work, scan_work
-from app.models import PeopleModel, ProblemsModel
+from app.models import EditHistory, PeopleModel, ProblemsModel
 from app.resources import app_icon, demo_album, icon
 from app.session import Session
 from app.settings import SettingsStore
@@ -66,6 +68,7 @@ class MainWindow(QMainWindow):
 
         self.people_model = PeopleModel(session, self)
         self.problems_model = ProblemsModel(session, self)
+        self.history = EditHistory(session, self)
         self.welcome = WelcomePage()
         self.people_page = PeoplePage(session, self.people_model)
         self.person_page = PersonPage(session, self.people_model)
@@ -100,6 +103,8 @@ class MainWindow(QMainWindow):
         session.error.connect(self.show_error)
         session.changed.connect(self.update_actions)
         self.people_model.refreshed.connect(self.update_actions)
+        self.problems_model.refreshed.connect(self.update_actions)
+        self.history.refreshed.connect(self.update_actions)
         self.stack.currentChanged.connect(lambda _i: self.update_actions())
 
         has_photos = bool(session.catalog.roots())
@@ -168,7 +173,8 @@ class MainWindow(QMainWindow):
         for a in (self.people_page.rename_action, self.people_page.merge_action,
                   self.people_page.hide_action):
             self.edit_menu.addAction(a)
-        self.edit_menu.aboutToShow.connect(self.update_actions)
+        # Another program may have changed the catalog: read what Undo would do again.
+        self.edit_menu.aboutToShow.connect(self.history.refresh)
         view_menu = bar.addMenu("&View")
         for a in (self.people_action, self.review_action, self.back_action):
             view_menu.addAction(a)
@@ -192,8 +198,8 @@ class MainWindow(QMainWindow):
     def update_actions(self) -> None:
         if self.session.closed:
             return
-        undo = self.session.undo_text()
-        redo = self.session.redo_text()
+        undo = self.history.undo_text
+        redo = self.history.redo_text
         self.undo_action.setEnabled(undo is not None)
         self.undo_action.setText(f"&Undo {undo}" if undo else "&Undo")
         self.undo_action.setIconText("Undo")  # the toolbar stays short; the menu says what
@@ -280,7 +286,9 @@ class MainWindow(QMainWindow):
         dialog.exec()
 
     def show_problems(self) -> None:
-        ProblemsDialog(self.problems_model, self).exec()
+        dialog = ProblemsDialog(self.problems_model, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # closed: stop following reads
+        dialog.exec()
 
     def show_settings(self) -> None:
         old = self.session.settings

@@ -1,11 +1,12 @@
-"""Qt item models over the catalog: people, a person's faces, a person's photos.
+"""Qt item models over the catalog: people, a person's faces and photos, skipped files,
+and what Undo and Redo would act on.
 
 Each model adapts one engine query to the shape a Qt view wants and re-reads
-it when asked (the people model whenever the session says something
-``changed``; a person's faces and photos when their page is on screen); none
-of them keeps facts of its own or writes to the catalog (edits go through
-``Session.apply``). The
-queries run on the runner's query lane with their own catalog connection and
+it when asked (the people, skipped files and undo history whenever the session
+says something ``changed``; a person's faces and photos when their page is on
+screen); none of them keeps facts of its own or writes to the catalog (edits
+go through ``Session.apply``). The queries run on the runner's query lane
+(``CatalogReader``, which pages use too) with their own catalog connection and
 their results are applied on the GUI thread, so a large catalog never stalls
 the window; the one read the GUI thread makes itself is the people grid's
 covers for the tiles being painted, by primary key (a screenful costs the
@@ -14,7 +15,6 @@ lazily: a row shows a placeholder until its thumbnail is ready, then repaints.
 """
 
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -35,7 +35,8 @@ from PySide6.QtCore import (
 from app.images import ImageCache, crop_key, thumb_key
 from app.session import Session
 from engine import people
-from engine.catalog import Catalog, Face, Photo, PhotoStatus
+from engine.catalog import Catalog, DatabaseError, Face, FaceState, Operation, Photo, PhotoStatus
+from engine.catalog.persons import resolve_merged
 from engine.errors import FaceAlbumError, NotFoundError
 from engine.people import PersonSummary
 
@@ -88,7 +89,7 @@ class CatalogReader(QObject):
         try:
             with Catalog(self.session.catalog_path) as catalog:
                 result = query(catalog)
-        except (FaceAlbumError, sqlite3.Error) as exc:
+        except (FaceAlbumError, DatabaseError) as exc:
             log.warning("reading the catalog failed: %s", exc)
             result = exc
         self._done.emit(result)
@@ -97,7 +98,7 @@ class CatalogReader(QObject):
         self.loading = False
         if self.session.closed:
             return
-        if isinstance(result, FaceAlbumError | sqlite3.Error):
+        if isinstance(result, FaceAlbumError | DatabaseError):
             self.session.error.emit(
                 "Reading the catalog",
                 f"the catalog could not be read ({result}); close other programs using it "
@@ -235,7 +236,7 @@ class PeopleModel(_ImageListModel):
                 ids = [i for i in wanted.values() if i is not None]
                 faces = {f.id: f for f in self.session.catalog.faces(ids=ids)}
                 photos = _photos_by_id(self.session.catalog, {f.photo_id for f in faces.values()})
-            except (FaceAlbumError, sqlite3.Error) as exc:  # changed meanwhile: a re-read comes
+            except (FaceAlbumError, DatabaseError) as exc:  # changed meanwhile: a re-read comes
                 log.info("cannot read the covers of %d people: %s", len(wanted), exc)
                 faces, photos = {}, {}
         for pid, face_id in wanted.items():
@@ -482,10 +483,22 @@ def _read_photos(
     if person_id is None:
         faces = people.unassigned_faces(cat)
     else:
-        faces = [f for f in cat.faces(person_id=person_id) if f.state == "face"]
+        faces = [f for f in cat.faces(person_id=person_id) if f.state is FaceState.FACE]
     by_id = _photos_by_id(cat, {f.photo_id for f in faces})
     photos = [by_id[i] for i in sorted(by_id)]
     return photos, _rows_by_key(thumb_key(p, THUMB_SIZE) for p in photos)
+
+
+def _read_problems(cat: Catalog) -> list[Photo]:
+    return cat.photos(status=PhotoStatus.PROBLEM)
+
+
+def _read_history(cat: Catalog) -> tuple[str | None, str | None]:
+    return _summary(people.next_undo(cat)), _summary(people.next_redo(cat))
+
+
+def _summary(operation: Operation | None) -> str | None:
+    return operation.summary if operation is not None else None
 
 
 def _rows_by_key(keys: Iterable[str | None]) -> dict[str, list[int]]:
@@ -513,15 +526,13 @@ def face_labels(
     labels = []
     names: dict[int, str | None] = {}
     for face in catalog.faces(photo_id=photo_id):
-        if face.state != "face":
+        if face.state is not FaceState.FACE:
             continue
         name = None
         if face.person_id is not None:
             if face.person_id not in names:
-                person = catalog.person(face.person_id)
-                while person.merged_into is not None:
-                    person = catalog.person(person.merged_into)
-                names[face.person_id] = person.name
+                names[face.person_id] = catalog.person(
+                    resolve_merged(catalog, face.person_id)).name
             name = names[face.person_id]
         labels.append((face.box, name or "Unnamed" if face.person_id else "?", bool(name)))
     return labels
@@ -577,17 +588,28 @@ class ProblemsModel(QAbstractTableModel):
 
     HEADERS = ("File", "Why it was skipped")
 
+    refreshed = Signal()  # the rows now show the catalog as it was just read
+
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self._photos: list[Photo] = []
+        self._reader = CatalogReader(session, self._apply)
         session.changed.connect(self.refresh)
         self.refresh()
 
+    @property
+    def loading(self) -> bool:
+        return self._reader.loading
+
     def refresh(self) -> None:
+        self._reader.read(_read_problems)
+
+    def _apply(self, photos: list[Photo]) -> None:
         self.beginResetModel()
-        self._photos = self.session.catalog.photos(status=PhotoStatus.PROBLEM)
+        self._photos = photos
         self.endResetModel()
+        self.refreshed.emit()
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._photos)
@@ -610,3 +632,36 @@ class ProblemsModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.HEADERS[section]
         return None
+
+
+class EditHistory(QObject):
+    """What Undo and Redo would act on now, for the Edit menu and the toolbar.
+
+    Re-read off the GUI thread whenever the session says something
+    ``changed`` (and whenever ``refresh`` is called, as when the menu opens,
+    since another program may have changed the catalog); ``refreshed`` says
+    the texts are new. It only reads the operation log, never undoes anything.
+    """
+
+    refreshed = Signal()
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.undo_text: str | None = None  # what Undo would take back; None: nothing
+        self.redo_text: str | None = None  # what Redo would do again; None: nothing
+        self._reader = CatalogReader(session, self._apply)
+        session.changed.connect(self.refresh)
+        self.refresh()
+
+    @property
+    def loading(self) -> bool:
+        return self._reader.loading
+
+    def refresh(self) -> None:
+        self._reader.read(_read_history)
+
+    def _apply(self, texts: tuple[str | None, str | None]) -> None:
+        self.undo_text, self.redo_text = texts
+        self.refreshed.emit()
+

@@ -34,7 +34,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from app.jobs import ChildWork, Work, run_child
 from engine.catalog import Catalog
 from engine.errors import Cancelled, FaceAlbumError
-from engine.progress import CancelToken, Progress
+from engine.progress import CancelToken, JobOutcome, Progress
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +102,14 @@ class Job(QObject):
                     if self.token.cancelled:
                         raise Cancelled(f"{self.title} was stopped")
         except Cancelled:
-            self._end("cancelled")
+            self._end(JobOutcome.CANCELLED)
         except FaceAlbumError as exc:
-            self._end("failed", str(exc))
+            self._end(JobOutcome.FAILED, str(exc))
         except Exception as exc:
             log.exception("%s failed", self.title)
-            self._end("unexpected", f"{type(exc).__name__}: {exc}")
+            self._end(JobOutcome.UNEXPECTED, f"{type(exc).__name__}: {exc}")
         else:
-            self._end("succeeded")
+            self._end(JobOutcome.SUCCEEDED)
 
     def run_in_child(self) -> None:
         """Drive the work to its end in a child process; this thread relays its reports.
@@ -136,30 +136,31 @@ class Job(QObject):
             log.exception("%s could not start its worker process", self.title)
             writer.close()
             reader.close()
-            self._end("unexpected", f"{type(exc).__name__}: {exc} (starting a worker process)")
+            self._end(JobOutcome.UNEXPECTED,
+                      f"{type(exc).__name__}: {exc} (starting a worker process)")
             return
         writer.close()  # the child holds the only writer: its exit ends the pipe
         self.child_pid = process.pid
         try:
-            kind, text = self._relay(reader, process)
+            outcome, text = self._relay(reader, process)
         except Exception as exc:  # a report that cannot be read: end the child
             log.exception("%s: cannot read the worker process's reports", self.title)
             _reap(process, 0.0)
-            kind, text = "unexpected", f"{type(exc).__name__}: {exc}"
+            outcome, text = JobOutcome.UNEXPECTED, f"{type(exc).__name__}: {exc}"
         finally:
             reader.close()
-        self._end(kind, text)
+        self._end(outcome, text)
         _reap(process, _CHILD_EXIT_GRACE)
         self.child_pid = None
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _relay(self, reader: Connection, process: BaseProcess) -> tuple[str, str]:
+    def _relay(self, reader: Connection, process: BaseProcess) -> tuple[JobOutcome, str]:
         """Pass on the child's reports until it says how it ended or dies."""
         while True:
             if self._end_child_at is not None and time.monotonic() > self._end_child_at:
                 _reap(process, 0.0)
-                return "cancelled", ""
+                return JobOutcome.CANCELLED, ""
             try:
                 if not reader.poll(_POLL_SECONDS):
                     continue
@@ -173,22 +174,22 @@ class Job(QObject):
             kind, text, trace = message
             if trace:
                 log.error("%s failed in its worker process:\n%s", self.title, trace)
-            return kind, text
+            return JobOutcome(kind), text  # the pipe carries the outcome's value
         process.join(_CHILD_EXIT_GRACE)
-        return "died", _exit_reason(process.exitcode)
+        return JobOutcome.DIED, _exit_reason(process.exitcode)
 
-    def _end(self, kind: str, text: str = "") -> None:
+    def _end(self, outcome: JobOutcome, text: str = "") -> None:
         """Emit the signal for how the work ended, then ``ended``."""
         try:
-            if kind == "succeeded" and self.token.cancelled:
-                kind = "cancelled"
-            if kind == "succeeded":
+            if outcome is JobOutcome.SUCCEEDED and self.token.cancelled:
+                outcome = JobOutcome.CANCELLED
+            if outcome is JobOutcome.SUCCEEDED:
                 self.succeeded.emit()
-            elif kind == "cancelled":
+            elif outcome is JobOutcome.CANCELLED:
                 self.cancelled.emit()
-            elif kind == "failed":
+            elif outcome is JobOutcome.FAILED:
                 self.failed.emit(text)
-            elif kind == "died":
+            elif outcome is JobOutcome.DIED:
                 self.failed.emit(
                     f"{self.title} stopped: its worker process ended unexpectedly ({text}). "
                     "What was done before it is kept; start it again to go on. If it happens "

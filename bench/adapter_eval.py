@@ -39,10 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.catalog import Catalog, PhotoStatus  # noqa: E402
+from engine.catalog.persons import new_person  # noqa: E402
 from engine.metrics import cluster_scores  # noqa: E402
 from engine.models.registry import get_detector, get_embedder  # noqa: E402
-from engine.people import confirm_faces, recluster, update_people  # noqa: E402
-from engine.people.facts import new_person_row  # noqa: E402
+from engine.people import confirm_faces, name_person, recluster, update_people  # noqa: E402
 from engine.train.adapter import (  # noqa: E402
     AdapterOptions,
     adapter_status,
@@ -111,15 +111,15 @@ def build_catalog(path: Path, vectors: np.ndarray, labels: np.ndarray, seed: int
             subset[rows] = 1
             subset[take] = 0
             with cat.transaction():
-                pid = new_person_row(cat)
-                cat.conn.execute("UPDATE persons SET name = ? WHERE id = ?", (f"p{person}", pid))
+                pid = new_person(cat)
+            name_person(cat, pid, f"p{person}")
             confirm_faces(cat, [int(face_ids[i]) for i in take], pid)
     return face_ids, subset
 
 
 def predicted(path: Path, face_ids: np.ndarray) -> np.ndarray:
     with Catalog(path) as cat:
-        rows = dict(cat.conn.execute("SELECT id, person_id FROM faces"))
+        rows = {face.id: face.person_id for face in cat.faces()}
     return np.array([-1 if rows[int(f)] is None else int(rows[int(f)]) for f in face_ids])
 
 
@@ -134,7 +134,7 @@ def run(seed: int, vectors: np.ndarray, labels: np.ndarray, options: AdapterOpti
             pass
         train_seconds = time.perf_counter() - started
         metrics = adapter_status(cat, MODEL).metrics
-        cat.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cat.checkpoint()  # the copies below are then whole catalogs
     result: dict[str, object] = {
         "seed": seed, "train_seconds": round(train_seconds, 2), "adapter": metrics,
         "faces": {"confirmed": int((subset == 0).sum()), "a": int((subset == 1).sum()),

@@ -4,11 +4,13 @@ Long work in the engine (scan, cluster, train, export) is a generator that
 yields ``Progress`` after each item and checks a ``CancelToken`` between
 items. The CLI turns the yields into a progress bar, the GUI into Qt signals;
 neither the engine nor this module knows which client is listening.
+``JobOutcome`` names how such work ended, for whoever ran it to report.
 """
 
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,16 @@ class Progress:
     @property
     def fraction(self) -> float:
         return self.done / self.total if self.total else 0.0
+
+
+class JobOutcome(StrEnum):
+    """How one run of long work ended; the value travels as text between processes."""
+
+    SUCCEEDED = "succeeded"
+    CANCELLED = "cancelled"  # stopped on request, between two items
+    FAILED = "failed"  # the engine refused or could not go on; its message says why
+    UNEXPECTED = "unexpected"  # an error nobody foresaw: a bug to report with the log
+    DIED = "died"  # the process running it ended without saying how
 
 
 class CancelToken:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.catalog import Catalog, PhotoStatus
+from engine.catalog import AssignedBy, Catalog, PhotoStatus
 from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
 from engine.train.adapter import (
@@ -46,14 +46,14 @@ def catalog(tmp_path: Path) -> Iterator[Catalog]:
 
 def _person(cat: Catalog, name: str | None = None) -> int:
     with cat.transaction():
-        cur = cat.conn.execute(
+        cur = cat._conn.execute(
             "INSERT INTO persons(name, created_at) VALUES (?, ?)", (name, time.time())
         )
     return int(cur.lastrowid or 0)
 
 
 def _face(cat: Catalog, vector: np.ndarray, person: int | None = None,
-          by: str | None = None) -> int:
+          by: AssignedBy | None = None) -> int:
     root = cat.root_id("/photos")
     photo = cat.add_photo(root, f"{time.perf_counter_ns()}.jpg".encode(), size=1, mtime_ns=1,
                           sha256=None, width=100, height=100, status=PhotoStatus.OK)
@@ -62,8 +62,8 @@ def _face(cat: Catalog, vector: np.ndarray, person: int | None = None,
     cat.put_embedding(face, MODEL, vector / np.linalg.norm(vector))
     if person is not None:
         with cat.transaction():
-            cat.conn.execute("UPDATE faces SET person_id = ?, assigned_by = ? WHERE id = ?",
-                             (person, by, face))
+            cat._conn.execute("UPDATE faces SET person_id = ?, assigned_by = ? WHERE id = ?",
+                              (person, by, face))
     return face
 
 
@@ -77,7 +77,8 @@ def _people(cat: Catalog, n_people: int = 4, faces: int = 6, spread: float = 0.9
         centre = rng.normal(size=DIM)
         centre /= np.linalg.norm(centre)
         out[person] = [
-            _face(cat, centre + spread * rng.normal(size=DIM) / np.sqrt(DIM), person, "user")
+            _face(cat, centre + spread * rng.normal(size=DIM) / np.sqrt(DIM), person,
+                  AssignedBy.USER)
             for _ in range(faces)
         ]
     return out
@@ -127,8 +128,8 @@ def test_a_rejected_face_moves_away_from_the_person_it_is_not(catalog: Catalog) 
     _, target_vectors = catalog.embeddings(MODEL, people[target])
     lookalike = _face(catalog, target_vectors.mean(0) + 0.05)
     with catalog.transaction():
-        catalog.conn.execute("INSERT INTO rejections(face_id, person_id, created_at)"
-                             " VALUES (?, ?, ?)", (lookalike, target, time.time()))
+        catalog._conn.execute("INSERT INTO rejections(face_id, person_id, created_at)"
+                              " VALUES (?, ?, ?)", (lookalike, target, time.time()))
     _, before = catalog.embeddings(MODEL, [lookalike])
     _drain(train_adapter(catalog, MODEL, FAST, enable=True))
     after_face = adapt_embeddings(catalog, MODEL, before)
@@ -153,8 +154,7 @@ def test_reset_forgets_the_head_but_keeps_the_facts(catalog: Catalog) -> None:
     assert reset_adapter(catalog, MODEL)
     assert not adapter_status(catalog, MODEL).exists
     assert not reset_adapter(catalog, MODEL)
-    confirmed = catalog.conn.execute(
-        "SELECT COUNT(*) FROM faces WHERE assigned_by = 'user'").fetchone()[0]
+    confirmed = sum(face.confirmed for face in catalog.faces())
     assert confirmed == sum(len(f) for f in people.values())
 
 
@@ -173,7 +173,7 @@ def test_training_with_no_facts_says_how_to_make_some(catalog: Catalog) -> None:
 def test_automatic_assignments_are_not_facts(catalog: Catalog) -> None:
     person = _person(catalog)
     for _ in range(3):
-        _face(catalog, np.ones(DIM), person, "auto")
+        _face(catalog, np.ones(DIM), person, AssignedBy.AUTO)
     assert adapter_status(catalog, MODEL).facts_now == 0
 
 
@@ -185,7 +185,8 @@ def test_retraining_happens_only_once_enough_new_facts_exist(catalog: Catalog) -
     assert _drain(retrain_if_needed(catalog, MODEL, FAST)) == []
     person = next(iter(people))
     for _ in range(MIN_NEW_FACTS):
-        _face(catalog, np.ones(DIM) + np.random.default_rng(1).normal(size=DIM), person, "user")
+        _face(catalog, np.ones(DIM) + np.random.default_rng(1).normal(size=DIM), person,
+              AssignedBy.USER)
     assert adapter_status(catalog, MODEL).needs_training
 
 
@@ -206,7 +207,7 @@ def test_faces_of_a_merged_person_train_as_the_person_they_joined(catalog: Catal
     people = _people(catalog, n_people=3)
     first, second, _ = people
     with catalog.transaction():
-        catalog.conn.execute("UPDATE persons SET merged_into = ? WHERE id = ?", (first, second))
+        catalog._conn.execute("UPDATE persons SET merged_into = ? WHERE id = ?", (first, second))
     _drain(train_adapter(catalog, MODEL, FAST, enable=True))
     assert adapter_status(catalog, MODEL).metrics["people"] == 2
 

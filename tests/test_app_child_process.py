@@ -28,7 +28,7 @@ from app.settings import Settings, SettingsStore
 from app.workers import Job, SyncRunner, ThreadRunner
 from engine import people
 from engine.catalog import Catalog
-from engine.progress import CancelToken, Progress
+from engine.progress import CancelToken, JobOutcome, Progress
 from engine.scan import ScanOptions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,12 +92,12 @@ class Unsendable(ChildWork):
         yield Progress("counting", 1, 1)
 
 
-def outcome(job: Job) -> list[tuple[str, str]]:
+def outcome(job: Job) -> list[tuple[JobOutcome, str]]:
     """Connect to every ending signal of ``job``; the list fills as they arrive."""
-    seen: list[tuple[str, str]] = []
-    job.succeeded.connect(lambda: seen.append(("succeeded", "")))
-    job.cancelled.connect(lambda: seen.append(("cancelled", "")))
-    job.failed.connect(lambda message: seen.append(("failed", message)))
+    seen: list[tuple[JobOutcome, str]] = []
+    job.succeeded.connect(lambda: seen.append((JobOutcome.SUCCEEDED, "")))
+    job.cancelled.connect(lambda: seen.append((JobOutcome.CANCELLED, "")))
+    job.failed.connect(lambda message: seen.append((JobOutcome.FAILED, message)))
     return seen
 
 
@@ -123,7 +123,7 @@ def test_a_scan_in_a_child_process_reports_progress_and_people_appear(
     with qtbot.waitSignal(job.ended, timeout=120_000):
         runner.start(job)
 
-    assert ended == [("succeeded", "")]
+    assert ended == [(JobOutcome.SUCCEEDED, "")]
     (child,) = children
     assert child is not None and child != os.getpid()
     scanned = [r.done for r in reports if r.stage == "scanning"]
@@ -152,7 +152,7 @@ def test_grouping_again_in_a_child_process_ends_as_it_does_in_the_app_itself(
     in_child.run_in_child()
     SyncRunner().start(in_thread)
 
-    assert ended == [("succeeded", "")]
+    assert ended == [(JobOutcome.SUCCEEDED, "")]
     assert reports[-1].info.get(PEOPLE_CHANGED)
     groups = []
     for catalog in (scanned_demo, twin):
@@ -173,7 +173,7 @@ def test_cancel_stops_a_scan_in_a_child_process_between_two_photos(
     ended = outcome(job)
     job.run_in_child()  # relays on this thread: every signal has arrived when it returns
 
-    assert ended == [("cancelled", "")]
+    assert ended == [(JobOutcome.CANCELLED, "")]
     assert job.last is not None and job.last.stage == "scanning"
     assert job.last.done <= 6
     assert pids[-1] is not None and gone(pids[-1])
@@ -198,7 +198,7 @@ def test_errors_in_a_child_read_as_they_do_in_the_app_itself(tmp_path: Path) -> 
         in_child.run_in_child()
         SyncRunner().start(in_thread)
         assert child_ended == thread_ended, case
-        assert child_ended[0][0] == "failed", case
+        assert child_ended[0][0] is JobOutcome.FAILED, case
         messages[case] = child_ended[0][1]
 
     assert "not a folder" in messages["a folder that does not exist"]
@@ -210,7 +210,7 @@ def test_work_that_cannot_be_sent_to_a_child_fails_instead_of_hanging(tmp_path: 
     job = Job("Counting", tmp_path / "catalog.sqlite", Unsendable())
     ended = outcome(job)
     job.run_in_child()
-    assert len(ended) == 1 and ended[0][0] == "failed"
+    assert len(ended) == 1 and ended[0][0] is JobOutcome.FAILED
     assert "starting a worker process" in ended[0][1]
     assert not job.running
 
@@ -231,7 +231,7 @@ def test_a_child_killed_mid_scan_is_reported_with_its_exit_code_and_keeps_its_ph
     ended = outcome(job)
     job.run_in_child()
 
-    assert len(ended) == 1 and ended[0][0] == "failed"
+    assert len(ended) == 1 and ended[0][0] is JobOutcome.FAILED
     message = ended[0][1]
     assert "exit code -9" in message and "SIGKILL" in message
     assert "What was done before it is kept" in message
@@ -254,7 +254,7 @@ def test_quitting_ends_a_child_that_does_not_stop_when_asked(
     with qtbot.waitSignal(job.ended, timeout=20_000):
         runner.wait(grace=0.5)
     assert time.monotonic() - begun < 10
-    assert ended == [("cancelled", "")]
+    assert ended == [(JobOutcome.CANCELLED, "")]
     assert gone(pid)
 
 
@@ -284,11 +284,11 @@ def test_closing_the_window_during_a_scan_stops_it_and_keeps_the_catalog_usable(
 
     window.close()
     qtbot.waitUntil(lambda: bool(ended), timeout=10_000)
-    assert ended == [("cancelled", "")]
+    assert ended == [(JobOutcome.CANCELLED, "")]
     assert gone(pid)
     with Catalog(catalog) as cat:
         assert len(cat.photos()) < DEMO_PHOTOS
-        assert cat.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert cat._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_what_a_child_process_imports_holds_no_qt() -> None:

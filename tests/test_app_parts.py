@@ -234,6 +234,7 @@ def test_the_app_tells_its_version(capsys: pytest.CaptureFixture[str]) -> None:
 # -- the scan job ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # scans real photos with the real detector and embedder
 def test_people_updates_during_a_scan_end_where_a_single_update_would(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -8,6 +8,7 @@ test, which runs the real worker threads and waits for their signals.
 """
 
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -138,7 +139,7 @@ def test_a_new_user_scans_a_folder_on_a_worker_and_people_appear(
     assert window.banner.title.text() == "Done"
     assert "1 skipped" in window.banner.problems_button.text()
     problems = window.problems_model
-    assert problems.rowCount() == 1
+    qtbot.waitUntil(lambda: problems.rowCount() == 1)  # read off the GUI thread
     assert problems.index(0, 0).data() == "broken.jpg"
     assert problems.index(0, 1).data()  # the reason is shown
     assert window.rescan_action.isEnabled()
@@ -424,6 +425,27 @@ def test_review_answers_yes_and_no_with_keys_and_undo_takes_one_back(
     assert "2 of" in review.counter.text()
     window.undo_action.trigger()
     assert not set(suggested[1]) & set(people.rejected_faces(catalog, obama))
+
+
+def test_review_suggestions_are_worked_out_off_the_gui_thread(
+    qtbot: QtBot, clustered_demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[threading.Thread] = []
+    suggest = people.suggest
+
+    def recording_suggest(cat: Catalog, person_id: int) -> list[people.Suggestion]:
+        threads.append(threading.current_thread())
+        return suggest(cat, person_id)
+
+    monkeypatch.setattr(people, "suggest", recording_suggest)
+    window = open_window(qtbot, clustered_demo, tmp_path, ThreadRunner())
+    qtbot.waitUntil(lambda: window.people_model.rowCount() > 0, timeout=10_000)
+    window.show_review(person_in(window, "obama_1.jpg"))
+    review = window.review_page
+    qtbot.waitUntil(lambda: not review.loading, timeout=10_000)
+    assert threads and threading.main_thread() not in threads
+    shown = review.stack.currentWidget()
+    assert shown is review.card or review.empty.title.text() == "Nothing to review"
 
 
 # -- export, settings, errors -------------------------------------------------------------------

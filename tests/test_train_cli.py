@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.catalog import Catalog, PhotoStatus
+from engine.catalog import AssignedBy, Catalog, PhotoStatus
 from engine.cli.main import main
 from engine.models.registry import embedder_names, get_detector, get_embedder
 from engine.scan import ScanOptions, scan_folder
@@ -33,6 +33,7 @@ def people_dir(demo_dir: Path, tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow  # fine-tunes the real SFace network on demo photos
 def test_train_registers_a_model_that_scan_can_use(
     people_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -86,8 +87,8 @@ def test_adapter_commands_report_train_and_reset(
         rng = np.random.default_rng(0)
         with catalog.transaction():
             for person in range(3):
-                pid = catalog.conn.execute("INSERT INTO persons(name, created_at) VALUES (?, ?)",
-                                           (f"P{person}", time.time())).lastrowid
+                pid = catalog._conn.execute("INSERT INTO persons(name, created_at) VALUES (?, ?)",
+                                            (f"P{person}", time.time())).lastrowid
                 centre = rng.normal(size=128)
                 for i in range(4):
                     photo = catalog.add_photo(root, f"{person}-{i}.jpg".encode(), size=1,
@@ -97,8 +98,8 @@ def test_adapter_commands_report_train_and_reset(
                                             sharpness=1, detector="t")
                     v = centre + rng.normal(size=128)
                     catalog.put_embedding(face, "sface", v / np.linalg.norm(v))
-                    catalog.conn.execute("UPDATE faces SET person_id = ?, assigned_by = 'user'"
-                                         " WHERE id = ?", (pid, face))
+                    catalog._conn.execute("UPDATE faces SET person_id = ?, assigned_by = ?"
+                                          " WHERE id = ?", (pid, AssignedBy.USER, face))
     assert main(["--catalog", str(path), "adapter", "status"]) == 0
     assert "No adapter for sface" in capsys.readouterr().out
     assert main(["--catalog", str(path), "adapter", "train", "--steps", "20", "--json"]) == 0

@@ -54,6 +54,7 @@ from app.views.common import (
 )
 from app.views.photo_viewer import PhotoViewer
 from engine import people
+from engine.catalog import FaceState
 
 
 class PersonPage(QWidget):
@@ -327,7 +328,7 @@ class PersonPage(QWidget):
     def mark_not_face(self) -> None:
         ids = self.selected_face_ids()
         if ids:
-            self.session.apply("Not a face", people.mark_faces, ids, "not_face")
+            self.session.apply("Not a face", people.mark_faces, ids, FaceState.NOT_FACE)
 
     def use_as_cover(self) -> None:
         ids = self.selected_face_ids()

@@ -1,6 +1,8 @@
 """The files a scan skipped, each with the reason it could not be read.
 
-It only reads: it never retries, moves or deletes a file.
+It shows the ``ProblemsModel``, which reads the catalog off the GUI thread;
+the count in the heading follows the model as its reads arrive. It only
+reads: it never retries, moves or deletes a file.
 """
 
 from PySide6.QtWidgets import (
@@ -24,8 +26,9 @@ class ProblemsDialog(QDialog):
         self.resize(760, 420)
         layout = QVBoxLayout(self)
         layout.setSpacing(SPACING)
-        count = model.rowCount()
-        layout.addWidget(heading(f"{count} file{'s' if count != 1 else ''} could not be read", 1.2))
+        self.model = model
+        self.heading = heading("", 1.2)
+        layout.addWidget(self.heading)
         layout.addWidget(muted(
             "These files were skipped; everything else was scanned. Fix or replace a file and "
             "scan again to include it. Files you cannot read (permissions) are retried on "
@@ -42,3 +45,9 @@ class ProblemsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        model.modelReset.connect(self._count)
+        self._count()
+
+    def _count(self) -> None:
+        count = self.model.rowCount()
+        self.heading.setText(f"{count} file{'s' if count != 1 else ''} could not be read")

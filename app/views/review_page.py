@@ -4,7 +4,9 @@ Yes (Y), No (N) and Skip (Right arrow) answer and move on; Left arrow goes
 back to the previous question. Yes confirms the faces for the person, No
 rejects them forever; both are engine operations, so Ctrl+Z takes one back.
 The suggestions themselves come from the engine (``people.suggest``). The page
-never ranks faces itself.
+never ranks faces itself, and never reads the catalog on the GUI thread: the
+suggestions, and the faces each question shows, are read by a
+``CatalogReader`` and shown when they arrive.
 """
 
 from typing import Any
@@ -24,12 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models import CROP_SIZE, PeopleModel, count_text
+from app.models import CROP_SIZE, CatalogReader, PeopleModel, count_text
 from app.resources import icon
 from app.session import Session
 from app.views.common import SPACING, EmptyState, heading, muted, round_pixmap
 from engine import people
-from engine.catalog import Face, Photo
+from engine.catalog import Catalog, Face, Photo
 from engine.errors import NotFoundError
 
 EXAMPLES = 4  # faces of the person shown beside the question
@@ -47,10 +49,13 @@ class ReviewPage(QWidget):
         self.people_model = people_model
         self.person_id: int | None = None
         self.suggestions: list[Any] = []
+        self.loading = False  # the person's suggestions are being read
         self.position = 0
         self.answered = 0
         self._examples: list[tuple[Face, Photo]] = []
         self._candidates: list[tuple[Face, Photo]] = []
+        self._suggestion_reader = CatalogReader(session, self._suggestions_read)
+        self._question_reader = CatalogReader(session, self._question_read)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2 * SPACING, SPACING, 2 * SPACING, 2 * SPACING)
@@ -174,13 +179,24 @@ class ReviewPage(QWidget):
         found = self.person_box.findData(person_id)
         if found >= 0:
             self.person_box.setCurrentIndex(found)
-        self.suggestions = (
-            list(people.suggest(self.session.catalog, person_id)) if person_id else []
-        )
+        self.suggestions = []
+        self.position = 0
+        self.answered = 0
+        self.loading = bool(person_id)
+        self._show()
+        self.setFocus()
+        if person_id:
+            self._suggestion_reader.read(lambda cat: (person_id, _suggestions(cat, person_id)))
+
+    def _suggestions_read(self, data: tuple[int, list[Any]]) -> None:
+        person_id, suggestions = data
+        if person_id != self.person_id:
+            return  # another person was chosen since; their read comes next
+        self.loading = False
+        self.suggestions = suggestions
         self.position = 0
         self.answered = 0
         self._show()
-        self.setFocus()
 
     def current(self) -> Any:
         if 0 <= self.position < len(self.suggestions):
@@ -231,7 +247,10 @@ class ReviewPage(QWidget):
         suggestion = self.current()
         if suggestion is None:
             self.stack.setCurrentWidget(self.empty)
-            if self.suggestions:
+            if self.loading:
+                self.empty.title.setText("Looking for suggestions…")
+                self.empty.text.setText("")
+            elif self.suggestions:
                 self.empty.title.setText("All done")
                 self.empty.text.setText(
                     f"You answered {self.answered} of {len(self.suggestions)} suggestions. "
@@ -257,16 +276,23 @@ class ReviewPage(QWidget):
         self._show_faces()
 
     def _load_faces(self) -> None:
-        """The faces the question shows, read once per question."""
+        """Ask for the faces the question shows, read once per question."""
         suggestion = self.current()
-        cat = self.session.catalog
-        try:
-            mine = people.person_faces(cat, self.person_id) if self.person_id else []
-        except NotFoundError:  # merged into someone else meanwhile
-            mine = []
-        self._examples = [(f, cat.photo(f.photo_id)) for f in mine[:EXAMPLES]]
-        asked = cat.faces(ids=list(suggestion.face_ids)[:SHOWN]) if suggestion else []
-        self._candidates = [(f, cat.photo(f.photo_id)) for f in asked]
+        asked = (self.person_id, self.position)
+        face_ids = list(suggestion.face_ids)[:SHOWN] if suggestion else []
+        self._candidates = []  # not the previous question's faces while these load
+        self._question_reader.read(
+            lambda cat: (asked, *_question_faces(cat, asked[0], face_ids)))
+
+    def _question_read(
+        self,
+        data: tuple[tuple[int | None, int], list[tuple[Face, Photo]], list[tuple[Face, Photo]]],
+    ) -> None:
+        asked, examples, candidates = data
+        if asked != (self.person_id, self.position):
+            return  # the page moved on; the newest question's read comes next
+        self._examples, self._candidates = examples, candidates
+        self._show_faces()
 
     def _show_faces(self) -> None:
         """Draw the faces; called again as their crops arrive from the cache."""
@@ -286,3 +312,23 @@ class ReviewPage(QWidget):
                     pixmap = images.face_crop(photo, face.box, CROP_SIZE)
                     label.setPixmap(round_pixmap(pixmap, side, palette))
                     label.setToolTip(photo.display_path)
+
+
+def _suggestions(cat: Catalog, person_id: int) -> list[Any]:
+    try:
+        return list(people.suggest(cat, person_id))
+    except NotFoundError:  # merged into someone else meanwhile: nothing to ask
+        return []
+
+
+def _question_faces(
+    cat: Catalog, person_id: int | None, face_ids: list[int]
+) -> tuple[list[tuple[Face, Photo]], list[tuple[Face, Photo]]]:
+    """(a few of the person's own faces, the faces asked about), each with its photo."""
+    try:
+        mine = people.person_faces(cat, person_id) if person_id else []
+    except NotFoundError:  # merged into someone else meanwhile
+        mine = []
+    examples = [(f, cat.photo(f.photo_id)) for f in mine[:EXAMPLES]]
+    asked = cat.faces(ids=face_ids) if face_ids else []
+    return examples, [(f, cat.photo(f.photo_id)) for f in asked]

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushBu
 from app.resources import icon
 from app.views.common import SPACING
 from app.workers import Job
-from engine.progress import Progress
+from engine.progress import JobOutcome, Progress
 
 STAGE_NAMES = {
     "listing": "Looking for photos",
@@ -82,9 +82,9 @@ class ScanBanner(QFrame):
         self.cancel_button.setEnabled(True)
         self.close_button.hide()
         job.progressed.connect(self.update_progress)
-        job.succeeded.connect(lambda: self._finished("Done"))
-        job.cancelled.connect(lambda: self._finished("Stopped"))
-        job.failed.connect(lambda _m: self._finished("Stopped by an error"))
+        job.succeeded.connect(lambda: self._finished(JobOutcome.SUCCEEDED))
+        job.cancelled.connect(lambda: self._finished(JobOutcome.CANCELLED))
+        job.failed.connect(lambda _m: self._finished(JobOutcome.FAILED))
         self.show()
 
     def update_progress(self, report: Progress) -> None:
@@ -136,17 +136,19 @@ class ScanBanner(QFrame):
             self.cancel_button.setEnabled(False)
             self.detail.setText("Stopping after the current photo…")
 
-    def _finished(self, how: str) -> None:
+    def _finished(self, outcome: JobOutcome) -> None:
         self.cancel_button.hide()
         self.close_button.show()
         self.bar.setRange(0, 1)
-        self.bar.setValue(1 if how == "Done" else 0)
-        self.title.setText(how)
-        if how == "Done":
+        self.bar.setValue(1 if outcome is JobOutcome.SUCCEEDED else 0)
+        if outcome is JobOutcome.SUCCEEDED:
+            self.title.setText("Done")
             faces = self._faces
             self.detail.setText(f"{self.job.title if self.job else ''} finished"
                                 f"{f': {faces:,} faces found' if faces is not None else ''}.")
-        elif how == "Stopped":
+        elif outcome is JobOutcome.CANCELLED:
+            self.title.setText("Stopped")
             self.detail.setText("Scan again to go on where it stopped.")
-        else:
+        else:  # the job's failed signal only says it failed, not how
+            self.title.setText("Stopped by an error")
             self.detail.setText("See the message for what happened.")

@@ -16,7 +16,6 @@ and never recomputes an embedding from pixels.
 """
 
 import io
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.catalog import Catalog
+from engine.catalog import adapters as stored
 from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
 from engine.train.errors import TrainingError
@@ -127,12 +127,10 @@ class Facts:
 
 def adapt_embeddings(catalog: Catalog, model: str, vectors: np.ndarray) -> np.ndarray:
     """``vectors`` seen through ``model``'s enabled head; unchanged when there is none."""
-    row = catalog.conn.execute(
-        "SELECT state FROM adapters WHERE model = ? AND enabled = 1", (model,)
-    ).fetchone()
-    if row is None or vectors.size == 0:
+    state = stored.enabled_head_state(catalog, model)
+    if state is None or vectors.size == 0:
         return vectors
-    weight, bias = _weights(bytes(row[0]))
+    weight, bias = _weights(state)
     if vectors.ndim != 2 or vectors.shape[1] != weight.shape[1]:
         raise TrainingError(
             f"the {model} adapter expects vectors of dimension {weight.shape[1]}, got an array "
@@ -207,18 +205,12 @@ def train_adapter(
 
 def reset_adapter(catalog: Catalog, model: str) -> bool:
     """Forget ``model``'s head; True if there was one. The facts stay."""
-    with catalog.transaction():
-        cur = catalog.conn.execute("DELETE FROM adapters WHERE model = ?", (model,))
-    return cur.rowcount > 0
+    return stored.delete_head(catalog, model)
 
 
 def set_adapter_enabled(catalog: Catalog, model: str, enabled: bool) -> None:
     """Switch ``model``'s stored head on or off without retraining it."""
-    with catalog.transaction():
-        cur = catalog.conn.execute(
-            "UPDATE adapters SET enabled = ? WHERE model = ?", (int(enabled), model)
-        )
-    if cur.rowcount == 0:
+    if not stored.set_head_enabled(catalog, model, enabled):
         raise TrainingError(
             f"there is no adapter for {model} in this catalog; train one first with "
             f"`facealbum adapter train --model {model}`"
@@ -228,13 +220,11 @@ def set_adapter_enabled(catalog: Catalog, model: str, enabled: bool) -> None:
 def adapter_status(catalog: Catalog, model: str) -> AdapterStatus:
     """What is stored for ``model`` and how many facts arrived since."""
     facts_now = count_facts(catalog, model)
-    row = catalog.conn.execute(
-        "SELECT created_at, facts, enabled, metrics FROM adapters WHERE model = ?", (model,)
-    ).fetchone()
-    if row is None:
+    head = stored.stored_head(catalog, model)
+    if head is None:
         return AdapterStatus(model, False, False, None, 0, facts_now)
     return AdapterStatus(
-        model, True, bool(row[2]), float(row[0]), int(row[1]), facts_now, json.loads(row[3])
+        model, True, head.enabled, head.created_at, head.facts, facts_now, head.metrics
     )
 
 
@@ -256,17 +246,7 @@ def retrain_if_needed(
 
 def count_facts(catalog: Catalog, model: str) -> int:
     """Confirmed faces, rejections and strangers that have an embedding of ``model``."""
-    row = catalog.conn.execute(
-        "SELECT"
-        " (SELECT COUNT(*) FROM faces f JOIN embeddings e ON e.face_id = f.id AND e.model = ?"
-        "   WHERE f.assigned_by = 'user' AND f.person_id IS NOT NULL AND f.state = 'face')"
-        " + (SELECT COUNT(*) FROM rejections r JOIN embeddings e"
-        "   ON e.face_id = r.face_id AND e.model = ?)"
-        " + (SELECT COUNT(*) FROM faces f JOIN embeddings e ON e.face_id = f.id AND e.model = ?"
-        "   WHERE f.state = 'stranger')",
-        (model, model, model),
-    ).fetchone()
-    return int(row[0])
+    return stored.count_facts(catalog, model)
 
 
 def gather_facts(catalog: Catalog, model: str) -> Facts:
@@ -274,21 +254,9 @@ def gather_facts(catalog: Catalog, model: str) -> Facts:
 
     Merged persons count as the person they were merged into.
     """
-    root = _person_roots(catalog)
-    confirmed = {
-        int(f): root.get(int(p), int(p))
-        for f, p in catalog.conn.execute(
-            "SELECT id, person_id FROM faces WHERE assigned_by = 'user'"
-            " AND person_id IS NOT NULL AND state = 'face'"
-        )
-    }
-    rejections = [
-        (int(f), root.get(int(p), int(p)))
-        for f, p in catalog.conn.execute("SELECT face_id, person_id FROM rejections")
-    ]
-    strangers = {int(r[0]) for r in catalog.conn.execute(
-        "SELECT id FROM faces WHERE state = 'stranger'"
-    )}
+    confirmed = stored.confirmed_faces_by_final_person(catalog)
+    rejections = stored.rejections_by_final_person(catalog)
+    strangers = stored.stranger_faces(catalog)
     wanted = set(confirmed) | {f for f, _ in rejections} | strangers
     face_ids, vectors = catalog.embeddings(model, sorted(wanted))
     person_ids = np.array(sorted(set(confirmed.values())), dtype=np.int64)
@@ -371,34 +339,14 @@ def _trainable(catalog: Catalog, model: str) -> bool:
     return int((counts >= 2).sum()) >= 2
 
 
-def _person_roots(catalog: Catalog) -> dict[int, int]:
-    """Each merged person's final person (merges may chain)."""
-    parent = {int(i): int(m) for i, m in catalog.conn.execute(
-        "SELECT id, merged_into FROM persons WHERE merged_into IS NOT NULL"
-    )}
-    roots: dict[int, int] = {}
-    for start, first in parent.items():
-        seen, node = {start}, first
-        while node in parent and node not in seen:
-            seen.add(node)
-            node = parent[node]
-        roots[start] = node
-    return roots
-
-
 def _store(
     catalog: Catalog, model: str, head: ProjectionHead, *, facts: int, enabled: bool,
     metrics: dict[str, float | int | str],
 ) -> None:
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in head.state_dict().items()}, buffer)
-    with catalog.transaction():
-        catalog.conn.execute(
-            "INSERT OR REPLACE INTO adapters(model, created_at, facts, enabled, state, metrics)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (model, time.time(), facts, int(enabled), buffer.getvalue(),
-             json.dumps(metrics, sort_keys=True)),
-        )
+    stored.store_head(catalog, model, buffer.getvalue(), facts=facts, enabled=enabled,
+                      metrics=metrics)
 
 
 def _weights(state: bytes) -> tuple[np.ndarray, np.ndarray]:
