@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+
 class Session(QObject):
     """One open catalog, the settings in force, and the workers that serve them."""
 
@@ -76,16 +77,6 @@ class Session(QObject):
             return False, None
         self.announce_change()
         return True, result
-
-    def undo_text(self) -> str | None:
-        """What Undo would take back, or None when there is nothing to undo."""
-        operation = people.next_undo(self.catalog)
-        return operation.summary if operation is not None else None
-
-    def redo_text(self) -> str | None:
-        """What Redo would do again, or None when nothing was undone."""
-        operation = people.next_redo(self.catalog)
-        return operation.summary if operation is not None else None
 
     def undo(self) -> None:
         self.apply("Undo", people.undo)
