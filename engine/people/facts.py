@@ -1,4 +1,4 @@
-"""User decisions about people: the only code that writes facts.
+"""User decisions about people: with ``importer``, the only code that writes facts.
 
 Each public function here is one user operation: it checks its ids, declares
 the rows it changes as a ``Change`` and commits it through the operation log
