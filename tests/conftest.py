@@ -24,6 +24,40 @@ def _limit_threads() -> None:
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+# Tests that read LFW, or that load a real network, carry markers so that
+# `pytest -m "not slow"` is a quick run of the logic alone. Fixtures that
+# bring real data mark their users here; a test that loads real weights
+# without the ``slow`` marker fails (see ``_real_weights_need_the_slow_marker``).
+_SLOW_FIXTURES = {"lfw_dir", "scanned_demo", "scanned_demo_template"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "lfw_dir" in names:
+            item.add_marker(pytest.mark.lfw)
+        if names & _SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _real_weights_need_the_slow_marker(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    from engine.models import embedding, weights
+
+    def refuse(*_: object, **__: object) -> None:
+        pytest.fail(
+            f"{request.node.nodeid} loads real model weights; mark it "
+            "@pytest.mark.slow (pyproject.toml declares the markers)"
+        )
+
+    monkeypatch.setattr(weights.WeightSource, "verified_path", refuse)
+    monkeypatch.setattr(embedding, "load_state_dict_cached", refuse)
+
+
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
     return DEMO
@@ -47,7 +81,7 @@ def scanned_demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Catalog(path) as catalog:
         for _ in scan_folder(catalog, DEMO, ScanOptions(device="cpu")):
             pass
-        catalog.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        catalog.checkpoint()
     return path
 
 

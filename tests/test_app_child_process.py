@@ -215,6 +215,7 @@ def test_work_that_cannot_be_sent_to_a_child_fails_instead_of_hanging(tmp_path: 
     assert not job.running
 
 
+@pytest.mark.slow
 def test_a_child_killed_mid_scan_is_reported_with_its_exit_code_and_keeps_its_photos(
     tmp_path: Path,
 ) -> None:

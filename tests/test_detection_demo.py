@@ -12,6 +12,8 @@ from engine.models.base import Detection
 from engine.models.registry import get_detector
 from engine.models.yunet import YuNetDetector
 
+pytestmark = pytest.mark.slow  # every test here runs the real detector
+
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
 ROWS = list(csv.DictReader((DEMO / "labels.csv").open()))
 SINGLE_PORTRAITS = [

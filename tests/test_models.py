@@ -122,6 +122,7 @@ def test_blocked_dequantization_matches_onnx_reference_runtime() -> None:
     np.testing.assert_allclose(ours, np.asarray(expected, dtype=np.float32), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_sface_port_matches_opencv_dnn_on_real_faces(
     demo_faces: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> None:
@@ -136,6 +137,7 @@ def test_sface_port_matches_opencv_dnn_on_real_faces(
         assert _cosine(embedder.predict(crop)[0], expected) > 0.999
 
 
+@pytest.mark.slow
 def test_facenet_port_matches_opencv_dnn_on_real_faces(
     demo_faces: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> None:
@@ -149,6 +151,7 @@ def test_facenet_port_matches_opencv_dnn_on_real_faces(
         assert _cosine(embedder.predict(crop)[0], expected) > 0.999
 
 
+@pytest.mark.slow
 def test_same_person_is_closer_than_another_person(
     demo_faces: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> None:
@@ -165,6 +168,7 @@ def test_same_person_is_closer_than_another_person(
         assert np.sum((obama_1 - obama_2) ** 2) < np.sum((obama_1 - chirac_1) ** 2), name
 
 
+@pytest.mark.slow
 def test_embeddings_are_unit_vectors_whatever_the_batch() -> None:
     embedder = SFaceEmbedder()
     embedder.batch_size = 2
@@ -179,6 +183,7 @@ def test_embeddings_are_unit_vectors_whatever_the_batch() -> None:
     assert mirrored.shape == (5, 128)
 
 
+@pytest.mark.slow
 def test_features_then_head_is_the_embedding_before_normalisation() -> None:
     net = SFaceEmbedder().network
     assert isinstance(net, SFaceNet)
@@ -193,6 +198,7 @@ def test_crops_of_the_wrong_size_are_refused_with_a_hint() -> None:
         FaceNetEmbedder().predict(np.zeros((1, 112, 112, 3), np.uint8))
 
 
+@pytest.mark.slow
 def test_converted_weights_are_cached_under_the_source_digest_and_reused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -212,6 +218,7 @@ def test_converted_weights_are_cached_under_the_source_digest_and_reused(
     assert "fc.weight" in state
 
 
+@pytest.mark.slow
 def test_damaged_cache_file_is_converted_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -224,6 +231,7 @@ def test_damaged_cache_file_is_converted_again(
     assert target.stat().st_size > 1_000_000
 
 
+@pytest.mark.slow
 def test_altered_weight_file_is_refused_with_a_reinstall_hint() -> None:
     source = SFaceEmbedder.card.source
     forged = weights.WeightSource(
@@ -241,6 +249,7 @@ def test_missing_carrier_package_says_what_to_install() -> None:
         missing.locate()
 
 
+@pytest.mark.slow
 def test_every_embedder_is_a_torch_module_of_ours() -> None:
     for name in ("sface", "facenet"):
         embedder = get_embedder(name)

@@ -13,6 +13,7 @@ from engine.cli.main import main
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
 
 
+@pytest.mark.slow
 def test_scan_json_prints_one_summary_with_counts_device_and_models(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

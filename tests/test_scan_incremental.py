@@ -16,6 +16,8 @@ from engine.catalog import Catalog, PhotoStatus
 from engine.progress import CancelToken
 from engine.scan import ScanOptions, ScanSummary, scan_folder
 
+pytestmark = pytest.mark.slow  # every test here runs the real detector and embedder
+
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
 PORTRAITS = ["obama_1.jpg", "obama_2.jpg", "chirac_1.jpg", "chirac_2.jpg", "paul_rudd_1.jpg"]
 

@@ -46,6 +46,7 @@ def _faces_per_photo(catalog_path: Path) -> dict[str, int]:
         }
 
 
+@pytest.mark.slow
 def test_bad_files_are_recorded_with_their_reason_and_the_scan_goes_on(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -108,6 +109,7 @@ def _check_read_denied_as_unprivileged_child(tmp_path: Path) -> None:
         assert "permission denied" in pipe.read().decode()
 
 
+@pytest.mark.slow
 def test_odd_but_valid_photos_are_read_and_their_faces_found(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -136,6 +138,7 @@ def test_odd_but_valid_photos_are_read_and_their_faces_found(tmp_path: Path) -> 
     assert all(n == 1 for n in faces.values()), faces
 
 
+@pytest.mark.slow
 def test_heic_photos_are_read(tmp_path: Path) -> None:
     pillow_heif = pytest.importorskip("pillow_heif")
     folder = tmp_path / "photos"
@@ -146,6 +149,7 @@ def test_heic_photos_are_read(tmp_path: Path) -> None:
     assert _faces_per_photo(tmp_path / "c.sqlite") == {"phone.heic": 1}
 
 
+@pytest.mark.slow
 def test_symlink_loops_are_walked_once(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     (folder / "sub").mkdir(parents=True)

@@ -12,6 +12,8 @@ from engine.catalog import Catalog
 from engine.export.albums import ExportOptions, ExportReport, export_albums
 from engine.scan import ScanOptions, scan_folder
 
+pytestmark = pytest.mark.slow  # every test here runs the real detector and embedder
+
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
 PHOTOS = ["obama_1.jpg", "chirac_1.jpg", "paul_rudd_1.jpg", "group_apollo11_crew.jpg"]
 TOLERANCE = 0.005  # of the image's width or height

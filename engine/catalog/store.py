@@ -73,11 +73,6 @@ class Catalog:
             ) from exc
         self._depth = 0
 
-    @property
-    def conn(self) -> sqlite3.Connection:
-        """Transitional: code outside ``engine.catalog`` must not use the connection."""
-        return self._conn
-
     def close(self) -> None:
         self._conn.close()
 
