@@ -9,8 +9,11 @@ few milliseconds on a 250x250 photo, see DEVELOPERS.md for the figures.
 
 A face that fills the frame is missed by YuNet, so when nothing is found the
 image is detected again on a copy padded by half its long side on every side
-and shrunk to a long side of at most 320 px. The detector is not thread-safe:
-give each worker thread its own ``YuNetDetector``.
+and shrunk to a long side of at most 320 px. ``candidates`` is one pass at a
+lower score floor and ``frame_filling`` that padded retry alone, for
+``engine.detect``, which confirms weak faces by a second look before keeping
+them. The detector is not thread-safe: give each worker thread its own
+``YuNetDetector``.
 
 This module never reads photos from disk and never embeds faces.
 """
@@ -97,18 +100,25 @@ class YuNetDetector(Detector):
         self._loaded = True
 
     def predict(self, image: np.ndarray) -> list[Detection]:
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ModelError(
-                f"YuNet expects an RGB uint8 image of shape (H, W, 3), got "
-                f"{image.dtype} {image.shape}; decode photos with engine.imageio"
-            )
-        bgr = np.ascontiguousarray(image[:, :, ::-1])
-        found = self._detect(bgr)
+        bgr = _bgr(image)
+        found = self._detect(bgr, self.score_threshold)
         if not found and self.pad_retry:
             found = self._detect_padded(bgr)
         return found
 
-    def _detect(self, bgr: np.ndarray) -> list[Detection]:
+    def candidates(self, image: np.ndarray, floor: float) -> list[Detection]:
+        """One pass at the image's own size keeping faces scoring ``floor`` or more.
+
+        No padded retry: a caller asking for weak faces decides itself what
+        confirms them.
+        """
+        return self._detect(_bgr(image), floor)
+
+    def frame_filling(self, image: np.ndarray) -> list[Detection]:
+        """The padded retry alone, at the detector's own threshold."""
+        return self._detect_padded(_bgr(image))
+
+    def _detect(self, bgr: np.ndarray, floor: float) -> list[Detection]:
         self.load()
         net = self._net
         if net is None:
@@ -117,6 +127,9 @@ class YuNetDetector(Detector):
         if size != self._size:
             net.setInputSize(size)
             self._size = size
+        # The threshold is applied inside OpenCV before NMS; set per call since
+        # candidates() asks for a lower floor than predict().
+        net.setScoreThreshold(floor)
         _, faces = net.detect(bgr)
         if faces is None:
             return []
@@ -139,7 +152,7 @@ class YuNetDetector(Detector):
         factor = min(max(height, width), RETRY_SIDE) / max(padded.shape[:2])
         small = cv2.resize(padded, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
         found = []
-        for det in self._detect(small):
+        for det in self._detect(small, self.score_threshold):
             x, y, w, h = det.box
             found.append(
                 Detection(
@@ -149,3 +162,12 @@ class YuNetDetector(Detector):
                 )
             )
         return found
+
+
+def _bgr(image: np.ndarray) -> np.ndarray:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ModelError(
+            f"YuNet expects an RGB uint8 image of shape (H, W, 3), got "
+            f"{image.dtype} {image.shape}; decode photos with engine.imageio"
+        )
+    return np.ascontiguousarray(image[:, :, ::-1])

@@ -1,0 +1,252 @@
+"""How a photo is searched for faces: which copies the detector sees, and which faces are kept.
+
+``find_faces`` takes the working image ``engine.imageio.decode`` gives and
+returns faces in its pixels, best first; ``in_original`` maps them to the
+upright original's pixels. The search, cheapest first:
+
+1. The detection copy (long side at most ``DETECT_SIDE``), at a score floor
+   below the detector's own threshold, so weak faces become candidates.
+2. A second look at ``DETAIL`` times the copy's resolution (an upscaled copy
+   of a small photo, the working image itself of a large one), only where the
+   first look saw a face smaller than ``SMALL_FACE``: small faces come in
+   crowds, and this is where the detector misses them. A face is kept if one
+   look scores it at the detector's threshold, or if both looks see it (same
+   box, IoU >= ``SAME_FACE``) with a mean score of at least ``CONFIRM``.
+3. Nothing found: the detector's padded retry for faces filling the frame,
+   then a smaller copy (long side at most ``TURN_SIDE``) turned by 90, 180
+   and 270 degrees (scanned prints and sideways photos), keeping the turn
+   whose best face scores highest.
+
+Faces found by both looks are merged into one; boxes and landmarks come back
+in the upright working image's pixels whatever copy or turn found them.
+
+This module never reads or decodes photos, never writes the catalog and
+never embeds faces; it knows detectors only through ``Detector`` and the two
+extra calls of ``WeakFaceDetector``.
+"""
+
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from engine.models.base import Detection, Detector
+
+# The detector runs on a copy this long: YuNet misses faces wider than ~700 px.
+DETECT_SIDE = 960
+# The second look's resolution, in multiples of the detection copy's: a 16 px
+# face becomes 32 px, where YuNet finds three quarters of faces instead of
+# about a third. Since the copy is at most DETECT_SIDE long, the second look is
+# at most 2 * DETECT_SIDE long and runs in one piece: no tiles, no seams.
+DETAIL = 2.0
+# A first-look candidate shorter than this (detection-copy pixels) calls for
+# the second look; 32 px is where YuNet's recall on crowds drops below 75 %.
+SMALL_FACE = 32.0
+# Weak faces down to this score are candidates; below it most are not faces
+# and two looks agreeing no longer tells them apart.
+FLOOR = 0.6
+# Both looks must see a weak face with at least this mean score: halfway
+# between FLOOR and the detector's own threshold (0.8 for YuNet).
+CONFIRM = 0.7
+# Boxes of two looks overlapping this much (IoU) are the same face...
+SAME_FACE = 0.5
+# ...and a weaker box overlapping a kept one this much is dropped (the
+# detector's own NMS threshold).
+OVERLAP = 0.3
+# Faces shorter than this (detection-copy pixels) are dropped: most false
+# faces are this small, and an aligned crop of such a face is mostly blur.
+MIN_FACE = 12.0
+# Turns tried when nothing upright is found, in np.rot90's quarter turns...
+TURNS = (1, 2, 3)
+# ...on a copy this long: they run on every photo without a face, and three
+# turns at 640 px cost 1.3 looks at 960 px instead of 3. A face a fifteenth of
+# the photo's long side is still 43 px there, where YuNet is reliable.
+TURN_SIDE = 640
+
+
+@runtime_checkable
+class WeakFaceDetector(Protocol):
+    """A detector that can also report weak faces and retry frame-filling ones."""
+
+    score_threshold: float
+
+    def candidates(self, image: np.ndarray, floor: float) -> list[Detection]:
+        """One pass at the image's size, faces scoring ``floor`` or more, best first."""
+
+    def frame_filling(self, image: np.ndarray) -> list[Detection]:
+        """Faces that fill the frame, which a plain pass misses."""
+
+
+def find_faces(
+    detector: Detector,
+    image: np.ndarray,
+    *,
+    second_look: bool = True,
+    turns: bool = True,
+) -> list[Detection]:
+    """Faces in an RGB uint8 working image, in its pixels, best first.
+
+    ``second_look`` and ``turns`` switch off steps 2 and 3 (for measuring
+    what each brings); the scan leaves both on.
+    """
+    height, width = image.shape[:2]
+    factor = min(1.0, DETECT_SIDE / max(height, width))
+    copy = _resized(image, factor)
+    if not isinstance(detector, WeakFaceDetector):
+        # Without weak faces there is nothing to confirm: one look, then turns.
+        found = _kept_size(_scaled(detector.predict(copy), 1.0 / factor), factor)
+        return found or (_turned(detector, image) if turns else [])
+
+    threshold = detector.score_threshold
+    seen = _scaled(detector.candidates(copy, FLOOR), 1.0 / factor)
+    looks = [_kept_size(seen, factor)]
+    # Even a candidate too small to keep says that small faces may be there.
+    if second_look and any(d.box[3] * factor < SMALL_FACE for d in seen):
+        detail = DETAIL * factor
+        closer = detector.candidates(_resized(image, detail), FLOOR)
+        looks.append(_kept_size(_scaled(closer, 1.0 / detail), factor))
+    found = _confirmed(looks, threshold)
+    if not found:
+        found = _kept_size(_scaled(detector.frame_filling(copy), 1.0 / factor), factor)
+    if not found and turns:
+        found = _turned(detector, image)
+    return found
+
+
+def in_original(found: list[Detection], scale: float) -> list[Detection]:
+    """Faces of the working image in the upright original's pixels.
+
+    ``scale`` is ``Decoded.scale``: working pixels per original pixel.
+    """
+    return _scaled(found, 1.0 / scale)
+
+
+# -- private -------------------------------------------------------------------
+
+
+def _resized(image: np.ndarray, factor: float) -> np.ndarray:
+    if factor == 1.0:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    interpolation = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_LINEAR
+    return cv2.resize(image, size, interpolation=interpolation)
+
+
+def _scaled(found: list[Detection], by: float) -> list[Detection]:
+    if by == 1.0:
+        return found
+    return [
+        Detection(
+            box=(d.box[0] * by, d.box[1] * by, d.box[2] * by, d.box[3] * by),
+            landmarks=(d.landmarks * by).astype(np.float32),
+            score=d.score,
+        )
+        for d in found
+    ]
+
+
+def _kept_size(found: list[Detection], factor: float) -> list[Detection]:
+    """Faces at least MIN_FACE tall on the detection copy (``factor`` of the working image)."""
+    return [d for d in found if d.box[3] * factor >= MIN_FACE]
+
+
+def _confirmed(looks: list[list[Detection]], threshold: float) -> list[Detection]:
+    """One face per group of boxes the looks agree on, if strong or seen by both."""
+    tagged = sorted(
+        ((d, look) for look, found in enumerate(looks) for d in found),
+        key=lambda item: -item[0].score,
+    )
+    groups: list[list[tuple[Detection, int]]] = []
+    for det, look in tagged:
+        overlaps = [_iou(det.box, group[0][0].box) for group in groups]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        if best >= 0 and overlaps[best] >= SAME_FACE:
+            groups[best].append((det, look))
+        elif best < 0 or overlaps[best] < OVERLAP:
+            groups.append([(det, look)])
+    kept = []
+    for group in groups:
+        per_look: dict[int, float] = {}
+        for det, look in group:
+            per_look[look] = max(per_look.get(look, 0.0), det.score)
+        top = max(per_look.values())
+        seen_twice = len(per_look) >= 2 and float(np.mean(list(per_look.values()))) >= CONFIRM
+        if top >= threshold or seen_twice:
+            kept.append(_merged([det for det, _ in group], top))
+    return sorted(kept, key=lambda d: -d.score)
+
+
+def _merged(same: list[Detection], score: float) -> Detection:
+    """The score-weighted mean of one face's boxes and landmarks across looks."""
+    if len(same) == 1:
+        return same[0]
+    weights = np.array([d.score for d in same], np.float64)
+    weights /= weights.sum()
+    box = np.einsum("i,ij->j", weights, np.array([d.box for d in same], np.float64))
+    landmarks = np.einsum("i,ijk->jk", weights, np.stack([d.landmarks for d in same]))
+    return Detection(
+        box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+        landmarks=landmarks.astype(np.float32),
+        score=score,
+    )
+
+
+def _turned(detector: Detector, image: np.ndarray) -> list[Detection]:
+    """Faces of the image turned a quarter, half or three quarters, in its upright pixels.
+
+    Only faces at the detector's own threshold count: each turn is another
+    chance for a false face, so no weak face is taken here.
+    """
+    long_side = max(image.shape[:2])
+    factor = min(1.0, TURN_SIDE / long_side)
+    copy = _resized(image, factor)
+    best: list[Detection] = []
+    for quarter in TURNS:
+        turned = np.ascontiguousarray(np.rot90(copy, quarter))
+        found = [_unturned(d, quarter, copy.shape[:2]) for d in detector.predict(turned)]
+        found = _kept_size(_scaled(found, 1.0 / factor), min(1.0, DETECT_SIDE / long_side))
+        if found and (not best or found[0].score > best[0].score):
+            best = found
+    return best
+
+
+def _unturned(det: Detection, quarter: int, upright: tuple[int, ...]) -> Detection:
+    """A face found on ``np.rot90(image, quarter)`` in ``image``'s pixels.
+
+    Only positions move: the person's right eye stays the right eye, so the
+    landmarks keep their order and alignment turns the face upright.
+    """
+    height, width = upright[0], upright[1]
+    x, y, w, h = det.box
+    box = np.array([[x, y], [x + w, y + h]], np.float64)
+    corners = _unturned_points(box, quarter, height, width)
+    low, high = corners.min(axis=0), corners.max(axis=0)
+    landmarks = _unturned_points(det.landmarks.astype(np.float64), quarter, height, width)
+    return Detection(
+        box=(float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])),
+        landmarks=landmarks.astype(np.float32),
+        score=det.score,
+    )
+
+
+def _unturned_points(points: np.ndarray, quarter: int, height: int, width: int) -> np.ndarray:
+    # np.rot90 turns counter-clockwise: a point (u, v) of the turned image is,
+    # in the upright one, (W - v, u) after one quarter, (W - u, H - v) after
+    # two and (v, H - u) after three (continuous pixel coordinates).
+    u, v = points[:, 0], points[:, 1]
+    if quarter % 4 == 1:
+        return np.stack([width - v, u], axis=1)
+    if quarter % 4 == 2:
+        return np.stack([width - u, height - v], axis=1)
+    if quarter % 4 == 3:
+        return np.stack([v, height - u], axis=1)
+    return points
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0

@@ -1,0 +1,238 @@
+"""engine.detect: the looks a photo gets, which faces they keep, and turned photos.
+
+The first tests drive ``find_faces`` with scripted detectors on tiny
+generated images; the ``slow`` ones run YuNet on the demo album, decoded as
+the scan decodes it.
+"""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.detect import find_faces, in_original
+from engine.imageio import decode, read_bytes
+from engine.models.base import Detection, Detector
+from engine.models.yunet import YuNetDetector
+
+DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
+NO_FACE = [r["file"] for r in csv.DictReader((DEMO / "labels.csv").open())
+           if r["file"].startswith("noface_")]
+
+
+def face(x: float, y: float, size: float, score: float) -> Detection:
+    landmarks = np.array(
+        [[x + 0.3 * size, y + 0.4 * size], [x + 0.7 * size, y + 0.4 * size],
+         [x + 0.5 * size, y + 0.6 * size], [x + 0.35 * size, y + 0.8 * size],
+         [x + 0.65 * size, y + 0.8 * size]],
+        np.float32,
+    )
+    return Detection(box=(x, y, size, size), landmarks=landmarks, score=score)
+
+
+class ScriptedDetector(Detector):
+    """Gives the faces scripted for each image width it is shown; records the widths."""
+
+    name = "scripted"
+    score_threshold = 0.8
+
+    def __init__(self, script: dict[int, list[Detection]]) -> None:
+        super().__init__()
+        self.script = script
+        self.widths: list[int] = []
+
+    def load(self) -> None:
+        self._loaded = True
+
+    def candidates(self, image: np.ndarray, floor: float) -> list[Detection]:
+        self.widths.append(image.shape[1])
+        return [d for d in self.script.get(image.shape[1], []) if d.score >= floor]
+
+    def frame_filling(self, image: np.ndarray) -> list[Detection]:
+        return []
+
+    def predict(self, image: np.ndarray) -> list[Detection]:
+        return self.candidates(image, self.score_threshold)
+
+
+class UprightOnlyDetector(ScriptedDetector):
+    """Sees the white square as a face only while the red dot is above it.
+
+    Every landmark sits on the red dot, so where a landmark comes back says
+    whether it was mapped back to the caller's pixels.
+    """
+
+    def __init__(self) -> None:
+        super().__init__({})
+
+    def candidates(self, image: np.ndarray, floor: float) -> list[Detection]:
+        white = np.argwhere((image == 255).all(axis=2))
+        red = np.argwhere((image == [255, 0, 0]).all(axis=2))
+        if not len(white) or not len(red) or red[0][0] >= white[:, 0].min():
+            return []
+        (top, left), (bottom, right) = white.min(axis=0), white.max(axis=0)
+        dot = np.array([red[0][1] + 0.5, red[0][0] + 0.5], np.float32)
+        return [Detection(
+            box=(float(left), float(top), float(right - left + 1), float(bottom - top + 1)),
+            landmarks=np.tile(dot, (5, 1)),
+            score=0.9,
+        )]
+
+
+def blank(width: int = 960, height: int = 640) -> np.ndarray:
+    return np.zeros((height, width, 3), np.uint8)
+
+
+def test_a_weak_face_both_looks_see_is_kept_once() -> None:
+    # A 960 px photo is its own detection copy; the second look is 1920 px wide.
+    detector = ScriptedDetector({
+        960: [face(100, 100, 20, 0.72)],
+        1920: [face(202, 198, 40, 0.70)],
+    })
+    found = find_faces(detector, blank())
+    assert detector.widths == [960, 1920]
+    assert len(found) == 1
+    x, y, w, _ = found[0].box
+    assert abs(x - 100.5) < 0.5 and abs(y - 99.5) < 0.5 and abs(w - 20) < 0.5
+    assert found[0].score == pytest.approx(0.72)
+
+
+def test_a_weak_face_only_one_look_sees_is_dropped() -> None:
+    detector = ScriptedDetector({960: [face(100, 100, 20, 0.75)], 1920: []})
+    assert find_faces(detector, blank()) == []
+
+
+def test_a_strong_small_face_is_kept_without_confirmation() -> None:
+    detector = ScriptedDetector({960: [face(100, 100, 20, 0.9)], 1920: []})
+    assert [d.score for d in find_faces(detector, blank())] == [0.9]
+
+
+def test_a_photo_of_large_faces_gets_one_look_only() -> None:
+    detector = ScriptedDetector({960: [face(100, 100, 200, 0.9), face(400, 100, 180, 0.65)]})
+    found = find_faces(detector, blank())
+    assert detector.widths == [960]
+    assert [d.score for d in found] == [0.9]
+
+
+def test_faces_too_small_to_recognise_are_dropped() -> None:
+    detector = ScriptedDetector({960: [face(100, 100, 8, 0.95)], 1920: [face(200, 200, 16, 0.95)]})
+    assert find_faces(detector, blank()) == []
+
+
+def test_a_large_photo_is_searched_on_a_copy_and_answered_in_its_own_pixels() -> None:
+    # 1920 px working image: the copy is 960 px, the second look the image itself.
+    detector = ScriptedDetector({
+        960: [face(100, 100, 20, 0.72)],
+        1920: [face(200, 200, 40, 0.72)],
+    })
+    found = find_faces(detector, blank(1920, 1280))
+    assert detector.widths == [960, 1920]
+    assert found[0].box == pytest.approx((200, 200, 40, 40))
+    assert in_original(found, 0.5)[0].box == pytest.approx((400, 400, 80, 80))
+
+
+@pytest.mark.parametrize("quarter", [1, 2, 3])
+def test_a_turned_photo_is_found_with_box_and_landmarks_in_its_own_pixels(
+    quarter: int,
+) -> None:
+    upright = blank(300, 200)
+    upright[120:160, 50:90] = 255  # the "face"
+    upright[100, 70] = (255, 0, 0)  # above it: upright
+    image = np.ascontiguousarray(np.rot90(upright, quarter))
+    detector = UprightOnlyDetector()
+    assert find_faces(detector, image, turns=False) == []
+
+    found = find_faces(detector, image)
+
+    white = np.argwhere((image == 255).all(axis=2))
+    (top, left), (bottom, right) = white.min(axis=0), white.max(axis=0)
+    assert found[0].box == pytest.approx((left, top, right - left + 1, bottom - top + 1))
+    red = np.argwhere((image == [255, 0, 0]).all(axis=2))[0]
+    assert found[0].landmarks[0] == pytest.approx([red[1] + 0.5, red[0] + 0.5])
+
+
+# -- the real detector on the demo album ----------------------------------------
+
+
+class CountingYuNet(YuNetDetector):
+    """YuNet that records the widths of the images it is shown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.widths: list[int] = []
+
+    def candidates(self, image: np.ndarray, floor: float) -> list[Detection]:
+        self.widths.append(image.shape[1])
+        return super().candidates(image, floor)
+
+
+@pytest.fixture(scope="module")
+def yunet() -> YuNetDetector:
+    return YuNetDetector()
+
+
+def working_image(name: str) -> np.ndarray:
+    """The photo as the scan decodes it."""
+    return decode(read_bytes(str(DEMO / name)), min_side=960).image
+
+
+@pytest.mark.slow
+def test_a_portrait_lying_on_its_side_is_found_with_landmarks_on_its_face(
+    yunet: YuNetDetector,
+) -> None:
+    upright = working_image("obama_1.jpg")
+    width = upright.shape[1]
+    expected = find_faces(yunet, upright)[0]
+    sideways = np.ascontiguousarray(np.rot90(upright))  # turned a quarter counter-clockwise
+    assert find_faces(yunet, sideways, turns=False) == []
+
+    found = find_faces(yunet, sideways)
+
+    assert len(found) == 1
+    # A point (x, y) of the upright photo is (y, width - x) of the sideways one.
+    moved = np.stack([expected.landmarks[:, 1], width - expected.landmarks[:, 0]], axis=1)
+    # The turns look at a smaller copy than the upright search: a box drawn
+    # at another scale moves more than the landmarks do.
+    tolerance = 0.05 * expected.box[2]
+    assert np.abs(found[0].landmarks - moved).max() < tolerance
+    x, y, w, h = found[0].box
+    assert (x, y, w, h) == pytest.approx(
+        (expected.box[1], width - expected.box[0] - expected.box[2], expected.box[3],
+         expected.box[2]),
+        abs=2 * tolerance,
+    )
+
+
+@pytest.mark.slow
+def test_the_jockeys_small_face_is_found_by_the_second_look() -> None:
+    detector = CountingYuNet()
+    image = working_image("jockey.jpg")
+    assert find_faces(detector, image, second_look=False) == []
+    detector.widths.clear()
+
+    found = find_faces(detector, image)
+
+    assert len(found) == 1
+    assert len(detector.widths) == 2 and detector.widths[1] > detector.widths[0]
+
+
+@pytest.mark.slow
+def test_a_group_photo_without_small_faces_gets_one_look() -> None:
+    detector = CountingYuNet()
+    found = find_faces(detector, working_image("group_meeting.jpg"))
+    assert len(detector.widths) == 1
+    assert len(found) == 4
+
+
+@pytest.mark.slow
+def test_apollo_11_crew_photo_still_gives_three_faces(yunet: YuNetDetector) -> None:
+    assert len(find_faces(yunet, working_image("group_apollo11_crew.jpg"))) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NO_FACE)
+def test_photo_without_people_gets_no_face_upright_or_turned(
+    yunet: YuNetDetector, name: str
+) -> None:
+    assert find_faces(yunet, working_image(name)) == []
