@@ -11,7 +11,16 @@ class FaceAlbumError(Exception):
 
 
 class CatalogError(FaceAlbumError):
-    """The catalog cannot be opened, is newer than this program, or is damaged."""
+    """The catalog cannot be opened or written: newer than this program, another
+    program's file, damaged, read-only, on a full disk; the message names which."""
+
+
+class FactsAtRiskError(FaceAlbumError):
+    """A command would delete faces that carry a user's decisions; it needs ``--force``."""
+
+
+class ScanError(FaceAlbumError):
+    """A scan cannot run: its folder is gone or unreadable, or another scan is running."""
 
 
 class NotFoundError(FaceAlbumError):

@@ -15,8 +15,19 @@ imported at the end of the scan as one undoable operation
 (``engine.people.importer``); a scan stopped before that leaves them queued
 for the next one. The scan never writes a fact itself, and never reads a file
 inside a transaction.
+
+One scan at a time writes a catalog (``Catalog.scan_lock``, an OS lock that
+dies with its process): a second one waits ``wait_for_other_scan`` seconds,
+then stops with an error naming the first. A folder that cannot be read is
+not a folder whose photos were deleted: its photos keep their state and the
+scan reports it (``facealbum problems`` lists it too), and a scanned folder
+that is gone or suddenly empty (a disk not mounted) stops the scan before it
+changes anything. One file is one photo: a folder is known by its real path,
+so a sub-folder of a scanned folder, or a link to one, is scanned as part of
+it, and a scanned folder inside a new one stays with its own.
 """
 
+import errno
 import os
 import queue
 import stat
@@ -31,8 +42,14 @@ import numpy as np
 
 from engine.align import align_faces
 from engine.catalog import Catalog, Face, FaceSource, Photo, PhotoStatus
-from engine.catalog.scans import FoundFace, mark_scanned, photos_missing_embeddings, replace_faces
-from engine.errors import PhotoError
+from engine.catalog.scans import (
+    FoundFace,
+    mark_scanned,
+    photos_missing_embeddings,
+    record_folder_problems,
+    replace_faces,
+)
+from engine.errors import PhotoError, ScanError
 from engine.export.xmp import Region
 from engine.imageio import Decoded, content_hash, decode, is_photo_name, read_bytes
 from engine.models.base import Detection, Detector, Embedder
@@ -60,6 +77,12 @@ class ScanOptions:
     device: str = "auto"
     workers: int = 0  # decode threads; 0 = one per core, at most 4
     import_xmp: bool = True
+    # Seconds to wait for another scan of the same catalog to end. Not for
+    # ever: a scan can take hours, and a second one that sits silent looks hung.
+    wait_for_other_scan: float = 10.0
+    # The scanned folder was emptied on purpose: mark its photos missing
+    # rather than stop, as for a disk that is not mounted.
+    folder_emptied: bool = False
 
 
 @dataclass
@@ -130,22 +153,78 @@ def scan_folder(
     options = options or ScanOptions()
     cancel = cancel or CancelToken()
     summary = summary if summary is not None else ScanSummary()
-    start = time.perf_counter()
     if not os.path.isdir(folder):
-        raise PhotoError(f"{os.fsdecode(folder)!r} is not a folder; pass the folder of photos")
+        raise ScanError(_not_a_folder(catalog, folder))
+    lock = catalog.scan_lock()
+    deadline = time.monotonic() + options.wait_for_other_scan
+    while not lock.try_acquire():
+        if cancel.cancelled:
+            summary.cancelled = True
+            return
+        if time.monotonic() >= deadline:
+            holder = lock.holder()
+            raise ScanError(
+                f"another scan of this catalog is running (pid {holder or 'unknown'}); "
+                "wait for it to finish or stop it, then scan again (`--wait SECONDS` "
+                "waits longer)"
+            )
+        yield Progress("waiting for another scan", 0, 0)
+        time.sleep(0.2)
+    try:
+        yield from _scan_locked(
+            catalog, folder, options, cancel, summary, detector, embedder
+        )
+    finally:
+        lock.release()
+
+
+def _scan_locked(
+    catalog: Catalog,
+    folder: str | os.PathLike[str],
+    options: ScanOptions,
+    cancel: CancelToken,
+    summary: ScanSummary,
+    detector: Detector | None,
+    embedder: Embedder | None,
+) -> Iterator[Progress]:
+    start = time.perf_counter()
+    place = _place(catalog, folder)
+    root = place.root
+    yield Progress("listing", 0, 0)
+    listing = _walk(root, place.below, place.other_roots)
+    if listing.root_problem is not None:
+        raise ScanError(
+            f"cannot read the folder {os.fsdecode(place.folder)}: {listing.root_problem}; "
+            "nothing was changed"
+        )
+    on_disk = listing.files
+    known: dict[bytes, Photo] = {}
+    if place.root_id is not None:
+        known = {
+            p.relpath: p for p in catalog.photos(root_id=place.root_id)
+            if _under(p.relpath, place.below)
+        }
+    present = [p for p in known.values() if p.status is not PhotoStatus.MISSING]
+    if not on_disk and present and not listing.unreadable and not options.folder_emptied:
+        raise ScanError(
+            f"the folder {os.fsdecode(place.folder)} is empty, but the catalog holds "
+            f"{len(present)} photos from it: is its disk mounted? Nothing was changed; "
+            "if the photos were removed on purpose, scan again with --folder-emptied"
+        )
+    summary.photos = len(on_disk)
 
     device = resolve_device(options.device)
     detector = detector or get_detector(options.detector, device=device)
     embedder = embedder or get_embedder(options.embedder, device=device)
     summary.device, summary.detector, summary.embedder = str(device), detector.name, embedder.name
     catalog.set_meta("embedder", embedder.name)
-
-    root = os.fsencode(os.path.abspath(folder))
-    root_id = catalog.root_id(os.fsdecode(root))
-    yield Progress("listing", 0, 0)
-    on_disk = dict(_walk(root))
-    known = {p.relpath: p for p in catalog.photos(root_id=root_id)}
-    summary.photos = len(on_disk)
+    root_id = place.root_id if place.root_id is not None else catalog.root_id(os.fsdecode(root))
+    record_folder_problems(catalog, root_id, place.below, listing.unreadable)
+    for rel, reason in listing.unreadable:
+        kept = sum(1 for p in present if _under(p.relpath, rel))
+        note = f" ({kept} photos in the catalog kept as they were)" if kept else ""
+        summary.problems += 1
+        summary.problem_list.append((_shown(rel) + "/", f"cannot read the folder: {reason}{note}"))
 
     jobs: list[_Job] = []
     needs_embedding = photos_missing_embeddings(catalog, root_id, embedder.name)
@@ -169,7 +248,11 @@ def scan_folder(
         else:
             jobs.append(_Job(relpath, size, mtime_ns, old))
 
-    vanished = [p for rel, p in known.items() if rel not in on_disk]
+    # Photos under a folder that could not be read are not gone: they keep their state.
+    vanished = [
+        p for rel, p in known.items()
+        if rel not in on_disk and not any(_under(rel, bad) for bad, _ in listing.unreadable)
+    ]
     by_hash = {p.sha256: p for p in vanished if p.sha256}
     by_hash.update(
         {p.sha256: p for p in catalog.photos(status=PhotoStatus.MISSING) if p.sha256}
@@ -241,14 +324,97 @@ def _worth_retrying(problem: str | None) -> bool:
     )
 
 
-def _walk(root: bytes) -> Iterator[tuple[bytes, tuple[int, int] | str]]:
-    """(relative path, (size, mtime_ns) or a problem) for each photo under ``root``.
+@dataclass
+class _Listing:
+    """What the walk found under a scanned folder."""
+
+    files: dict[bytes, tuple[int, int] | str] = field(default_factory=dict)  # or a problem
+    unreadable: list[tuple[bytes, str]] = field(default_factory=list)  # folders, and why
+    root_problem: str | None = None  # the folder scanned could not be read at all
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a scanned folder lies in the catalog."""
+
+    folder: bytes  # as given, absolute
+    root: bytes  # the catalog's root holding it (the folder itself when new)
+    root_id: int | None  # None: a new root, created when the scan starts writing
+    below: bytes  # the folder's path under ``root``; b"" for the root itself
+    other_roots: frozenset[bytes]  # real paths of scanned folders inside it: not walked
+
+
+def _place(catalog: Catalog, folder: str | os.PathLike[str]) -> _Place:
+    """Find the scanned folder that holds ``folder``, comparing real paths: a
+    link to a scanned folder, or a folder inside one, is that folder again."""
+    given = os.fsencode(os.path.abspath(folder))
+    real = os.path.realpath(given)
+    best: tuple[int, bytes, bytes] | None = None
+    inside: set[bytes] = set()
+    for root_id, path in catalog.roots():
+        root_real = os.path.realpath(path)
+        if real == root_real or real.startswith(root_real.rstrip(b"/") + b"/"):
+            if best is None or len(root_real) > len(best[2]):
+                best = (root_id, path, root_real)
+        elif root_real.startswith(real.rstrip(b"/") + b"/"):
+            inside.add(root_real)
+    if best is None:
+        return _Place(given, given, None, b"", frozenset(inside))
+    root_id, path, root_real = best
+    below = b"" if real == root_real else os.path.relpath(real, root_real)
+    return _Place(given, path, root_id, below, frozenset(inside))
+
+
+def _not_a_folder(catalog: Catalog, folder: str | os.PathLike[str]) -> str:
+    """Why ``folder`` cannot be scanned: gone (its disk unmounted?) or never a folder."""
+    given = os.fsencode(os.path.abspath(folder))
+    for root_id, path in catalog.roots():
+        if given in (path, os.path.realpath(path)):
+            held = [p for p in catalog.photos(root_id=root_id)
+                    if p.status is not PhotoStatus.MISSING]
+            return (
+                f"the folder {os.fsdecode(given)} is not there, but the catalog holds "
+                f"{len(held)} photos from it: is its disk mounted? Nothing was changed; "
+                "connect the disk and scan again"
+            )
+    return f"{os.fsdecode(folder)!r} is not a folder; pass the folder of photos"
+
+
+def _under(relpath: bytes, folder: bytes) -> bool:
+    return not folder or relpath == folder or relpath.startswith(folder.rstrip(b"/") + b"/")
+
+
+def _shown(relpath: bytes) -> str:
+    return relpath.decode("utf-8", "replace")
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return (
+            "its path is longer than this system allows; move it, or rename its folders, "
+            "to make the path shorter"
+        )
+    return (exc.strerror or str(exc)).lower()
+
+
+def _walk(root: bytes, below: bytes = b"", skip: frozenset[bytes] = frozenset()) -> _Listing:
+    """(relative path, (size, mtime_ns) or a problem) for each photo under
+    ``root``/``below``, and the folders that could not be read, with why.
 
     Follows symbolic links to folders but walks each real folder once, so a
-    link loop ends. Names are bytes: they need not be UTF-8.
+    link loop ends; folders in ``skip`` (real paths) are not walked. Names
+    are bytes: they need not be UTF-8.
     """
+    listing = _Listing()
     seen: set[tuple[int, int]] = set()
-    stack = [root]
+    for other in skip:
+        try:
+            st = os.stat(other)
+        except OSError:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+    start = os.path.join(root, below) if below else root
+    stack = [start]
     while stack:
         folder = stack.pop()
         try:
@@ -257,8 +423,13 @@ def _walk(root: bytes) -> Iterator[tuple[bytes, tuple[int, int] | str]]:
                 continue
             seen.add((st.st_dev, st.st_ino))
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            continue  # an unreadable folder holds no photos we can see
+        except OSError as exc:
+            # Unreadable is not empty: the photos it holds must not turn missing.
+            if folder == start:
+                listing.root_problem = _reason(exc)
+            else:
+                listing.unreadable.append((os.path.relpath(folder, root), _reason(exc)))
+            continue
         for entry in entries:
             rel = os.path.relpath(entry.path, root)
             try:
@@ -274,13 +445,14 @@ def _walk(root: bytes) -> Iterator[tuple[bytes, tuple[int, int] | str]]:
             try:
                 st = entry.stat(follow_symlinks=True)
             except FileNotFoundError:
-                yield rel, "broken symbolic link"
+                listing.files[rel] = "broken symbolic link"
                 continue
             except OSError as exc:
-                yield rel, f"cannot read the file: {exc.strerror or exc}"
+                listing.files[rel] = f"cannot read the file: {_reason(exc)}"
                 continue
             if stat.S_ISREG(st.st_mode):
-                yield rel, (st.st_size, st.st_mtime_ns)
+                listing.files[rel] = (st.st_size, st.st_mtime_ns)
+    return listing
 
 
 _claim_lock = threading.Lock()
@@ -488,19 +660,21 @@ class _Pipeline:
             return
         if job.old is not None:
             photo_id = job.old.id
-            old_faces = self.catalog.faces(photo_id=photo_id)
             mark_scanned(
                 self.catalog, photo_id, size=job.size, mtime_ns=job.mtime_ns,
                 sha256=result.sha256, width=decoded.width, height=decoded.height,
                 detector=self.detector.name,
             )
         else:
-            old_faces = []
+            # A row may have appeared at this path since the listing (a catalog
+            # written by an older program's concurrent scan): ``add_photo``
+            # keeps it and its faces, and they are matched like any old faces.
             photo_id = self.catalog.add_photo(
                 root_id, job.relpath, size=job.size, mtime_ns=job.mtime_ns, sha256=result.sha256,
                 width=decoded.width, height=decoded.height, status=PhotoStatus.OK,
                 detector=self.detector.name,
             )
+        old_faces = self.catalog.faces(photo_id=photo_id)
         found = [
             FoundFace(
                 box=det.box, landmarks=det.landmarks, score=det.score,

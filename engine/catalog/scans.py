@@ -8,6 +8,8 @@ embeddings. It never writes a fact (a face's person, ``assigned_by`` or
 a rescan must never undo what a user decided.
 """
 
+import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +41,34 @@ def photos_missing_embeddings(cat: Catalog, root_id: int, model: str) -> set[int
         (root_id, model),
     )
     return {int(r[0]) for r in rows}
+
+
+def record_folder_problems(
+    cat: Catalog, root_id: int, below: bytes, problems: Sequence[tuple[bytes, str]]
+) -> None:
+    """Remember the folders of ``root_id`` under ``below`` that a scan could not
+    read (relative paths, with why), replacing what an earlier scan of them found.
+
+    Their photos keep their state; ``folder_problems`` lists them for
+    ``facealbum problems`` until a scan reads them again.
+    """
+    key = f"{_FOLDER_PROBLEMS}{root_id}"
+    kept = [
+        (rel, why) for rel, why in _decode_folder_problems(cat.get_meta(key))
+        if below and not (rel == below or rel.startswith(below.rstrip(b"/") + b"/"))
+    ]
+    entries = kept + [(bytes(rel), str(why)) for rel, why in problems]
+    # JSON holds text: names that are not UTF-8 travel surrogate-escaped.
+    cat.set_meta(key, json.dumps([[os.fsdecode(rel), why] for rel, why in entries]))
+
+
+def folder_problems(cat: Catalog) -> list[tuple[str, str]]:
+    """Every folder the last scans could not read: (absolute path, why)."""
+    out: list[tuple[str, str]] = []
+    for root_id, root in cat.roots():
+        for rel, why in _decode_folder_problems(cat.get_meta(f"{_FOLDER_PROBLEMS}{root_id}")):
+            out.append((os.fsdecode(os.path.join(root, rel)), why))
+    return out
 
 
 def mark_scanned(
@@ -120,3 +150,12 @@ def _delete_unless_it_carries_a_fact(cat: Catalog, face_id: int) -> None:
         " AND NOT EXISTS (SELECT 1 FROM rejections r WHERE r.face_id = faces.id)",
         (face_id, str(FaceState.FACE), str(AssignedBy.USER)),
     )
+
+
+_FOLDER_PROBLEMS = "folder_problems:"  # meta key prefix, followed by the root's id
+
+
+def _decode_folder_problems(value: str | None) -> list[tuple[bytes, str]]:
+    if not value:
+        return []
+    return [(os.fsencode(rel), str(why)) for rel, why in json.loads(value)]

@@ -3,7 +3,9 @@
 Each group of commands lives in its own module with a ``register(subparsers)``
 function that adds its sub-commands and sets ``func(args) -> int`` on them.
 Engine errors (``FaceAlbumError``) end the command with their message and
-exit status 2; a reader that closes the pipe early ends it quietly (141).
+exit status 2, and so does a failure of the catalog file that surfaced
+outside a transaction (a damaged page met by a read): it is told as its cause,
+never as a traceback. A reader that closes the pipe early ends it quietly (141).
 """
 
 import argparse
@@ -14,7 +16,9 @@ import sys
 from pathlib import Path
 
 from engine import __version__
-from engine.catalog import default_catalog_path
+from engine.catalog import DatabaseError, default_catalog_path
+from engine.catalog.store import catalog_failure
+from engine.cli.common import catalog_path
 from engine.cli.output import warn
 from engine.errors import FaceAlbumError
 
@@ -62,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signal.SIGPIPE
     except FaceAlbumError as exc:
         warn(f"facealbum: {exc}")
+        return 2
+    except DatabaseError as exc:
+        warn(f"facealbum: {catalog_failure(exc, catalog_path(args))}")
         return 2
     except KeyboardInterrupt:
         warn("facealbum: stopped")

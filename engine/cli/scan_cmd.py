@@ -5,6 +5,7 @@ from pathlib import Path
 
 from engine import people
 from engine.catalog import Catalog, PhotoStatus
+from engine.catalog.scans import folder_problems
 from engine.cli.common import add_command, open_catalog, stop_on_interrupt
 from engine.cli.output import ProgressBar, emit, emit_json, table
 from engine.progress import CancelToken
@@ -18,6 +19,15 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--embedder", default=None, help="embedder model: sface (default), facenet")
     p.add_argument("--no-people", action="store_true", help="do not group new faces into people")
     p.add_argument("--json", action="store_true", help="print one JSON summary at the end")
+    p.add_argument(
+        "--wait", type=float, default=None, metavar="SECONDS",
+        help="how long to wait for another scan of the same catalog to end (default: 10)",
+    )
+    p.add_argument(
+        "--folder-emptied", action="store_true",
+        help="the folder was emptied on purpose: mark its photos missing (without this, "
+        "an empty folder that held photos stops the scan, as for a disk not mounted)",
+    )
     p.set_defaults(func=cmd_scan)
 
     p = add_command(sub, "problems", "list the files a scan could not read, and why")
@@ -25,6 +35,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=cmd_problems)
 
     p = add_command(sub, "purge", "forget photos marked missing (and their faces)")
+    p.add_argument(
+        "--force", action="store_true",
+        help="forget them even when some of their faces carry your decisions (names, "
+        "confirmations, marks)",
+    )
     p.set_defaults(func=cmd_purge)
 
 
@@ -38,6 +53,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         detector=args.detector or defaults.detector,
         embedder=args.embedder or defaults.embedder,
         device=args.device,
+        wait_for_other_scan=(
+            defaults.wait_for_other_scan if args.wait is None else max(0.0, args.wait)
+        ),
+        folder_emptied=args.folder_emptied,
     )
     cancel = CancelToken()
     summary = ScanSummary()
@@ -97,19 +116,26 @@ def _update_people(catalog: Catalog, cancel: CancelToken) -> int:
 def cmd_problems(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
         photos = catalog.photos(status=PhotoStatus.PROBLEM)
-        rows = [{"path": p.path, "problem": p.problem, "id": p.id} for p in photos]
+        rows: list[dict[str, object]] = [
+            {"path": p.path, "problem": p.problem, "id": p.id} for p in photos
+        ]
+        # Folders the last scan could not read (their photos kept their state).
+        rows += [
+            {"path": path + "/", "problem": f"cannot read the folder: {why}", "id": None}
+            for path, why in folder_problems(catalog)
+        ]
     if args.json:
         emit_json(rows)
     elif not rows:
         emit("No problems: every photo could be read.")
     else:
-        table([[str(r["id"]), str(r["path"]), str(r["problem"])] for r in rows],
-              ["id", "path", "problem"])
+        table([["-" if r["id"] is None else str(r["id"]), str(r["path"]), str(r["problem"])]
+               for r in rows], ["id", "path", "problem"])
     return 0
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
-        n = catalog.purge_missing()
+        n = catalog.purge_missing(force=args.force)
     emit(f"Forgot {n} missing photos.")
     return 0
