@@ -37,7 +37,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from engine.align import align_faces
@@ -49,6 +48,7 @@ from engine.catalog.scans import (
     record_folder_problems,
     replace_faces,
 )
+from engine.detect import DETECT_SIDE, find_faces, in_original
 from engine.errors import PhotoError, ScanError
 from engine.export.xmp import Region
 from engine.imageio import Decoded, content_hash, decode, is_photo_name, read_bytes
@@ -64,7 +64,6 @@ from engine.people.importer import TooManyRegionsError, import_queued, queue_reg
 from engine.progress import CancelToken, Progress
 from engine.quality import face_quality
 
-DETECT_SIDE = 960  # YuNet misses faces wider than ~700 px: detect on a copy this long
 EMBED_BATCH = 32  # crops per network call
 COMMIT_EVERY = 32  # photos per transaction...
 COMMIT_SECONDS = 2.0  # ...or sooner, so a stop loses little and viewers see progress
@@ -596,30 +595,8 @@ class _Pipeline:
 
     def _detect(self, decoded: Decoded) -> tuple[list[Detection], list[np.ndarray]]:
         """Faces in original-photo pixels, and their landmarks in working pixels."""
-        image = decoded.image
-        h, w = image.shape[:2]
-        factor = min(1.0, DETECT_SIDE / max(h, w))
-        if factor < 1.0:
-            small = cv2.resize(
-                image, (max(1, round(w * factor)), max(1, round(h * factor))),
-                interpolation=cv2.INTER_AREA,
-            )
-        else:
-            small = image
-        found = self.detector.predict(small)
-        to_original = 1.0 / (factor * decoded.scale)
-        detections, landmarks = [], []
-        for d in found:
-            x, y, bw, bh = d.box
-            detections.append(
-                Detection(
-                    box=(x * to_original, y * to_original, bw * to_original, bh * to_original),
-                    landmarks=(d.landmarks * to_original).astype(np.float32),
-                    score=d.score,
-                )
-            )
-            landmarks.append(d.landmarks / factor)
-        return detections, landmarks
+        found = find_faces(self.detector, decoded.image)
+        return in_original(found, decoded.scale), [d.landmarks for d in found]
 
     def _embed(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
