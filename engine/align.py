@@ -9,7 +9,9 @@ template narrowed by that factor and the crop is stretched back across, so
 the landmarks still land on the template. Landmarks are in the pixel coordinates of the image
 passed here, which may be a larger decode than the copy the detector saw.
 When a face is much larger than the crop, its region is first shrunk with
-area averaging so that the crop is not aliased.
+area averaging so that the crop is not aliased. ``landmarks_in_box`` places
+the template in a face's box, for a face drawn by hand whose landmarks no
+detector found: aligning with them crops the box as the embedder expects.
 
 This module never runs a network and never reads files.
 """
@@ -62,6 +64,32 @@ def align_faces(
     for i, points in enumerate(landmarks):
         crops[i] = _align_one(image, _checked(points), dst, size, aspect)
     return crops
+
+
+def landmarks_in_box(
+    box: Sequence[float], embedder: Embedder | None = None, *,
+    template: np.ndarray | None = None, size: int | None = None,
+) -> np.ndarray:
+    """(5, 2) float32 landmarks: the template's points placed in ``box`` (x, y, w, h).
+
+    Give either ``embedder`` (its ``template`` and ``input_size``) or
+    ``template`` and ``size``. The box stands for the whole crop, so the
+    aligned crop of these landmarks is the box itself.
+    """
+    if embedder is not None:
+        template, size = embedder.template, embedder.input_size
+    if template is None or not size:
+        raise AlignError(
+            "landmarks_in_box needs an embedder, or a template and a crop size; got neither"
+        )
+    points = np.asarray(template, dtype=np.float64)
+    if points.shape != (5, 2):
+        raise AlignError(f"expected a (5, 2) template, got shape {points.shape}")
+    x, y, w, h = (float(v) for v in box)
+    if not (w > 0 and h > 0):
+        raise AlignError(f"expected a box with a positive width and height, got {list(box)}")
+    placed = points / float(size) * [w, h] + [x, y]
+    return placed.astype(np.float32)
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""``facealbum people``, ``name``, ``merge``, ``split``, ``reject``, ``hide``, ``undo`` ...
+"""``facealbum people``, ``name``, ``merge``, ``split``, ``reject``, ``hide``, ``tag``, ``undo`` ...
 
 The command-line client of ``engine.people``: each command opens the
 catalog, calls one engine function and prints through ``engine.cli.output``.
@@ -62,6 +62,22 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("person", type=catalog_id)
     p.add_argument("--show", action="store_true")
     p.set_defaults(func=cmd_hide)
+
+    p = add_command(sub, "tag", "add a face the scan missed, drawn as a box, and name it")
+    p.add_argument("photo", metavar="PHOTO",
+                   help="the photo: its path (absolute, or relative to its scanned folder as "
+                        "`facealbum people --json` prints it) or its id")
+    p.add_argument("--box", required=True, metavar="X,Y,W,H",
+                   help="the face's box in pixels of the upright photo")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--name", default=None,
+                     help="the person's name: their person if someone has it, else a new one")
+    who.add_argument("--person", type=catalog_id, default=None, metavar="ID",
+                     help="put the face in this person")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="cpu",
+                   help="where to run the detector and embedder (default cpu: one face)")
+    p.add_argument("--json", action="store_true", help="print the new face as JSON")
+    p.set_defaults(func=cmd_tag)
 
     for name, text in (("undo", "take back the last change"), ("redo", "do the undone change")):
         p = add_command(sub, name, text)
@@ -205,6 +221,25 @@ def cmd_hide(args: argparse.Namespace) -> int:
     with open_catalog(args) as cat:
         people.hide_person(cat, args.person, hidden=not args.show)
         _say_last(cat)
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    # Measuring a face loads the models: imported here, so `--help` stays light.
+    from engine.people.tagging import draw_face, find_photo, parse_box
+
+    box = parse_box(args.box)
+    with open_catalog(args) as cat:
+        photo = find_photo(cat, args.photo)
+        face_id = draw_face(cat, photo, box, name=args.name, person_id=args.person,
+                            device=args.device)
+        face = cat.face(face_id)
+        if args.json:
+            emit_json({"face": face.id, "photo": photo.id, "path": photo.display_path,
+                       "person": face.person_id, "box": [round(v, 1) for v in face.box],
+                       "landmarks_found": face.score > 0})
+        else:
+            _say_last(cat)
     return 0
 
 

@@ -7,26 +7,41 @@ plain columns: ``faces.assigned_by = AssignedBy.USER`` (a confirmed face),
 ``faces.state``, ``persons.name / hidden / merged_into / cover_face_id`` and
 the ``rejections`` table. ``plan_merge`` is the one rule for which person a
 merge keeps and under which name, for the engine and the GUI's question alike.
+``tag_face`` adds a face the user drew (measured beforehand by
+``engine.people.tagging``, outside any transaction) and ``name_faces`` gives
+faces to the person of a name, or to a new person of that name.
 
 This module never clusters, never writes an automatic assignment and never
 speaks SQL; the clustering code (``engine.people.update``) never calls into it.
 """
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from engine.catalog import AssignedBy, Catalog, FaceState
+from engine.catalog.faces import DrawnFace, add_drawn_face
 from engine.catalog.persons import live_person, merged_ids, new_person
-from engine.catalog.records import Face
+from engine.catalog.records import Face, Person, Photo
 from engine.errors import FaceAlbumError, NotFoundError
 from engine.people.oplog import Change, commit
 
 # The states a face can be marked with, as the command line offers them.
 FACE_STATES = tuple(FaceState)
+# A drawn face's box: no side shorter than this many pixels of the photo (no
+# embedder sees a face in fewer), and no side more than this many times the other.
+MIN_FACE_SIDE = 8.0
+MAX_FACE_ASPECT = 3.0
+# A drawn box overlapping a face of the photo this much (IoU) is that face.
+SAME_FACE_IOU = 0.5
 
 
 class PeopleError(FaceAlbumError):
     """A people operation that cannot be done as asked (merge into itself, ...)."""
+
+
+class FaceBoxError(PeopleError):
+    """A drawn face's box that is not inside its photo, or of no face's size or shape."""
 
 
 @dataclass(frozen=True)
@@ -202,7 +217,166 @@ def set_cover(cat: Catalog, person_id: int, face_id: int) -> None:
                Change(persons={person.id: {"cover_face_id": face.id}}))
 
 
+def name_faces(cat: Catalog, face_ids: Iterable[int], name: str) -> int:
+    """"This is Anna": the faces go to the person named so, or to a new person
+    of that name; returns that person's id.
+
+    The faces are confirmed for the person (and become faces again if they
+    were marked otherwise); each is rejected from the person it leaves, so
+    no later clustering glues it back. One operation, undone as one.
+    """
+    clean = _checked_name(name)
+    faces = _faces(cat, face_ids)
+    with cat.transaction():
+        change = Change()
+        target = _person_named(cat, clean)
+        if target is None:
+            target_id = new_person(cat)
+            change.persons[target_id] = {"name": clean}
+        else:
+            target_id = target.id
+        mine = merged_ids(cat, target_id)
+        for face in faces:
+            change.faces[face.id] = (target_id, AssignedBy.USER, FaceState.FACE)
+            change.rejections[(face.id, target_id)] = False
+            if face.person_id is not None and face.person_id not in mine:
+                change.rejections[(face.id, face.person_id)] = True
+        commit(cat, "identify", f"Named {_count(faces)} \u201c{clean}\u201d", change)
+    return target_id
+
+
+def tag_face(
+    cat: Catalog,
+    photo_id: int,
+    drawn: DrawnFace,
+    *,
+    name: str | None = None,
+    person_id: int | None = None,
+) -> int:
+    """Add a face the detector missed, drawn by the user; returns its id.
+
+    ``drawn`` is the box with its landmarks and embedding, measured by
+    ``engine.people.tagging.measure_face``. With ``name`` the face goes to
+    the person so named (a new person if nobody is), with ``person_id`` to
+    that person, confirmed either way; without them it is in no person, and
+    clustering and suggestions treat it like any other face. Drawing and
+    naming are one operation: undo takes the face out of every person and
+    list (its row stays, marked as no face), redo brings it back.
+    """
+    if name is not None and person_id is not None:
+        raise PeopleError(
+            f"a drawn face goes to one person: give a name ({name!r}) or a person id "
+            f"({person_id}), not both"
+        )
+    clean = None if name is None else _checked_name(name)
+    photo = cat.photo(photo_id)
+    box = check_face_box(photo, drawn.box)
+    with cat.transaction():
+        check_no_face_at(cat, photo, box)
+        change = Change()
+        target_id: int | None = None
+        target: Person | None = None
+        if person_id is not None:
+            target = live_person(cat, person_id)
+            target_id = target.id
+        elif clean is not None:
+            target = _person_named(cat, clean)
+            if target is None:
+                target_id = new_person(cat)
+                change.persons[target_id] = {"name": clean}
+            else:
+                target_id = target.id
+        face_id = add_drawn_face(cat, photo.id, replace(drawn, box=box))
+        by = None if target_id is None else AssignedBy.USER
+        change.faces[face_id] = (target_id, by, FaceState.FACE)
+        whom = ""
+        if target_id is not None:
+            named = clean if target is None else target.name
+            whom = f" as \u201c{named}\u201d" if named else " to an unnamed person"
+        commit(cat, "tag", f"Added a face in {photo.display_path}{whom}", change)
+    return face_id
+
+
+def check_face_box(photo: Photo, box: Sequence[float]) -> tuple[float, float, float, float]:
+    """``box`` (x, y, w, h in pixels of the upright photo) as a face's box of
+    ``photo``, or ``FaceBoxError`` saying what is wrong with it."""
+    values = [float(v) for v in box]
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise FaceBoxError(
+            f"a face's box is four numbers X,Y,W,H in pixels of the photo; got {list(box)}"
+        )
+    x, y, w, h = values
+    width, height = photo.width, photo.height
+    if not width or not height:
+        raise FaceBoxError(
+            f"{photo.display_path} has no known size (it could not be read when scanned); "
+            "scan its folder again, then draw the face"
+        )
+    if x < 0 or y < 0 or x + w > width or y + h > height:
+        raise FaceBoxError(
+            f"the box {_box_text(values)} is not inside {photo.display_path}, which is "
+            f"{width}x{height} pixels upright: give X,Y,W,H with X+W <= {width} and "
+            f"Y+H <= {height}"
+        )
+    if min(w, h) < MIN_FACE_SIDE:
+        raise FaceBoxError(
+            f"the box {_box_text(values)} is too small for a face: each side needs at least "
+            f"{MIN_FACE_SIDE:g} pixels of the photo; draw it around the whole face"
+        )
+    if max(w, h) > MAX_FACE_ASPECT * min(w, h):
+        raise FaceBoxError(
+            f"the box {_box_text(values)} is no face's shape: one side is more than "
+            f"{MAX_FACE_ASPECT:g} times the other; draw it around one face"
+        )
+    return (x, y, w, h)
+
+
+def check_no_face_at(cat: Catalog, photo: Photo, box: Sequence[float]) -> None:
+    """``FaceBoxError`` when a face that counts in ``photo`` already is at ``box``."""
+    for face in cat.faces(photo_id=photo.id):
+        if face.state is FaceState.FACE and box_overlap(face.box, box) >= SAME_FACE_IOU:
+            raise FaceBoxError(
+                f"there is a face at {_box_text(box)} in {photo.display_path} already "
+                f"(face {face.id}); name or correct that one (click it in the photo "
+                "viewer, or `facealbum split` / `confirm` with its id) instead of drawing it"
+            )
+
+
+def box_overlap(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
 # -- helpers -------------------------------------------------------------------
+
+
+def _checked_name(name: str) -> str:
+    clean = (name or "").strip()
+    if not clean:
+        raise PeopleError("a name is needed to name a face; got an empty one")
+    return clean
+
+
+def _person_named(cat: Catalog, name: str) -> Person | None:
+    """The one live person called ``name`` (case aside), None if nobody is."""
+    wanted = name.casefold()
+    found = [p for p in cat.persons() if p.name and p.name.casefold() == wanted]
+    if len(found) > 1:
+        ids = ", ".join(str(p.id) for p in found)
+        raise PeopleError(
+            f"{len(found)} people are named {name!r} (ids {ids}); merge them "
+            f"(`facealbum merge {found[1].id} --into {found[0].id}`) or choose one by id"
+        )
+    return found[0] if found else None
+
+
+def _box_text(values: Sequence[float]) -> str:
+    return ",".join(f"{v:g}" for v in values)
+
 
 
 def _faces(cat: Catalog, face_ids: Iterable[int]) -> list[Face]:
