@@ -48,6 +48,10 @@ class Embedder(ABC):
     # Crops are stretched this much across after the similarity alignment, for
     # networks trained on squeezed box crops (FaceNet); 1.0 keeps the face's shape.
     crop_aspect: float = 1.0
+    # Each crop is embedded with its mirror image and the two are averaged
+    # (test-time flip); such an embedder's name says so, as its vectors do not
+    # mix with the plain ones.
+    flip_average: bool = False
 
     def __init__(self, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)

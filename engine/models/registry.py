@@ -18,6 +18,7 @@ from engine.errors import ModelError
 from engine.models.base import Detector, Embedder
 from engine.models.defaults import DEFAULT_DETECTOR, DEFAULT_EMBEDDER
 from engine.models.facenet import FaceNetEmbedder
+from engine.models.fusion import FusionEmbedder
 from engine.models.sface import SFaceEmbedder
 from engine.models.weights import ModelCard
 from engine.models.yunet import YuNetDetector
@@ -28,6 +29,7 @@ _DETECTORS: dict[str, tuple[ModelCard, Callable[[torch.device], Detector]]] = {
 _EMBEDDERS: dict[str, tuple[ModelCard, Callable[[torch.device], Embedder]]] = {
     "sface": (SFaceEmbedder.card, SFaceEmbedder),
     "facenet": (FaceNetEmbedder.card, FaceNetEmbedder),
+    "fusion": (FusionEmbedder.card, FusionEmbedder),
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
