@@ -4,6 +4,8 @@ of assigning one new face to the people of a 1M-face library.
     .venv/bin/python bench/cluster_scale.py                       # 10k .. 1M
     .venv/bin/python bench/cluster_scale.py --sizes 100000        # one size
     .venv/bin/python bench/cluster_scale.py --assign-only 1000000 # one-face assignment only
+    .venv/bin/python bench/cluster_scale.py --sizes 100000 --previous  # without the crowd
+                                                  # rule and with the old pair penalty
 
 Faces are the real SFace embeddings of LFW (``/tmp/lfw_sface.npz``, made by
 ``bench/clustering.py``; skipped with a message when absent) mixed with
@@ -75,19 +77,29 @@ def make_faces(n: int, seed: int = 0) -> tuple["np.ndarray", "np.ndarray"]:  # n
     return np.concatenate(parts).astype(np.float32), np.concatenate(labels)
 
 
-def run_one(n: int, assign_trials: int) -> dict[str, float]:
+def clustering_params(previous: bool) -> "ClusterParams":  # noqa: F821
+    """The defaults, or the method before crowds were looked for (``--previous``)."""
+    from dataclasses import replace
+
+    from engine.people.cluster import ClusterParams
+
+    params = ClusterParams()
+    return replace(params, crowd_reach=0.0, lone_penalty=0.05) if previous else params
+
+
+def run_one(n: int, assign_trials: int, previous: bool = False) -> dict[str, float]:
     """Cluster n faces in this process; return timings and peak memory."""
     import numpy as np
 
     from engine.metrics import cluster_scores
-    from engine.people.cluster import ClusterParams, cluster
+    from engine.people.cluster import cluster
     from engine.people.update import AssignIndex, FaceTable
 
     x, truth = make_faces(n)
     held_out = x[-assign_trials:]
     x, truth = x[:-assign_trials], truth[:-assign_trials]
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    params = ClusterParams()
+    params = clustering_params(previous)
     load_before = os.getloadavg()[0]
     cpu_before = _cpu_seconds()
     start = time.perf_counter()
@@ -172,6 +184,8 @@ def main() -> None:
                         default=[10_000, 30_000, 100_000, 300_000, 1_000_000])
     parser.add_argument("--assign-trials", type=int, default=200)
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--previous", action="store_true",
+                        help="cluster as before crowds were looked for, to compare")
     parser.add_argument("--assign-only", type=int, default=None, metavar="N",
                         help="only time one-face assignment in a library of N faces")
     args = parser.parse_args()
@@ -179,14 +193,14 @@ def main() -> None:
         print(json.dumps(assign_only(args.assign_only, args.assign_trials)))
         return
     if args.one is not None:
-        print(json.dumps(run_one(args.one, args.assign_trials)))
+        print(json.dumps(run_one(args.one, args.assign_trials, args.previous)))
         return
     env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2")
     rows = []
     for n in args.sizes:
         out = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--assign-trials",
-             str(args.assign_trials)],
+             str(args.assign_trials), *(["--previous"] if args.previous else [])],
             capture_output=True, text=True, env=env, check=False,
         )
         if out.returncode != 0:

@@ -1,7 +1,7 @@
 """What the automatic clustering reads from the catalog and writes back.
 
 The clustering (``engine.people.update``) reads the faces that count for
-people with their photo, person and whether the user confirmed them, the
+people with their photo, person, quality and whether the user confirmed them, the
 user's rejections, and a signature that changes whenever any of those or a
 trained adapter changes. It writes one thing: automatic assignments.
 
@@ -17,15 +17,15 @@ from engine.catalog.records import AssignedBy, FaceState
 from engine.catalog.store import Catalog
 
 
-def faces_to_cluster(cat: Catalog) -> list[tuple[int, int, int | None, bool]]:
+def faces_to_cluster(cat: Catalog) -> list[tuple[int, int, int | None, bool, float]]:
     """Every face that counts for people, by id: (face id, photo id, person id
-    as stored or None, whether the user put it in that person)."""
+    as stored or None, whether the user put it in that person, its quality)."""
     rows = cat._conn.execute(
-        f"SELECT id, photo_id, person_id, assigned_by IS '{AssignedBy.USER}' FROM faces "
+        f"SELECT id, photo_id, person_id, assigned_by IS '{AssignedBy.USER}', quality FROM faces "
         f"WHERE state = '{FaceState.FACE}' ORDER BY id"
     ).fetchall()
-    return [(int(f), int(p), None if person is None else int(person), bool(user))
-            for f, p, person, user in rows]
+    return [(int(f), int(p), None if person is None else int(person), bool(user), float(q))
+            for f, p, person, user, q in rows]
 
 
 def rejections(cat: Catalog) -> list[tuple[int, int]]:

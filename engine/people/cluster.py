@@ -16,6 +16,19 @@ neighbour graph, with cannot-link constraints:
    face with a seed of a person it was rejected from (cannot-links are
    monotone, so a refused merge stays refused).
 
+Two refinements keep look-alikes apart. In a crowd of similar-looking
+strangers (children's faces sit close together in every embedder's space)
+a global threshold chains everyone into one person, so each face's room is
+measured: how near its nearest *stranger* comes, a stranger being a
+neighbour whose own neighbourhood disagrees with the face's (rank-order
+distance and shared neighbours, ``engine.people.knn``), which the photos of
+one person never do however many there are. Merge distances are divided
+by the mean room of the faces merged: in a crowd, groups merge only when
+they are nearer to each other than to the strangers around them. And faces
+of poor quality (tiny, blurred: ``engine.quality``) take no part in
+merging, so they never start a person nor bridge two; they may join one
+later, at a stricter distance.
+
 The merge heights are kept (``Dendrogram``) so that any threshold up to
 ``max_threshold`` is a cheap cut: the GUI previews the number of people a
 strictness gives without clustering again. Clusters smaller than
@@ -42,7 +55,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from engine.errors import Cancelled, FaceAlbumError
-from engine.people.knn import knn_steps
+from engine.people.knn import knn_steps, neighbourhood_agreement
 from engine.progress import CancelToken, Progress
 
 
@@ -61,7 +74,10 @@ class ClusterParams:
     # Extra distance charged on merges of very small clusters: one pair of
     # faces is a noisy sample, so two lone faces, or a lone face and a group,
     # must be nearer than two groups to be called one person.
-    lone_penalty: float = 0.05  # both clusters are single faces
+    # Two lone faces become a person only under threshold - lone_penalty (0.9
+    # at the default): two different children's faces come nearer than one
+    # adult's photos often are (the demo album's two babies are 0.93 apart).
+    lone_penalty: float = 0.2  # both clusters are single faces
     join_penalty: float = 0.0  # one single face joins a group
     pair_penalty: float = 0.0  # the smaller cluster has two faces
     # Average linkage of unit vectors is |mean_a - mean_b|^2 plus the spread
@@ -73,6 +89,22 @@ class ClusterParams:
     attach_rate: float = 0.2
     attach_limit: float = 1.45
     attach_group: int = 2  # groups of up to this many faces may join too (1: lone faces only)
+    # Crowds of look-alike strangers (children), see ``crowding``: a neighbour
+    # farther than crowd_sure whose neighbourhood disagrees with a face's own
+    # (rank-order distance over crowd_rank, fewer than crowd_shared shared
+    # neighbours) is a stranger; where one comes nearer than crowd_reach, merge
+    # distances there are divided by (its distance / crowd_reach), so groups
+    # must be nearer each other than their strangers are. 0 turns this off.
+    crowd_rank: float = 1.0
+    crowd_shared: int = 3
+    crowd_sure: float = 0.65
+    crowd_reach: float = 1.1
+    # Faces under this quality (engine.quality: tiny, blurred) take no part in
+    # merging, so they never start a person or bridge two, and join one only
+    # through ``attach_small`` (or a scan's update) with weak_penalty added to
+    # their distance, never farther than the threshold. 0 turns this off.
+    weak_quality: float = 0.4
+    weak_penalty: float = 0.15
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= self.max_threshold <= 4.0:
@@ -94,6 +126,17 @@ class ClusterParams:
                 "expected 0 <= attach_rate < 1, 0 < attach_limit <= 4 and attach_group >= 1; got "
                 f"attach_rate={self.attach_rate}, attach_limit={self.attach_limit}, "
                 f"attach_group={self.attach_group}"
+            )
+        if self.crowd_reach < 0 or self.crowd_sure < 0 or self.crowd_rank < 0:
+            raise ClusterParamsError(
+                "expected crowd_reach, crowd_sure and crowd_rank >= 0 (crowd_reach 0 turns the "
+                f"crowd rule off); got crowd_reach={self.crowd_reach}, crowd_sure="
+                f"{self.crowd_sure}, crowd_rank={self.crowd_rank}"
+            )
+        if not 0.0 <= self.weak_quality <= 1.0 or self.weak_penalty < 0:
+            raise ClusterParamsError(
+                "expected 0 <= weak_quality <= 1 (0 turns it off) and weak_penalty >= 0; got "
+                f"weak_quality={self.weak_quality}, weak_penalty={self.weak_penalty}"
             )
 
 
@@ -151,18 +194,26 @@ class Dendrogram:
     # Each row's nearest rows (-1: none within reach); ``attach_small`` looks
     # for a lone face's person among the people of these.
     neighbours: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int32))
+    # Each row's room (``crowding``), None when crowds are not looked for.
+    room: np.ndarray | None = None
+    # Rows kept out of merging for their quality (``weak_faces``).
+    weak: np.ndarray | None = None
 
 
 def cluster(
     vectors: np.ndarray,
     constraints: Constraints | None = None,
     params: ClusterParams | None = None,
+    quality: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Cluster label per row (0..C-1), or -1 for faces left unassigned."""
+    """Cluster label per row (0..C-1), or -1 for faces left unassigned.
+
+    ``quality``: each face's quality in [0, 1] (``engine.quality``), when known.
+    """
     params = stopping_at_threshold(params or ClusterParams())
-    tree = build_tree(vectors, constraints, params)
+    tree = build_tree(vectors, constraints, params, quality=quality)
     labels = cut(tree, params.threshold, params.min_size)
-    return attach_small(vectors, labels, tree.neighbours, constraints, params)
+    return attach_small(vectors, labels, tree, constraints, params)
 
 
 def stopping_at_threshold(params: ClusterParams) -> ClusterParams:
@@ -183,9 +234,10 @@ def build_tree(
     constraints: Constraints | None = None,
     params: ClusterParams | None = None,
     cancel: CancelToken | None = None,
+    quality: np.ndarray | None = None,
 ) -> Dendrogram:
     """``build_tree_steps`` run to its end, for callers that show no progress."""
-    steps = build_tree_steps(vectors, constraints, params, cancel)
+    steps = build_tree_steps(vectors, constraints, params, cancel, quality)
     while True:
         try:
             next(steps)
@@ -199,8 +251,13 @@ def build_tree_steps(
     constraints: Constraints | None = None,
     params: ClusterParams | None = None,
     cancel: CancelToken | None = None,
+    quality: np.ndarray | None = None,
 ) -> Generator[Progress, None, Dendrogram]:
-    """Find neighbours and merge, yielding ``Progress``; returns the tree."""
+    """Find neighbours and merge, yielding ``Progress``; returns the tree.
+
+    Faces under ``params.weak_quality`` (``quality`` per row, when given) and
+    not confirmed by the user have no links: they stay out of every merge.
+    """
     params = params or ClusterParams()
     constraints = constraints or Constraints()
     x = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -209,10 +266,63 @@ def build_tree_steps(
         x, min(params.neighbours, max(n - 1, 0)), max_distance=neighbour_reach(params),
         cancel=cancel,
     )
+    room = crowding(nn_idx, nn_dist, params)
+    link_idx = nn_idx
+    weak = weak_faces(n, constraints, params, quality)
+    if weak.any():
+        link_idx = np.where(weak[np.maximum(link_idx, 0)] | weak[:, None], -1, link_idx)
     tree = yield from _agglomerate(
-        x, nn_idx, nn_dist, constraints, params.max_threshold, rule_of(params), cancel
+        x, link_idx, nn_dist, constraints, params.max_threshold, rule_of(params), cancel, room
     )
-    return replace(tree, neighbours=nn_idx.astype(np.int32))
+    return replace(tree, neighbours=nn_idx.astype(np.int32), room=room, weak=weak)
+
+
+def weak_faces(
+    n: int, constraints: Constraints, params: ClusterParams, quality: np.ndarray | None
+) -> np.ndarray:
+    """Rows too poor to merge: quality under ``weak_quality`` and not a seed
+    (a face the user confirmed counts whatever its quality)."""
+    weak = np.zeros(n, dtype=bool)
+    if quality is None or n == 0:
+        return weak
+    weak = np.asarray(quality, dtype=np.float64) < params.weak_quality
+    if constraints.seed is not None:
+        weak &= np.asarray(constraints.seed) < 0
+    return weak
+
+
+def crowding(
+    nn_idx: np.ndarray, nn_dist: np.ndarray, params: ClusterParams
+) -> np.ndarray | None:
+    """Each face's room: the distance to its nearest stranger over
+    ``crowd_reach``, from 1/4 to 1; None when crowds are not looked for.
+
+    Room is 1 where no stranger comes within ``crowd_reach``, as almost
+    everywhere among adults' faces, and less in a crowd of look-alikes, where
+    merging then asks for proportionally shorter links (``_linkage``). A
+    neighbour is a stranger when it is farther than ``crowd_sure`` and the
+    two neighbourhoods disagree: rank-order distance over ``crowd_rank`` and
+    fewer than ``crowd_shared`` shared neighbours
+    (``engine.people.knn.neighbourhood_agreement``). The photos of one person
+    pass that test however many there are: a pair is each other's nearest,
+    a person with many photos shares them as neighbours.
+    """
+    n, k = nn_idx.shape
+    if params.crowd_reach <= 0 or n == 0 or k == 0:
+        return None
+    nearest = np.full(n, np.inf)
+    for rank in range(k):
+        # Neighbours are nearest first: the first stranger found is the nearest.
+        rows = np.nonzero(
+            np.isinf(nearest) & (nn_idx[:, rank] >= 0)
+            & (nn_dist[:, rank] > params.crowd_sure) & (nn_dist[:, rank] < params.crowd_reach)
+        )[0]
+        if not len(rows):
+            continue
+        order, shared = neighbourhood_agreement(nn_idx, rows, rank)
+        far = rows[(order > params.crowd_rank) & (shared < params.crowd_shared)]
+        nearest[far] = nn_dist[far, rank]
+    return np.asarray(np.clip(nearest / params.crowd_reach, 0.25, 1.0))
 
 
 def neighbour_reach(params: ClusterParams) -> float:
@@ -248,7 +358,7 @@ def count_clusters(tree: Dendrogram, threshold: float, min_size: int = 2) -> int
 def attach_small(
     vectors: np.ndarray,
     labels: np.ndarray,
-    neighbours: np.ndarray,
+    tree: Dendrogram,
     constraints: Constraints | None = None,
     params: ClusterParams | None = None,
 ) -> np.ndarray:
@@ -267,10 +377,16 @@ def attach_small(
     expected number of strangers among them stays under that share. A unit
     never joins a cluster holding another face of one of its photos or a
     person one of its faces was rejected from. No cluster is made.
+
+    Where the tree found a crowd (``crowding``), distances count as longer,
+    as they did for merging, and a crowded unit joins no farther than the
+    merge threshold. So does a weak face (``weak_faces``), with
+    ``weak_penalty`` added to its distance.
     """
     params = params or ClusterParams()
     labels = np.asarray(labels, dtype=np.int64).copy()
     n = len(labels)
+    neighbours, room = tree.neighbours, tree.room
     if params.attach_rate <= 0 or n == 0 or labels.max(initial=-1) < 0:
         return labels
     if neighbours.shape[0] != n:
@@ -329,15 +445,30 @@ def attach_small(
     key = np.unique(rows[member] * t_count + cand[member])
     r, c = key // t_count, key % t_count
     nearest_other = np.full(n, np.inf)
-    np.minimum.at(nearest_other, r, _mean_distances(x, r, t_means, c))
+    # In a crowd of look-alikes (``crowding``) every distance counts as
+    # longer, as it does for merging: near there is not near enough.
+    scale = np.ones(n) if room is None else 1.0 / np.asarray(room, dtype=np.float64)
+    np.minimum.at(nearest_other, r, _mean_distances(x, r, t_means, c) * scale[r])
     null = np.sort(nearest_other[target >= 0])
 
     # Each unit's nearest admissible target.
     stray = unit[rows] >= 0
     key = np.unique(unit[rows[stray]] * t_count + cand[stray])
     u, c = key // t_count, key % t_count
-    d = _mean_distances(u_means, u, t_means, c)
-    near = d <= params.attach_limit
+    u_scale = np.zeros(units)
+    np.add.at(u_scale, unit[unit >= 0], scale[unit >= 0])
+    u_scale /= np.bincount(unit[unit >= 0], minlength=units)
+    d = _mean_distances(u_means, u, t_means, c) * u_scale[u]
+    # The null is the library's, and a crowd is a small part of it: there a
+    # unit joins only as near as merging would take it; so does a weak face,
+    # with its penalty on top.
+    wary = u_scale[u] > 1.0
+    if tree.weak is not None and tree.weak.any():
+        weak_unit = np.zeros(units, dtype=bool)
+        weak_unit[unit[tree.weak & (unit >= 0)]] = True
+        d = d + np.where(weak_unit[u], params.weak_penalty, 0.0)
+        wary |= weak_unit[u]
+    near = d <= np.where(wary, params.threshold, params.attach_limit)
     u, c, d = u[near], c[near], d[near]
     order = np.lexsort((d, u))
     u, c, d = u[order], c[order], d[order]
@@ -484,11 +615,13 @@ def _agglomerate(
     max_threshold: float,
     penalties: tuple[float, float, float, float],
     cancel: CancelToken | None,
+    room: np.ndarray | None = None,
 ) -> Generator[Progress, None, Dendrogram]:
     n = len(x)
     parent = np.arange(n, dtype=np.int64)
     sums = x.astype(np.float32, copy=True)
     counts = np.ones(n, dtype=np.float64)
+    rooms = np.ones(n, dtype=np.float64) if room is None else room.astype(np.float64, copy=True)
     tags = _Tags()
     seeded = np.zeros(n, dtype=bool)
 
@@ -501,6 +634,7 @@ def _agglomerate(
             parent[rows] = root
             sums[root] = x[rows].sum(axis=0)
             counts[root] = len(rows)
+            rooms[root] = rooms[rows].sum()
             tags.pos[int(root)] = {int(label)}
     root_of = parent.copy()
     rejected_labels: set[int] = set()
@@ -528,7 +662,7 @@ def _agglomerate(
     keep = a != b
     a, b = _unique_pairs(a[keep], b[keep], n)
     squares = _squares(sums, np.arange(n))
-    link = _linkage(sums, counts, squares, a, b, penalties)
+    link = _linkage(sums, counts, squares, a, b, penalties, rooms)
     blocked = np.zeros(len(a), dtype=bool)
     margin = sum(penalties[:3])
 
@@ -559,6 +693,7 @@ def _agglomerate(
         parent[right] = left
         np.add.at(sums, left, sums[right])
         np.add.at(counts, left, counts[right])
+        np.add.at(rooms, left, rooms[right])
         merges_l.append(left)
         merges_r.append(right)
         merges_h.append(height)
@@ -575,7 +710,7 @@ def _agglomerate(
         a, b, link, blocked = _merge_duplicate_links(a, b, link, blocked, n)
         squares[left] = _squares(sums, left)
         redo = changed[a] | changed[b]
-        link[redo] = _linkage(sums, counts, squares, a[redo], b[redo], penalties)
+        link[redo] = _linkage(sums, counts, squares, a[redo], b[redo], penalties, rooms)
         # A link this long cannot come back under the loosest threshold (the
         # linkage of a union is about the weighted mean of its parts' linkages;
         # the margin covers the small-cluster penalties that merging removes).
@@ -625,14 +760,24 @@ def merge_distance(
     pair penalties, spread weight). With spread weight 1 and no penalties this
     is the average squared distance over all face pairs (average linkage).
     """
-    lone, join, pair, spread = rule
-    small, big = np.minimum(count_a, count_b), np.maximum(count_a, count_b)
-    penalty = np.where(
-        big == 1, lone, np.where(small == 1, join, np.where(small == 2, pair, 0.0))
-    )
+    spread = rule[3]
+    penalty = _penalty(count_a, count_b, rule)
     # |ma - mb|^2 + w (spread_a + spread_b), where spread = 1 - |m|^2 for unit vectors.
     centres = norm_a + norm_b - 2.0 * dots
     return np.asarray(centres + spread * (2.0 - norm_a - norm_b) + penalty)
+
+
+def _penalty(
+    count_a: np.ndarray | float,
+    count_b: np.ndarray | float,
+    rule: tuple[float, float, float, float],
+) -> np.ndarray:
+    """The small-cluster penalty of a merge (``merge_distance``)."""
+    lone, join, pair, _ = rule
+    small, big = np.minimum(count_a, count_b), np.maximum(count_a, count_b)
+    return np.asarray(
+        np.where(big == 1, lone, np.where(small == 1, join, np.where(small == 2, pair, 0.0)))
+    )
 
 
 def rule_of(params: ClusterParams) -> tuple[float, float, float, float]:
@@ -646,9 +791,11 @@ def _linkage(
     a: np.ndarray,
     b: np.ndarray,
     rule: tuple[float, float, float, float],
+    rooms: np.ndarray | None = None,
 ) -> np.ndarray:
     """``merge_distance`` of clusters a and b from their sums of unit vectors
-    (``squares`` holds |sum|^2 of every cluster)."""
+    (``squares`` holds |sum|^2 of every cluster), divided by the mean room
+    of their faces (``crowding``; ``rooms`` holds each cluster's sum)."""
     out = np.empty(len(a), dtype=np.float64)
     for start in range(0, len(a), 65536):
         sa, sb = a[start : start + 65536], b[start : start + 65536]
@@ -657,6 +804,13 @@ def _linkage(
         out[start : start + 65536] = merge_distance(
             dots, squares[sa] / (na * na), squares[sb] / (nb * nb), na, nb, rule
         )
+        if rooms is not None:
+            # The distance is scaled, not the penalty for a small sample.
+            penalty = _penalty(na, nb, rule)
+            part = out[start : start + 65536]
+            out[start : start + 65536] = (part - penalty) * (na + nb) / (
+                rooms[sa] + rooms[sb]
+            ) + penalty
     return out
 
 

@@ -43,6 +43,7 @@ from engine.people.cluster import (
     params_for_strictness,
     rule_of,
     stopping_at_threshold,
+    weak_faces,
 )
 from engine.progress import CancelToken, Progress
 
@@ -80,6 +81,12 @@ class FaceTable:
     person: np.ndarray  # resolved person id, -1 for none
     confirmed: np.ndarray  # bool
     rejected: dict[int, set[int]]  # row -> resolved person ids
+    quality: np.ndarray | None = None  # engine.quality's figure per row, when known
+
+    def quality_of(self, rows: np.ndarray | None = None) -> np.ndarray | None:
+        if self.quality is None:
+            return None
+        return self.quality if rows is None else self.quality[rows]
 
     def constraints(self, rows: np.ndarray | None = None) -> Constraints:
         """Constraints of all rows, or of the subset ``rows`` (renumbered)."""
@@ -101,10 +108,11 @@ def load_faces(cat: Catalog, model: str | None = None) -> FaceTable:
     info = np.array(
         [
             (face, photo, -1 if person is None else final.get(person, person), confirmed)
-            for face, photo, person, confirmed in rows
+            for face, photo, person, confirmed, _ in rows
         ],
         dtype=np.int64,
     )
+    quality = np.array([q for *_, q in rows], dtype=np.float64)
     ids, vectors = load_vectors(cat, model)
     if len(ids) == 0:
         return _empty_table()
@@ -125,6 +133,7 @@ def load_faces(cat: Catalog, model: str | None = None) -> FaceTable:
         person=info[pos, 2],
         confirmed=info[pos, 3].astype(bool) & (info[pos, 2] >= 0),
         rejected=rejected,
+        quality=quality[pos],
     )
 
 
@@ -148,7 +157,9 @@ def recluster(
     key = _cache_key(cat, model, params)
     tree = _TREES.get(key)
     if tree is None:
-        tree = yield from build_tree_steps(table.vectors, table.constraints(), params, cancel)
+        tree = yield from build_tree_steps(
+            table.vectors, table.constraints(), params, cancel, table.quality_of()
+        )
     _TREES.clear()
     _TREES[key] = tree
     labels = _cut_and_attach(table, tree, params)
@@ -168,7 +179,7 @@ def _cut_and_attach(table: FaceTable, tree: Dendrogram, params: ClusterParams) -
     ``attach_small`` lets join a person moved into that person's cluster."""
     labels = cut(tree, params.threshold, min_size=1)
     kept = cut(tree, params.threshold, params.min_size)
-    joined = attach_small(table.vectors, kept, tree.neighbours, table.constraints(), params)
+    joined = attach_small(table.vectors, kept, tree, table.constraints(), params)
     moved = np.nonzero(joined != kept)[0]
     if len(moved):
         member = np.full(int(kept.max()) + 1, -1, dtype=np.int64)
@@ -195,7 +206,7 @@ def preview_cluster_count(
         table = load_faces(cat, model)
         if len(table.ids) == 0:
             return 0
-        tree = build_tree(table.vectors, table.constraints(), params)
+        tree = build_tree(table.vectors, table.constraints(), params, quality=table.quality_of())
         _TREES.clear()
         _TREES[key] = tree
     labels = cut(tree, params.threshold, min_size=params.min_size)
@@ -230,9 +241,10 @@ def update_people(
     rule (every face of the person votes with its distance, through the
     person's mean: average linkage with the spread weight and penalties)
     when that is under the threshold, skipping people it was rejected from
-    and people already in its photo. Faces that join no one are clustered
-    among themselves; groups of at least ``min_size`` become new people.
-    Existing assignments are kept.
+    and people already in its photo; a weak face (``weak_faces``: tiny or
+    blurred) only with ``weak_penalty`` added to its distance. Faces that
+    join no one are clustered among themselves; groups of at least
+    ``min_size`` become new people. Existing assignments are kept.
     """
     params = stopping_at_threshold(params or params_for_strictness(strictness))
     table = load_faces(cat, active_embedder(cat))
@@ -242,12 +254,15 @@ def update_people(
         return
     index = AssignIndex.from_table(table)
     target = np.full(len(table.ids), -1, dtype=np.int64)
+    weak = weak_faces(len(table.ids), table.constraints(), params, table.quality_of())
     for start in range(0, len(pool), _ASSIGN_CHUNK):
         if cancel is not None and cancel.cancelled:
             raise Cancelled("updating people was stopped on request; nothing was changed")
         rows = pool[start : start + _ASSIGN_CHUNK]
         # Distances of a chunk at once; only faces near someone are looked at one by one.
-        ranked, near = index.candidates(table.vectors[rows], params)
+        ranked, near = index.candidates(
+            table.vectors[rows], params, penalty=np.where(weak[rows], params.weak_penalty, 0.0)
+        )
         for i in np.nonzero(near)[0]:
             row = int(rows[i])
             person = index.pick(
@@ -261,11 +276,11 @@ def update_people(
     labels = np.full(len(rest), -1, dtype=np.int64)
     if len(rest) >= params.min_size:
         tree = yield from build_tree_steps(
-            table.vectors[rest], table.constraints(rest), params, cancel
+            table.vectors[rest], table.constraints(rest), params, cancel, table.quality_of(rest)
         )
         labels = attach_small(
             table.vectors[rest], cut(tree, params.threshold, params.min_size),
-            tree.neighbours, table.constraints(rest), params,
+            tree, table.constraints(rest), params,
         )
     with cat.transaction():
         new_ids: dict[int, int] = {}
@@ -326,10 +341,15 @@ class AssignIndex:
         return self.pick(ranked[0], rejected=rejected, photo=photo)
 
     def candidates(
-        self, vectors: np.ndarray, params: ClusterParams, count: int = 8
+        self,
+        vectors: np.ndarray,
+        params: ClusterParams,
+        count: int = 8,
+        penalty: np.ndarray | None = None,
     ) -> tuple[list[list[int]], np.ndarray]:
         """For each vector, the people under the threshold, nearest first (at most
-        ``count``), and whether there is any."""
+        ``count``), and whether there is any; ``penalty`` per vector is added
+        to its distances (a weak face must be nearer)."""
         if len(self.persons) == 0:
             return [[] for _ in vectors], np.zeros(len(vectors), dtype=bool)
         # The distance the clustering would merge each lone face with each person at.
@@ -343,6 +363,8 @@ class AssignIndex:
             dots.astype(np.float64), 1.0, self.norms[None, :], 1.0, self.counts[None, :],
             rule_of(params),
         )
+        if penalty is not None:
+            linkage = linkage + np.asarray(penalty, dtype=np.float64)[:, None]
         top = min(count, linkage.shape[1])
         best = np.argpartition(linkage, top - 1, axis=1)[:, :top]
         dist = np.take_along_axis(linkage, best, axis=1)
