@@ -5,13 +5,21 @@ same buffer) and decoded once, straight to a working size with JPEG draft
 mode, then turned upright by its EXIF orientation. Anything that stops a
 photo from being read raises ``PhotoError`` whose message is the reason the
 scan records; this module never decides whether a scan goes on.
+
+Only regular files are ever opened (``open_regular``): a named pipe, a device
+or a socket where a photo or its metadata should be would block a reader
+forever or feed it without end, so it is refused before it is opened, and
+again by the open file's own status in case it was swapped in meanwhile.
 """
 
+import errno
 import hashlib
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import pillow_heif
@@ -43,6 +51,16 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+# Opening a FIFO for reading waits for a writer unless it is non-blocking.
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+# What a path is, when it is not a regular file, in the words of a problem.
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 @dataclass(frozen=True)
@@ -59,16 +77,52 @@ class Decoded:
     height: int
 
 
+class NotRegularFileError(OSError):
+    """A path that is a folder, named pipe, device or socket, not a regular file."""
+
+    def __init__(self, path: str | bytes | os.PathLike[str], kind: str) -> None:
+        super().__init__(errno.EINVAL, f"not a regular file but {kind}", os.fsdecode(path))
+        self.kind = kind
+
+
 def is_photo_name(name: str | bytes) -> bool:
     suffix = os.path.splitext(os.fsdecode(name))[1].lower()
     return suffix in PHOTO_SUFFIXES
 
 
+def open_regular(path: str | bytes | os.PathLike[str]) -> BinaryIO:
+    """Open ``path`` (links followed) for reading, only if it is a regular file.
+
+    Never blocks: the path's status is checked before opening, the open is
+    non-blocking, and the open file's own status is checked again (a FIFO
+    swapped in between is caught there). Raises ``NotRegularFileError`` for
+    anything else, ``OSError`` when the file cannot be opened.
+    """
+    _check_regular(path, os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | getattr(os, "O_BINARY", 0)
+                 | getattr(os, "O_CLOEXEC", 0))
+    try:
+        _check_regular(path, os.fstat(fd).st_mode)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_bytes(path: str | bytes) -> bytes:
     """The whole file, or ``PhotoError`` saying why it cannot be read."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             data = handle.read()
+    except NotRegularFileError as exc:
+        if exc.kind == _KINDS[stat.S_IFDIR]:
+            raise PhotoError("a folder with a photo's name, not a photo") from exc
+        raise PhotoError(
+            f"not a regular file but {exc.kind}; a photo must be a plain file: "
+            "remove it or put the photo itself there"
+        ) from exc
     except PermissionError as exc:
         raise PhotoError("permission denied: the file cannot be read by this user") from exc
     except FileNotFoundError as exc:
@@ -186,3 +240,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         return Image.alpha_composite(background, rgba).convert("RGB")
     return im.convert("RGB")
 
+
+def _check_regular(path: str | bytes | os.PathLike[str], mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise NotRegularFileError(path, _KINDS.get(stat.S_IFMT(mode), "a special file"))

@@ -60,7 +60,12 @@ from engine.models.registry import (
     get_embedder,
     resolve_device,
 )
-from engine.people.importer import TooManyRegionsError, import_queued, queue_regions, read_regions
+from engine.people.importer import (
+    MetadataRefusedError,
+    import_queued,
+    queue_regions,
+    read_regions,
+)
 from engine.progress import CancelToken, Progress
 from engine.quality import face_quality
 
@@ -490,7 +495,7 @@ def _read(
             size = (result.decoded.width, result.decoded.height)
             try:
                 result.regions = read_regions(os.fsdecode(path), size)
-            except TooManyRegionsError as exc:
+            except MetadataRefusedError as exc:
                 result.regions_problem = str(exc)
     except PhotoError as exc:
         result.problem = str(exc)

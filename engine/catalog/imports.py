@@ -10,16 +10,15 @@ taking them is part of the import's own transaction. The queue is the
 regions were read for, so regions never land on a photo whose file changed
 since.
 
-Besides the queue: which person a name belongs to now, and whether a face
-was rejected for a person, the questions the import asks before it confirms
-a face. This module never reads a file, never decides which face a region is,
+Besides the queue: the people that have names, and whether a face was
+rejected for a person, the questions the import asks before it confirms a
+face. This module never reads a file, never decides which face a region is,
 and never writes a fact: the import does that through the operation log.
 """
 
 import json
 from collections.abc import Sequence
 
-from engine.catalog.persons import resolve_merged
 from engine.catalog.store import Catalog
 
 # One region as queued: (name or None, centre x, centre y, width, height, MWG kind),
@@ -65,17 +64,18 @@ def take_queued_regions(cat: Catalog) -> dict[int, list[QueuedRegion]]:
     return out
 
 
-def person_named(cat: Catalog, name: str) -> int | None:
-    """The person called exactly ``name`` now, following merges; None when nobody is.
-
-    Of several people with the name, one still listed wins over one merged
-    away, then the oldest.
-    """
-    row = cat._conn.execute(
-        "SELECT id FROM persons WHERE name = ? ORDER BY merged_into IS NOT NULL, id LIMIT 1",
-        (name,),
-    ).fetchone()
-    return None if row is None else resolve_merged(cat, int(row[0]))
+def named_persons(cat: Catalog) -> list[tuple[int, str]]:
+    """Every person that has a name, as ``(id, name)``: people still listed
+    first, then those merged away, each group oldest first. Who holds a
+    merged person's faces now is ``resolve_merged``'s to say; which name
+    matches which is the import's."""
+    return [
+        (int(person_id), str(name))
+        for person_id, name in cat._conn.execute(
+            "SELECT id, name FROM persons WHERE name IS NOT NULL AND name != ''"
+            " ORDER BY merged_into IS NOT NULL, id"
+        )
+    ]
 
 
 def is_rejected(cat: Catalog, face_id: int, person_id: int) -> bool:

@@ -5,6 +5,10 @@ characters; the name that comes out of here is one plain path component that
 every common file system (ext4, APFS, NTFS, FAT) accepts and that can never
 climb out of, or point into, another folder. This module only computes
 names: it never touches the file system.
+
+It also holds the one rule for when two spellings are the same person's name
+(``name_key``): names typed in other tools arrive as "alice " or "ALICE" or
+with a decomposed accent, and must still meet the person called "Alice".
 """
 
 import re
@@ -43,6 +47,18 @@ def safe_name(text: str, fallback: str = "Unnamed", max_bytes: int = MAX_NAME_BY
         name = f"{reserved['device']}_{reserved['rest'] or ''}"
     name = _cut(name, max_bytes).rstrip(" .")
     return name or fallback
+
+
+def tidy_name(text: str) -> str:
+    """``text`` as a name to store: Unicode NFC, trimmed, each run of inner
+    whitespace one space; its case and spelling otherwise as given."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def name_key(text: str) -> str:
+    """What two spellings of one name have in common: ``tidy_name`` compared
+    without case (``casefold``, then NFC again, as casefolding may decompose)."""
+    return unicodedata.normalize("NFC", tidy_name(text).casefold())
 
 
 def safe_file_name(text: str, max_bytes: int = MAX_NAME_BYTES) -> str:

@@ -6,11 +6,17 @@ use: ``photo.jpg.xmp`` (digiKam, darktable) or ``photo.xmp`` (Lightroom).
 Writing merges into an existing sidecar (other tools' fields survive, see
 ``xmp.merge_face_metadata``), happens only when the bytes would change, and
 is atomic: a temporary file in the same folder renamed over the old one.
-An existing sidecar that cannot be parsed is never overwritten. This module
-never writes into a photo file itself.
+An existing sidecar that cannot be parsed, or that is refused unread (not a
+regular file, larger or deeper than any real XMP), is never overwritten.
+This module never writes into a photo file itself.
+
+Temporary files are named ``.facealbum-<pid>-<random>.tmp`` (``temp_prefix``),
+so that a later export can tell one a killed process left behind from one
+being written now (``is_stale_temp``).
 """
 
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +27,7 @@ from engine.catalog import AssignedBy, Catalog, FaceSource, FaceState, Photo, Ph
 from engine.catalog.exports import photo_ids_by_person
 from engine.catalog.persons import final_persons
 from engine.export.errors import ExportError, XmpError
-from engine.export.xmp import Region, merge_face_metadata
+from engine.export.xmp import Region, merge_face_metadata, read_xmp_file
 from engine.progress import CancelToken, Progress
 
 
@@ -53,6 +59,10 @@ class SidecarReport:
     written: list[str] = field(default_factory=list)  # created or changed
     unchanged: int = 0
     problems: list[str] = field(default_factory=list)  # "path: why", file left alone
+
+
+# Our temporary files: the writing process's id, then mkstemp's random part.
+_TEMP = re.compile(r"\.facealbum-(?:(?P<pid>[0-9]+)-)?[A-Za-z0-9_]+\.(?:tmp|part)")
 
 
 def sidecar_path(photo_path: str | os.PathLike[str], style: SidecarStyle) -> Path:
@@ -103,7 +113,11 @@ def write_sidecar(path: str | os.PathLike[str], faces: PhotoFaces, dry_run: bool
     """
     target = Path(path)
     try:
-        existing = target.read_bytes() if target.exists() else None
+        existing: bytes | None = read_xmp_file(target)
+    except FileNotFoundError:
+        existing = None
+    except XmpError as exc:
+        raise XmpError(f"{target}: {exc}; it was left as it is") from exc
     except OSError as exc:
         raise ExportError(
             f"cannot read the existing sidecar {target}: {exc}; check its permissions"
@@ -122,11 +136,36 @@ def write_sidecar(path: str | os.PathLike[str], faces: PhotoFaces, dry_run: bool
     return True
 
 
+def temp_prefix() -> str:
+    """The start of this process's temporary file names."""
+    return f".facealbum-{os.getpid()}-"
+
+
+def is_stale_temp(name: str) -> bool:
+    """Whether ``name`` is a temporary file of ours whose writer is gone: its
+    process id names no running process, or it has none (older names)."""
+    match = _TEMP.fullmatch(name)
+    if match is None:
+        return False
+    if match["pid"] is None:
+        return True
+    pid = int(match["pid"])
+    if pid == os.getpid() or os.name == "nt":
+        return False  # ours now; or Windows, where os.kill would end the process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False  # alive under another user, or cannot tell: leave it
+    return False
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so a reader sees the old or the new file, never half."""
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".facealbum-", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise ExportError(
             f"cannot write into {path.parent}: {exc}; choose a writable folder"

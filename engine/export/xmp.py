@@ -12,8 +12,18 @@ Coordinates are relative to the photo as displayed, after its EXIF
 orientation, like every box in the catalog. This module only transforms
 bytes: it never writes a file (``sidecars`` does, atomically), never touches
 the catalog, and parses untrusted XML only through ``defusedxml``.
+
+Metadata is untrusted input, so reading it is bounded: only regular files
+are read (a FIFO or ``/dev/zero`` in a sidecar's place is refused unopened),
+at most ``MAX_XMP_BYTES`` of them, and a packet nested deeper than
+``MAX_XMP_DEPTH`` or holding more than ``MAX_XMP_ELEMENTS`` elements is
+refused while it is parsed (``RefusedXmpError``), so time and memory stay
+bounded whatever a file holds. Writing never touches ElementTree's
+process-wide namespace table: a packet declaring thousands of prefixes is
+written in time proportional to its size and leaves nothing behind.
 """
 
+import itertools
 import math
 import os
 import re
@@ -25,6 +35,7 @@ from io import BytesIO
 import defusedxml.ElementTree as SafeET
 
 from engine.export.errors import XmpError
+from engine.imageio import NotRegularFileError, open_regular
 
 X = "adobe:ns:meta/"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -63,8 +74,27 @@ _XPACKET_END = "\n<?xpacket end=\"w\"?>\n"
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _JPEG_XMP = b"http://ns.adobe.com/xap/1.0/\x00"
 _JPEG_XMP_EXT = b"http://ns.adobe.com/xmp/extension/\x00"
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+# Real sidecars hold a few kB to a few hundred kB (about a MB for a photo
+# edited with many masks); the embedded packet of a JPEG is 64 kB at most.
+# Beyond this the file is broken or hostile, and parsing it would cost
+# seconds and hundreds of MB for no face data.
+MAX_XMP_BYTES = 4 * 1024 * 1024
+# Real XMP nests about a dozen levels (regions: xmpmeta, RDF, Description,
+# Regions, RegionList, Bag, li, Area, x). Reading and writing recurse once or
+# twice per level, so this also keeps them far below Python's recursion limit.
+MAX_XMP_DEPTH = 100
+# A packet with 500 face regions holds about 6,000 elements; a large edited
+# sidecar some tens of thousands. Each parsed element costs about 200 bytes.
+MAX_XMP_ELEMENTS = 200_000
 
 RdfValue = str | list["RdfValue"] | dict[str, "RdfValue"]
+
+
+class RefusedXmpError(XmpError):
+    """Metadata refused as a whole without being read to its end: not a
+    regular file, or larger, deeper or with more elements than any real XMP."""
 
 
 @dataclass(frozen=True)
@@ -210,14 +240,44 @@ def merge_face_metadata(
     return _serialize(root, namespaces)
 
 
+def read_xmp_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the XMP sidecar at ``path``.
+
+    Raises ``RefusedXmpError`` (having read nothing; the message does not
+    name the file, the caller does) when it is not a regular file or holds
+    more than ``MAX_XMP_BYTES``, and ``OSError`` when it cannot be read
+    (``FileNotFoundError`` when there is none).
+    """
+    try:
+        handle = open_regular(path)
+    except NotRegularFileError as exc:
+        raise RefusedXmpError(
+            f"expected an XMP sidecar file, but it is {exc.kind}; it was not read: "
+            "remove it, or put the sidecar file itself there"
+        ) from exc
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = b"" if size > MAX_XMP_BYTES else handle.read(MAX_XMP_BYTES + 1)
+    if size > MAX_XMP_BYTES or len(data) > MAX_XMP_BYTES:
+        raise RefusedXmpError(
+            f"expected an XMP sidecar of at most {_mib(MAX_XMP_BYTES)}, but it holds "
+            f"{_mib(max(size, len(data)))} (real sidecars hold a few kB to a few hundred kB); "
+            "it was not read: check what wrote it, then remove it"
+        )
+    return data
+
+
 def jpeg_xmp_packets(path: str | os.PathLike[str]) -> list[bytes]:
     """The XMP packets embedded in a JPEG's APP1 segments: the main packet
     first, then the reassembled extended packet if there is one. An empty
-    list for other files, or for a JPEG without XMP. Reads headers only."""
+    list for other files (or anything but a regular file), or for a JPEG
+    without XMP. Reads headers only; an extended packet larger than
+    ``MAX_XMP_BYTES`` (depth maps and such, never faces) is left out."""
     main: bytes | None = None
     chunks: dict[bytes, dict[int, bytes]] = {}
+    kept = 0
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             if f.read(2) != b"\xff\xd8":
                 return []
             while True:
@@ -247,6 +307,9 @@ def jpeg_xmp_packets(path: str | os.PathLike[str]) -> list[bytes]:
                     main = payload[len(_JPEG_XMP):]
                 elif payload.startswith(_JPEG_XMP_EXT) and len(payload) >= len(_JPEG_XMP_EXT) + 40:
                     rest = payload[len(_JPEG_XMP_EXT):]
+                    if kept + len(rest) > MAX_XMP_BYTES:
+                        continue  # bounded memory, whatever the file holds
+                    kept += len(rest)
                     guid, offset = rest[:32], int.from_bytes(rest[36:40], "big")
                     chunks.setdefault(guid, {})[offset] = rest[40:]
     except OSError:
@@ -265,17 +328,36 @@ def _q(ns: str, name: str) -> str:
 
 
 def _parse(data: bytes) -> tuple[ET.Element, dict[str, str]]:
-    """The root element and the prefix of each namespace the packet declared."""
+    """The root element and the prefix of each namespace the packet declared.
+
+    Refuses (``RefusedXmpError``) data larger than ``MAX_XMP_BYTES``, and stops
+    at the first element nested deeper than ``MAX_XMP_DEPTH`` or past the
+    ``MAX_XMP_ELEMENTS``-th, before the tree grows any further.
+    """
+    if len(data) > MAX_XMP_BYTES:
+        raise RefusedXmpError(
+            f"expected an XMP packet of at most {_mib(MAX_XMP_BYTES)}, but it holds "
+            f"{_mib(len(data))}; it was not read: check what wrote it, then remove it"
+        )
     namespaces: dict[str, str] = {}
     root: ET.Element | None = None
+    depth = elements = 0
     try:
         for event, item in SafeET.iterparse(BytesIO(data.strip(b"\x00 \t\r\n")),
-                                            events=("start-ns", "start")):
+                                            events=("start-ns", "start", "end")):
             if event == "start-ns":
                 prefix, uri = item
                 namespaces.setdefault(uri, prefix)
-            elif root is None:
-                root = item
+            elif event == "end":
+                depth -= 1
+                continue
+            else:
+                depth += 1
+                elements += 1
+                if root is None:
+                    root = item
+                if depth > MAX_XMP_DEPTH or elements > MAX_XMP_ELEMENTS:
+                    raise RefusedXmpError(_too_big(depth, elements))
     except (ET.ParseError, SafeET.DTDForbidden, SafeET.EntitiesForbidden,
             SafeET.ExternalReferenceForbidden, ValueError) as exc:
         raise XmpError(
@@ -285,6 +367,24 @@ def _parse(data: bytes) -> tuple[ET.Element, dict[str, str]]:
     if root is None:
         raise XmpError("expected an XMP packet but the data is empty; remove the empty file")
     return root, namespaces
+
+
+def _too_big(depth: int, elements: int) -> str:
+    if depth > MAX_XMP_DEPTH:
+        found = f"elements nested more than {MAX_XMP_DEPTH} levels deep"
+        usual = "real XMP nests about a dozen"
+    else:
+        found = f"more than {MAX_XMP_ELEMENTS:,} elements"
+        usual = "real XMP holds a few thousand"
+    return (
+        f"expected XMP metadata ({usual}), but the packet holds {found}; it was not "
+        "read (nor overwritten): check what wrote it, then repair or remove it"
+    )
+
+
+def _mib(size: int) -> str:
+    """``size`` in MiB, rounded up, so that a size over a bound never reads as the bound."""
+    return f"{math.ceil(size * 10 / (1024 * 1024)) / 10:g} MiB"
 
 
 def _rdf(root: ET.Element) -> ET.Element:
@@ -478,15 +578,51 @@ def _unique(values: Iterable[str]) -> list[str]:
 
 
 def _serialize(root: ET.Element, namespaces: dict[str, str]) -> bytes:
-    # ElementTree names namespaces from one process-wide table; register the
-    # packet's own prefixes (then ours) right before writing so they survive.
-    for uri, prefix in [*namespaces.items(), *((u, p) for p, u in PREFIXES.items())]:
-        if not prefix:
-            continue
-        try:
-            ET.register_namespace(prefix, uri)
-        except ValueError:
-            continue  # prefixes like ns0 are ElementTree's own; it picks a fresh one
+    """The packet's bytes, each namespace under the prefix its file used (ours
+    for the namespaces we write), declared once on the root element.
+
+    Names are spelled ``prefix:local`` here rather than through ElementTree's
+    process-wide prefix table, which is shared by every thread, keeps whatever
+    a packet declares, and costs a scan of the whole table per prefix.
+    """
+    prefixes: dict[str, str] = {_XML_NS: "xml"}  # uri -> prefix
+    ours = {uri: prefix for prefix, uri in PREFIXES.items()}
+    # Our prefixes stay ours: a packet that used one for another namespace
+    # gives way, as readers expect ``x:`` and ``rdf:`` to mean what they say.
+    reserved = {"xml", "xmlns", *PREFIXES}
+    fresh = (f"ns{n}" for n in itertools.count())
+
+    def qualified(name: str) -> str:
+        if not name.startswith("{"):
+            return name
+        uri, _, local = name[1:].partition("}")
+        prefix = prefixes.get(uri)
+        if prefix is None:
+            prefix = ours.get(uri)
+            if prefix is None:
+                prefix = namespaces.get(uri) or ""
+                if not prefix or prefix in reserved:
+                    prefix = next(p for p in fresh if p not in reserved)
+                reserved.add(prefix)
+            prefixes[uri] = prefix
+        return f"{prefix}:{local}"
+
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            element.tag = qualified(element.tag)
+        if element.attrib:
+            attrib = {qualified(k): v for k, v in element.attrib.items()}
+            element.attrib.clear()
+            element.attrib.update(attrib)
+    declarations = {
+        f"xmlns:{prefix}": uri
+        for uri, prefix in sorted(prefixes.items(), key=lambda item: item[1])
+        if uri != _XML_NS
+    }
+    own = dict(root.attrib)
+    root.attrib.clear()
+    root.attrib.update({**declarations, **own})
     ET.indent(root, space=" ")
     text = ET.tostring(root, encoding="unicode")
     return (_XPACKET_BEGIN + text + _XPACKET_END).encode("utf-8")
+

@@ -16,14 +16,22 @@ with the photo itself (``queue_regions``) and calls ``import_queued`` once at
 its end: a scan killed at any moment leaves its regions queued, and the next
 scan imports them, once.
 
+A region's name meets the person whose name is the same after Unicode NFC,
+trimming, collapsing inner whitespace and ignoring case
+(``engine.export.names.name_key``): "alice " and "ALICE" are Alice. A new
+person takes the first spelling met, tidied (``tidy_name``); a name the user
+gave is never respelled.
+
 Facts the user already decided in the catalog win over a sidecar: a face
 confirmed as someone, marked not a face or a stranger, or rejected for the
 region's person is left as it is. ``read_regions`` never raises on a
-malformed file: it is untrusted input, and a scan must go on. Only a file
-holding more than ``MAX_REGIONS`` face regions raises (``TooManyRegionsError``),
-so that the scan records it as that photo's problem instead of making
-thousands of people. With ``engine.people.facts``, this is the only code
-that writes facts; it never reads a file inside a transaction.
+malformed file: it is untrusted input, and a scan must go on. Metadata that
+is refused as a whole raises ``MetadataRefusedError``, so that the scan
+records it as that photo's problem: more than ``MAX_REGIONS`` face regions
+(instead of making thousands of people), or a sidecar or packet outside the
+bounds of ``engine.export.xmp`` (not a regular file, too large, too deep).
+With ``engine.people.facts``, this is the only code that writes facts; it
+never reads a file inside a transaction.
 """
 
 import os
@@ -36,23 +44,31 @@ from engine.catalog import AssignedBy, Catalog, Face, FaceSource, FaceState
 from engine.catalog.imports import (
     QueuedRegion,
     is_rejected,
-    person_named,
+    named_persons,
     take_queued_regions,
 )
 from engine.catalog.imports import queue_regions as queue_in_catalog
-from engine.catalog.persons import new_person
+from engine.catalog.persons import new_person, resolve_merged
 from engine.errors import NotFoundError
 from engine.export.errors import XmpError
+from engine.export.names import name_key, tidy_name
 from engine.export.sidecars import sidecar_candidates
-from engine.export.xmp import Region, jpeg_xmp_packets, read_face_metadata
+from engine.export.xmp import (
+    RefusedXmpError,
+    Region,
+    jpeg_xmp_packets,
+    read_face_metadata,
+    read_xmp_file,
+)
+from engine.imageio import open_regular
 from engine.people.oplog import Change, commit
 
 __all__ = [
     "MAX_REGIONS",
     "MIN_IOU",
     "Imported",
+    "MetadataRefusedError",
     "Region",
-    "TooManyRegionsError",
     "apply_regions",
     "import_queued",
     "import_regions",
@@ -68,8 +84,10 @@ MAX_REGIONS = 500
 _ORIENTATION = 0x0112
 
 
-class TooManyRegionsError(XmpError):
-    """Metadata holding more face regions than ``MAX_REGIONS``."""
+class MetadataRefusedError(RefusedXmpError):
+    """A photo's metadata refused as a whole, none of its names imported: more
+    than ``MAX_REGIONS`` face regions, or a sidecar or packet that
+    ``engine.export.xmp`` refuses to read. The message names the file."""
 
 
 @dataclass(frozen=True)
@@ -93,16 +111,21 @@ def read_regions(path: str | os.PathLike[str], image_size: tuple[int, int]) -> l
     ``image_size`` is the photo's (width, height) after EXIF orientation.
     Sidecars are read first, then the embedded XMP; the first that holds
     face regions wins. Returns [] when there are none or nothing is readable;
-    raises ``TooManyRegionsError`` when that metadata holds more than ``MAX_REGIONS``.
+    raises ``MetadataRefusedError`` when that metadata holds more than
+    ``MAX_REGIONS`` face regions, or when a sidecar or packet is refused
+    unread (not a regular file, larger or deeper than any real XMP).
     """
     for source, data in _packets(path):
         try:
             meta = read_face_metadata(data)
+        except RefusedXmpError as exc:
+            raise MetadataRefusedError(f"{source}: {exc}; none of its names were imported") \
+                from exc
         except XmpError:
             continue
         faces = [r for r in meta.regions if r.is_face]
         if len(faces) > MAX_REGIONS:
-            raise TooManyRegionsError(
+            raise MetadataRefusedError(
                 f"expected at most {MAX_REGIONS} face regions in the metadata of a photo, but "
                 f"{source} holds {len(faces)} face regions; none of its names were imported "
                 "(the photo's faces were). Repair that metadata in the tool that wrote it"
@@ -146,7 +169,7 @@ def apply_regions(catalog: Catalog, photo_id: int, regions: Sequence[Region]) ->
 def _import(cat: Catalog, regions_by_photo: Mapping[int, Sequence[Region]]) -> Imported:
     """Runs in the caller's transaction: match, then commit one operation."""
     change = Change()
-    persons: dict[str, int] = {}  # name -> the person this import gives it to
+    persons = _Names(cat)
     named_photos: set[int] = set()
     applied = 0
     for photo_id, regions in regions_by_photo.items():
@@ -197,25 +220,56 @@ def _match(faces: Sequence[Region], existing: Sequence[Face], size: tuple[int, i
 
 
 def _name_face(
-    cat: Catalog, change: Change, persons: dict[str, int], face: Face, name: str
+    cat: Catalog, change: Change, persons: "_Names", face: Face, name: str
 ) -> bool:
     """Add "``face`` is ``name``" to ``change`` unless a user fact says otherwise."""
     if face.state is not FaceState.FACE:
         return False
     if face.assigned_by is AssignedBy.USER and face.person_id is not None:
         return False  # confirmed already, as this person or as another
-    person_id = persons.get(name)
-    if person_id is None:
-        person_id = person_named(cat, name)
+    person_id = persons.holder(name)
     if person_id is not None and is_rejected(cat, face.id, person_id):
         return False
     if person_id is None:
         # A person for the name; the operation names them, so undo unnames them.
         person_id = new_person(cat)
-        change.persons[person_id] = {"name": name}
-    persons[name] = person_id
+        change.persons[person_id] = {"name": tidy_name(name)}
+        persons.add(name, person_id)
     change.faces[face.id] = (person_id, AssignedBy.USER, FaceState.FACE)
     return True
+
+
+class _Names:
+    """Who holds each name during one import, by ``name_key``: the catalog's
+    people (read once, on the first name), then those the import makes."""
+
+    def __init__(self, cat: Catalog) -> None:
+        self._cat = cat
+        self._by_key: dict[str, list[tuple[str, int]]] | None = None
+
+    def holder(self, name: str) -> int | None:
+        """The person called ``name`` or a spelling of it, following merges.
+
+        Of several, the exact spelling wins, then one still listed over one
+        merged away, then the oldest.
+        """
+        candidates = self._table().get(name_key(name), [])
+        if not candidates:
+            return None
+        wanted = tidy_name(name)
+        exact = [p for stored, p in candidates if tidy_name(stored) == wanted]
+        person_id = exact[0] if exact else candidates[0][1]
+        return resolve_merged(self._cat, person_id)
+
+    def add(self, name: str, person_id: int) -> None:
+        self._table().setdefault(name_key(name), []).insert(0, (tidy_name(name), person_id))
+
+    def _table(self) -> dict[str, list[tuple[str, int]]]:
+        if self._by_key is None:
+            self._by_key = {}
+            for person_id, stored in named_persons(self._cat):
+                self._by_key.setdefault(name_key(stored), []).append((stored, person_id))
+        return self._by_key
 
 
 def _queued(region: Region) -> QueuedRegion:
@@ -223,12 +277,19 @@ def _queued(region: Region) -> QueuedRegion:
 
 
 def _packets(path: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
-    """(where it came from, XMP bytes) for each metadata packet of the photo."""
+    """(where it came from, XMP bytes) for each metadata packet of the photo.
+
+    A sidecar that is refused unread (not a regular file, too large) raises
+    ``MetadataRefusedError``; one that cannot be read is passed over.
+    """
     for candidate in sidecar_candidates(path):
         try:
-            yield str(candidate.name), candidate.read_bytes()
+            data = read_xmp_file(candidate)
+        except RefusedXmpError as exc:
+            raise MetadataRefusedError(f"{candidate.name}: {exc}") from exc
         except OSError:
             continue
+        yield str(candidate.name), data
     for packet in jpeg_xmp_packets(path):
         yield "the photo's embedded XMP", packet
 
@@ -273,7 +334,7 @@ def _same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 def _orientation(path: str | os.PathLike[str]) -> int:
     try:
-        with Image.open(path) as image:
+        with open_regular(path) as handle, Image.open(handle) as image:
             return int(image.getexif().get(_ORIENTATION, 1))
     except (OSError, ValueError, SyntaxError):
         return 1
