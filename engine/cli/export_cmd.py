@@ -2,14 +2,17 @@
 (face regions written beside the original photos, opt-in).
 
 This module only turns arguments into engine calls and reports into text;
-the work lives in ``engine.export``.
+the work lives in ``engine.export``. When an error ends the work early, the
+problems met before it are still printed (to stderr) ahead of the error's
+one line, so that no failure hides another.
 """
 
 import argparse
 from pathlib import Path
 
 from engine.cli.common import add_command, open_catalog, stop_on_interrupt
-from engine.cli.output import ProgressBar, emit, emit_json
+from engine.cli.output import ProgressBar, emit, emit_json, warn
+from engine.errors import FaceAlbumError
 from engine.export.albums import (
     Action,
     ExportOptions,
@@ -21,6 +24,8 @@ from engine.export.albums import (
 )
 from engine.export.sidecars import SidecarReport, SidecarStyle, write_beside_originals
 from engine.progress import CancelToken
+
+MAX_LISTED = 20  # problems printed one per line; the rest are counted
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -72,9 +77,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     report = ExportReport()
     cancel = CancelToken()
     with stop_on_interrupt(cancel, "photo"), open_catalog(args) as catalog:
-        ProgressBar(unit="photos").drive(
-            export_albums(catalog, options, cancel=cancel, report=report)
-        )
+        try:
+            ProgressBar(unit="photos").drive(
+                export_albums(catalog, options, cancel=cancel, report=report)
+            )
+        except FaceAlbumError:
+            _warn_problems(report.problems)
+            raise
     if args.json:
         emit_json(report.to_json())
     else:
@@ -92,13 +101,17 @@ def cmd_xmp(args: argparse.Namespace) -> int:
         if args.people:
             albums = plan_albums(catalog, ExportOptions(dest=Path(), people=tuple(args.people)))
             person_ids = [a.person_id for a in albums]
-        ProgressBar(unit="photos").drive(
-            write_beside_originals(
-                catalog, SidecarStyle(args.sidecar_name), person_ids,
-                confirmed_only=args.confirmed_only, dry_run=args.dry_run, cancel=cancel,
-                report=report,
+        try:
+            ProgressBar(unit="photos").drive(
+                write_beside_originals(
+                    catalog, SidecarStyle(args.sidecar_name), person_ids,
+                    confirmed_only=args.confirmed_only, dry_run=args.dry_run, cancel=cancel,
+                    report=report,
+                )
             )
-        )
+        except FaceAlbumError:
+            _warn_problems(report.problems)
+            raise
     if args.json:
         emit_json({"written": report.written, "unchanged": report.unchanged,
                    "problems": report.problems, "dry_run": args.dry_run})
@@ -106,8 +119,7 @@ def cmd_xmp(args: argparse.Namespace) -> int:
         verb = "would write" if args.dry_run else "wrote"
         emit(f"XMP sidecars: {verb} {len(report.written)}, {report.unchanged} already up to date, "
              f"{len(report.problems)} problems")
-        for problem in report.problems[:20]:
-            emit(f"  problem: {problem}")
+        _list_problems(report.problems)
     return 1 if report.problems else 0
 
 
@@ -124,11 +136,24 @@ def _print_export(report: ExportReport, options: ExportOptions) -> None:
         if options.xmp:
             emit(f"XMP sidecars: {report.sidecars_written} written, "
                  f"{report.sidecars_unchanged} already up to date.")
+    if report.stale_removed:
+        emit(f"Removed {report.stale_removed} unfinished files an interrupted export left.")
     if report.manifest:
         emit(f"Manifest: {report.manifest}")
-    for problem in report.problems[:20]:
-        emit(f"  problem: {problem}")
-    if len(report.problems) > 20:
-        emit(f"  ... and {len(report.problems) - 20} more")
+    _list_problems(report.problems)
     if report.cancelled:
         emit("Stopped. Run the same command again to add the rest.")
+
+
+def _list_problems(problems: list[str]) -> None:
+    for problem in problems[:MAX_LISTED]:
+        emit(f"  problem: {problem}")
+    if len(problems) > MAX_LISTED:
+        emit(f"  ... and {len(problems) - MAX_LISTED} more")
+
+
+def _warn_problems(problems: list[str]) -> None:
+    for problem in problems[:MAX_LISTED]:
+        warn(f"problem: {problem}")
+    if len(problems) > MAX_LISTED:
+        warn(f"... and {len(problems) - MAX_LISTED} more problems")

@@ -8,8 +8,14 @@ overwritten: a file already holding the same photo counts as exported (so a
 rerun adds only what is new) and a different file makes the new one take a
 numbered name (``a (2).jpg``). Copies are written to a temporary name and
 linked into place, so a stopped export never leaves half a photo under a
-real name. XMP sidecars beside the exported files carry every named face of
-the photo (see ``sidecars``). Originals are only ever read.
+real name; the temporary files a killed export left behind (ours by name,
+their process gone, see ``sidecars.is_stale_temp``) are removed by the next
+export into the same destination, and nothing else there is. Only regular
+files are copied: a pipe or a device swapped in for a photo is that photo's
+problem. XMP sidecars beside the exported files carry every named face of
+the photo (see ``sidecars``). A failure to write one file (a photo, a
+sidecar, the manifest) is a problem in the report, and the export goes on,
+so that no failure hides another. Originals are only ever read.
 """
 
 import csv
@@ -34,10 +40,13 @@ from engine.export.names import inside, safe_file_name, safe_name, with_suffix_n
 from engine.export.sidecars import (
     SidecarStyle,
     atomic_write,
+    is_stale_temp,
     photo_faces,
     sidecar_path,
+    temp_prefix,
     write_sidecar,
 )
+from engine.imageio import open_regular
 from engine.progress import CancelToken, Progress
 
 MANIFEST_STEM = "facealbum-export"
@@ -112,8 +121,9 @@ class ExportReport:
     sidecars_written: int = 0
     sidecars_unchanged: int = 0
     problems: list[str] = field(default_factory=list)
-    manifest: str | None = None
+    manifest: str | None = None  # written (or, in a dry run, to be written)
     cancelled: bool = False
+    stale_removed: int = 0  # temporary files of a killed export, removed
 
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -135,6 +145,7 @@ class ExportReport:
             "problems": self.problems,
             "manifest": self.manifest,
             "cancelled": self.cancelled,
+            "stale_removed": self.stale_removed,
             "items": [asdict(i) for i in self.items],
         }
 
@@ -181,6 +192,7 @@ def export_albums(
     yield Progress("export", 0, total)
     if not options.dry_run:
         _make_folder(dest)
+        report.stale_removed = _remove_stale_temps(dest)
     done = 0
     for album in albums:
         folder = _album_folder(dest, album.folder)
@@ -205,9 +217,12 @@ def export_albums(
             break
     if options.manifest is not None:
         path = dest / f"{MANIFEST_STEM}.{options.manifest}"
-        report.manifest = str(path)
-        if not options.dry_run:
-            atomic_write(path, _manifest(report.items, options.manifest))
+        try:
+            if not options.dry_run:
+                atomic_write(path, _manifest(report.items, options.manifest))
+            report.manifest = str(path)
+        except ExportError as exc:
+            report.problems.append(f"the manifest was not written: {exc}")
 
 
 # -- one photo ----------------------------------------------------------------
@@ -308,10 +323,11 @@ def _put(photo: Photo, target: Path, mode: LinkMode) -> bool:
 
 
 def _copy_no_clobber(source: str, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".facealbum-", suffix=".part", dir=target.parent)
-    os.close(fd)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=".part", dir=target.parent)
     try:
-        shutil.copy2(source, tmp)
+        with os.fdopen(fd, "wb") as out, open_regular(source) as original:
+            shutil.copyfileobj(original, out, 1 << 20)
+        shutil.copystat(source, tmp)
         try:
             os.link(tmp, target)  # atomic, and fails rather than replace
         except FileExistsError:
@@ -402,6 +418,29 @@ def _album_folder(dest: Path, name: str) -> Path:
 def _printable(path: str) -> str:
     """A path that any text format can hold, even if the name is not UTF-8."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _remove_stale_temps(dest: Path) -> int:
+    """Remove the temporary files killed exports left in ``dest`` and its
+    album folders (links are not followed); how many went."""
+    removed = 0
+    try:
+        albums = [Path(e.path) for e in os.scandir(dest) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return 0
+    for folder in [dest, *albums]:
+        try:
+            stale = [e.path for e in os.scandir(folder)
+                     if is_stale_temp(e.name) and e.is_file(follow_symlinks=False)]
+        except OSError:
+            continue
+        for path in stale:
+            try:
+                os.unlink(path)
+            except OSError:
+                continue  # gone already, or not ours to remove after all
+            removed += 1
+    return removed
 
 
 def _make_folder(folder: Path) -> None:
