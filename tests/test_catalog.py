@@ -147,3 +147,49 @@ def test_queued_regions_go_with_their_photo(tmp_path: Path) -> None:
         catalog.add_photo(root, b"a.jpg", size=2, mtime_ns=2, sha256="def", width=10,
                           height=10, status=PhotoStatus.OK)  # the file changed: a new row
         assert take_queued_regions(catalog) == {}
+
+
+def test_a_connection_keeps_seeing_what_other_processes_write_after_a_catalog_opens_beside_it(
+    tmp_path: Path,
+) -> None:
+    # Closing any descriptor of a file drops every POSIX lock the process holds
+    # on it. Opening a second catalog beside a long-lived one (the app's
+    # background reads) must not take the first one's locks: another process
+    # would then think itself the last user, delete the write-ahead log, and
+    # leave the first connection reading a deleted log for ever.
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.sqlite"
+    writer = (
+        "import sys\n"
+        "from engine.catalog import Catalog, PhotoStatus\n"
+        "cat = Catalog(sys.argv[1])\n"
+        "root = cat.root_id(sys.argv[2])\n"
+        "cat.add_photo(root, sys.argv[3].encode(), size=1, mtime_ns=1, sha256='s', width=1,\n"
+        "              height=1, status=PhotoStatus.OK)\n"
+        "print('written', flush=True)\n"
+        "sys.stdin.read()  # stays open, as a scan does, until told to stop\n"
+        "cat.close()\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+
+    def write(name: str) -> subprocess.Popen[str]:
+        child = subprocess.Popen(
+            [sys.executable, "-c", writer, str(path), str(tmp_path), name], cwd=repo,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert child.stdout is not None and child.stdout.readline() == "written\n"
+        return child
+
+    with Catalog(path) as first:
+        assert first.photos() == []
+        with Catalog(path) as beside:
+            beside.photos()
+        done = write("a.jpg")
+        done.communicate(timeout=120)  # closes: the last user, if the first lost its locks
+        running = write("b.jpg")
+        try:
+            assert sorted(p.display_path for p in first.photos()) == ["a.jpg", "b.jpg"]
+        finally:
+            running.communicate(timeout=120)

@@ -28,6 +28,7 @@ import os
 import shutil
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -63,10 +64,8 @@ class Catalog:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        _refuse_unknown_file(self.path)  # before SQLite touches it
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._conn, self._file = _connect(self.path)
         except OSError as exc:
             raise CatalogError(
                 f"cannot open the catalog {self.path}: {exc.strerror or exc}; "
@@ -87,10 +86,10 @@ class Catalog:
             self._conn.execute("PRAGMA synchronous = NORMAL")
             migrate(self._conn)
         except sqlite3.Error as exc:
-            self._conn.close()
+            self.close()
             raise catalog_failure(exc, self.path) from exc
         except BaseException:
-            self._conn.close()
+            self.close()
             raise
 
     def verify(self) -> None:
@@ -123,6 +122,8 @@ class Catalog:
 
     def close(self) -> None:
         self._conn.close()
+        _forget(self._file)
+        self._file = None
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the main file, so the file alone is the catalog."""
@@ -585,6 +586,51 @@ _OUR_TABLES = {"meta", "roots", "photos", "faces", "persons", "operations"}
 # Catalog files this process found whole with ``quick_check``, as (device,
 # inode, change time): other ``Catalog``s of an unchanged file skip the check.
 _VERIFIED: set[tuple[int, int, int]] = set()
+
+# Catalog files this process has a connection to, by (device, inode), with
+# how many. Reading such a file's header through a descriptor of our own
+# would, on closing it, drop the POSIX locks SQLite holds on the file for
+# every connection of the process; another process would then take itself
+# for the file's last user, delete the write-ahead log, and leave our
+# connections reading a deleted log that never shows new work again.
+_OPEN: dict[tuple[int, int], int] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _connect(path: Path) -> tuple[sqlite3.Connection, tuple[int, int] | None]:
+    """A connection to ``path``, and the file's key in ``_OPEN``.
+
+    A file the process has no connection to yet is checked first
+    (``_refuse_unknown_file``), before SQLite touches it.
+    """
+    with _OPEN_LOCK:
+        if _key(path) not in _OPEN:
+            _refuse_unknown_file(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        key = _key(path)  # SQLite has created a new file by now
+        if key is not None:
+            _OPEN[key] = _OPEN.get(key, 0) + 1
+        return conn, key
+
+
+def _forget(key: tuple[int, int] | None) -> None:
+    if key is None:
+        return
+    with _OPEN_LOCK:
+        left = _OPEN.get(key, 0) - 1
+        if left > 0:
+            _OPEN[key] = left
+        else:
+            _OPEN.pop(key, None)
+
+
+def _key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _refuse_unknown_file(path: Path) -> None:
