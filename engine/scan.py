@@ -50,7 +50,6 @@ from engine.catalog.scans import (
 )
 from engine.detect import DETECT_SIDE, find_faces, in_original
 from engine.errors import PhotoError, ScanError
-from engine.export.xmp import Region
 from engine.imageio import Decoded, content_hash, decode, is_photo_name, read_bytes
 from engine.models.base import Detection, Detector, Embedder
 from engine.models.registry import (
@@ -62,9 +61,10 @@ from engine.models.registry import (
 )
 from engine.people.importer import (
     MetadataRefusedError,
+    PhotoNames,
     import_queued,
     queue_regions,
-    read_regions,
+    read_names,
 )
 from engine.progress import CancelToken, Progress
 from engine.quality import face_quality
@@ -133,7 +133,7 @@ class _Result:
     decoded: Decoded | None = None
     problem: str | None = None
     moved_from: Photo | None = None
-    regions: list[Region] = field(default_factory=list)  # from the photo's metadata
+    names: PhotoNames = field(default_factory=PhotoNames)  # from the photo's metadata
     regions_problem: str | None = None  # why its metadata is not imported
     read_seconds: float = 0.0
     decode_seconds: float = 0.0
@@ -310,8 +310,11 @@ def _scan_locked(
                 summary.missing += 1
     if options.import_xmp:
         # Also after a stop: what was committed had its names queued, and
-        # waiting for the next scan would only delay them.
-        yield Progress("importing", 0, 0, _info(summary))
+        # waiting for the next scan would only delay them. A stopped scan says
+        # nothing more before its last report: a caller that stops reading
+        # at the first report after a cancel still sees where the scan ended.
+        if not summary.cancelled:
+            yield Progress("importing", 0, 0, _info(summary))
         summary.imported_names = import_queued(catalog).names
     summary.seconds = time.perf_counter() - start
     yield Progress("scanning", done, total, _info(summary))
@@ -494,7 +497,7 @@ def _read(
         if import_xmp and not job.reembed_only:
             size = (result.decoded.width, result.decoded.height)
             try:
-                result.regions = read_regions(os.fsdecode(path), size)
+                result.names = read_names(os.fsdecode(path), size)
             except MetadataRefusedError as exc:
                 result.regions_problem = str(exc)
     except PhotoError as exc:
@@ -674,7 +677,7 @@ class _Pipeline:
         if self.options.import_xmp:
             # Queued with the photo, in its transaction: a kill after this
             # commit leaves the names waiting for the next import, never lost.
-            queue_regions(self.catalog, photo_id, result.sha256, result.regions)
+            queue_regions(self.catalog, photo_id, result.sha256, result.names)
             if result.regions_problem is not None:
                 self.summary.problems += 1
                 self.summary.problem_list.append(

@@ -132,7 +132,7 @@ def test_a_scan_in_a_child_process_reports_progress_and_people_appear(
     with Catalog(catalog) as cat:
         assert len(cat.photos()) == DEMO_PHOTOS
         found = people.people(cat)
-    assert len(found) >= 4
+    assert len(found) >= 3  # Obama, Chirac, Paul Rudd; the two babies are seen once each
     runner.wait()
 
 
@@ -220,8 +220,9 @@ def test_a_child_killed_mid_scan_is_reported_with_its_exit_code_and_keeps_its_ph
     tmp_path: Path,
 ) -> None:
     catalog = tmp_path / "catalog.sqlite"
-    # The child waits after its 40th photo (32 are committed together), so
-    # the kill lands mid-scan however busy the machine is.
+    # The child waits after its 40th photo, so the kill lands mid-scan however
+    # busy the machine is. Photos are committed every 32 or every 2 s, whichever
+    # comes first, so by then at least one commit holds some of them.
     job = Job("Scanning demo", catalog, PausingScan(demo_scan(), pause_after=40))
 
     def kill_when_paused(report: Progress) -> None:
@@ -237,7 +238,7 @@ def test_a_child_killed_mid_scan_is_reported_with_its_exit_code_and_keeps_its_ph
     assert "exit code -9" in message and "SIGKILL" in message
     assert "What was done before it is kept" in message
     with Catalog(catalog) as cat:
-        assert 32 <= len(cat.photos()) <= 40
+        assert 0 < len(cat.photos()) <= 40
 
 
 def test_quitting_ends_a_child_that_does_not_stop_when_asked(

@@ -140,7 +140,7 @@ def test_a_new_user_scans_a_folder_on_a_worker_and_people_appear(
     assert "1 skipped" in window.banner.problems_button.text()
     problems = window.problems_model
     qtbot.waitUntil(lambda: problems.rowCount() == 1)  # read off the GUI thread
-    assert problems.index(0, 0).data() == "broken.jpg"
+    assert problems.index(0, 0).data() == str(folder / "broken.jpg")  # with its folder
     assert problems.index(0, 1).data()  # the reason is shown
     assert window.rescan_action.isEnabled()
 
@@ -241,6 +241,7 @@ def test_merging_selected_people_asks_first_and_shows_both(
     window = open_window(qtbot, clustered_demo, tmp_path)
     rudd, chirac = person_in(window, "paul_rudd_1.jpg"), person_in(window, "chirac_1.jpg")
     window.session.apply("Name", people.name_person, rudd, "Paul Rudd")
+    before = len(shown_names(window))
     page = window.people_page
     select(page.grid, [grid_index(window, chirac), grid_index(window, rudd)])
     assert page.merge_button.isEnabled()
@@ -259,23 +260,23 @@ def test_merging_selected_people_asks_first_and_shows_both(
     page.merge_button.click()
     assert window.session.catalog.person(chirac).merged_into == rudd  # into the named one
     assert "Paul Rudd" in shown and "Unnamed" in shown
-    assert len(shown_names(window)) == 3
+    assert len(shown_names(window)) == before - 1
 
 
 def test_dragging_one_person_onto_another_merges_them_after_confirmation(
     qtbot: QtBot, clustered_demo: Path, tmp_path: Path
 ) -> None:
     window = open_window(qtbot, clustered_demo, tmp_path)
-    baby, rudd = person_in(window, "baby_happy.jpg"), person_in(window, "paul_rudd_1.jpg")
+    chirac, rudd = person_in(window, "chirac_1.jpg"), person_in(window, "paul_rudd_1.jpg")
     grid = window.people_page.grid
     data = QMimeData()
-    data.setData(PERSON_MIME, str(baby).encode())
+    data.setData(PERSON_MIME, str(chirac).encode())
     target = grid.visualRect(grid_index(window, rudd)).center()
     drop = QDropEvent(target.toPointF(), Qt.DropAction.MoveAction, data,
                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     answer_dialog(lambda dialog: dialog.accept())
     grid.dropEvent(drop)
-    assert window.session.catalog.person(baby).merged_into == rudd
+    assert window.session.catalog.person(chirac).merged_into == rudd
 
 
 # -- correcting a person's faces ---------------------------------------------------------
@@ -502,22 +503,23 @@ def test_people_filters_and_search_show_the_right_people(
 ) -> None:
     window = open_window(qtbot, clustered_demo, tmp_path)
     obama, rudd = person_in(window, "obama_1.jpg"), person_in(window, "paul_rudd_1.jpg")
+    everyone = len(shown_names(window))
     window.session.apply("Name", people.name_person, obama, "Barack Obama")
     window.session.apply("Hide", people.hide_person, rudd, True)
     page = window.people_page
     buttons = {b.property("mode"): b for b in page.filters.buttons()}
 
-    assert len(shown_names(window)) == 3  # the hidden one is not in "All"
+    assert len(shown_names(window)) == everyone - 1  # the hidden one is not in "All"
     buttons["named"].click()
     assert shown_names(window) == ["Barack Obama"]
     buttons["unnamed"].click()
-    assert shown_names(window) == ["Unnamed", "Unnamed"]
+    assert shown_names(window) == ["Unnamed"] * (everyone - 2)
     buttons["hidden"].click()
     assert [grid_index(window, rudd).data(Role.ID)] == [rudd]
     buttons["all"].click()
     qtbot.keyClicks(page.search, "obam")
     assert shown_names(window) == ["Barack Obama"]
-    assert page.count_label.text() == "1 of 4"
+    assert page.count_label.text() == f"1 of {everyone}"
 
 
 def test_the_keyboard_opens_a_person_and_goes_back(
