@@ -31,12 +31,14 @@ from app.resources import app_icon, demo_album, icon
 from app.session import Session
 from app.settings import SettingsStore
 from app.views.export_dialog import ExportDialog
+from app.views.notice import Notice
 from app.views.people_page import PeoplePage
 from app.views.person_page import PersonPage
 from app.views.problems_dialog import ProblemsDialog
 from app.views.review_page import ReviewPage
 from app.views.scan_banner import ScanBanner
 from app.views.settings_dialog import SettingsDialog
+from app.views.shortcuts_dialog import ShortcutsDialog
 from app.views.welcome_page import WelcomePage
 from app.workers import Job
 from engine.progress import Progress
@@ -48,6 +50,8 @@ QToolButton#filterChip:checked { background: palette(highlight); color: palette(
                                  border-color: palette(highlight); }
 QFrame#scanBanner { background: palette(alternate-base); border: none;
                     border-bottom: 1px solid palette(mid); }
+QFrame#notice { background: palette(tool-tip-base); color: palette(tool-tip-text);
+                border: none; border-bottom: 1px solid palette(mid); }
 QFrame#reviewCard { background: palette(base); border: 1px solid palette(midlight);
                     border-radius: 14px; }
 QProgressBar { border: none; border-radius: 4px; background: palette(midlight); }
@@ -78,11 +82,13 @@ class MainWindow(QMainWindow):
         for page in (self.welcome, self.people_page, self.person_page, self.review_page):
             self.stack.addWidget(page)
         self.banner = ScanBanner()
+        self.notice = Notice()
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.banner)
+        column.addWidget(self.notice)
         column.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
@@ -101,11 +107,19 @@ class MainWindow(QMainWindow):
         self.review_page.back.connect(self.show_people)
         self.banner.show_problems.connect(self.show_problems)
         session.error.connect(self.show_error)
+        session.notice.connect(self.notice.tell)
+        self.notice.undo.connect(session.undo)
+        self.notice.redo.connect(session.redo)
+        # Any job (an export too) disables scanning while it runs, and enables
+        # it again once it has ended.
+        session.job_started.connect(lambda _job: self.update_actions())
+        session.job_ended.connect(self.update_actions)
         session.changed.connect(self.update_actions)
         self.people_model.refreshed.connect(self.update_actions)
         self.problems_model.refreshed.connect(self.update_actions)
         self.history.refreshed.connect(self.update_actions)
         self.stack.currentChanged.connect(lambda _i: self.update_actions())
+        self._problems_seen = 0
 
         has_photos = bool(session.catalog.roots())
         self.stack.setCurrentWidget(self.people_page if has_photos else self.welcome)
@@ -146,9 +160,9 @@ class MainWindow(QMainWindow):
                                       QKeySequence.StandardKey.Preferences,
                                       "Device, face model, strictness, catalog")
         self.quit_action = action("", "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.undo_action = action("undo", "&Undo", self.session.undo,
+        self.undo_action = action("undo", "&Undo", self.undo_latest,
                                   QKeySequence.StandardKey.Undo)
-        self.redo_action = action("redo", "&Redo", self.session.redo,
+        self.redo_action = action("redo", "&Redo", self.redo_latest,
                                   [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.people_action = action("people", "&People", self.show_people,
                                     QKeySequence("Ctrl+1"), "Everyone found (Ctrl+1)")
@@ -157,6 +171,9 @@ class MainWindow(QMainWindow):
                                     "Answer \u201cIs this Anna?\u201d for faces that may be "
                                     "someone you named (Ctrl+2)")
         self.back_action = action("back", "&Back", self.show_people, QKeySequence("Alt+Left"))
+        self.shortcuts_action = action("", "&Keyboard Shortcuts", self.show_shortcuts,
+                                       [QKeySequence("Ctrl+/"), QKeySequence(Qt.Key.Key_F1)],
+                                       "Every key the app knows, page by page (F1)")
         self.about_action = action("", f"&About {APP_TITLE}", self.show_about)
 
     def _make_menus(self) -> None:
@@ -179,6 +196,8 @@ class MainWindow(QMainWindow):
         for a in (self.people_action, self.review_action, self.back_action):
             view_menu.addAction(a)
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.about_action)
 
     def _make_toolbar(self) -> None:
@@ -220,6 +239,12 @@ class MainWindow(QMainWindow):
         self.people_action.setEnabled(has_photos)
         self.review_action.setEnabled(self.people_model.rowCount() > 0)
 
+    def undo_latest(self) -> None:
+        self.session.undo()  # not connected directly: ``triggered`` passes a bool
+
+    def redo_latest(self) -> None:
+        self.session.redo()
+
     # -- navigation --------------------------------------------------------------------
 
     def show_people(self) -> None:
@@ -249,14 +274,28 @@ class MainWindow(QMainWindow):
     def scan_again(self) -> None:
         folders = [Path(p.decode(errors="surrogateescape")) for _, p in
                    self.session.catalog.roots()]
-        if folders:
-            self.scan(folders)
+        present = [f for f in folders if f.is_dir()]
+        if present:
+            self.scan(present)
+        if len(present) < len(folders):
+            gone = ", ".join(str(f) for f in folders if f not in present)
+            self.show_error("Scan Again", (
+                f"{gone} cannot be opened now (moved, renamed, or on a drive that is not "
+                "connected), so it was not scanned; its photos and people are kept. Connect "
+                "the drive and scan again"))
 
     def scan(self, folders: list[Path]) -> Job | None:
         """Scan folders on a worker thread; people appear while it runs."""
         if self.session.busy():
             self.show_error("Scan", "A scan is already running. Wait for it to finish, or "
                             "cancel it, then start this one.")
+            return None
+        missing = [f for f in folders if not f.is_dir()]
+        if missing:
+            self.show_error("Scan", (
+                f"{missing[0]} is not a folder that can be opened now: it may have been moved, "
+                "renamed or be on a drive that is not connected. Connect the drive, or choose "
+                "the folder again with File > Add Photo Folder"))
             return None
         settings = self.session.settings
         if len(folders) == 1:
@@ -274,18 +313,27 @@ class MainWindow(QMainWindow):
     def _follow(self, job: Job) -> None:
         """Show a scan or re-grouping in the banner; refresh people as they come."""
         self.banner.follow(job)
+        self._problems_seen = 0
         job.progressed.connect(self._scan_progressed)
         job.ended.connect(self.update_actions)
 
     def _scan_progressed(self, report: Progress) -> None:
         if report.info.get(PEOPLE_CHANGED):
             self.session.announce_change()
+        problems = report.info.get("problems")
+        if isinstance(problems, int) and problems != self._problems_seen:
+            # Skipped files are in the catalog as soon as the scan reports
+            # them: the list and File > Skipped Files follow now, not only at
+            # the end (nor only when people change).
+            self._problems_seen = problems
+            self.problems_model.refresh()
 
     def show_export(self) -> None:
         dialog = ExportDialog(self.session, self.people_model, parent=self)
         dialog.exec()
 
     def show_problems(self) -> None:
+        self.problems_model.refresh()  # another program may have scanned meanwhile
         dialog = ProblemsDialog(self.problems_model, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # closed: stop following reads
         dialog.exec()
@@ -312,6 +360,11 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Warning, title, _sentence(message), parent=self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # not exec(): a worker's error must not stop the event loop
+
+    def show_shortcuts(self) -> None:
+        dialog = ShortcutsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def show_about(self) -> None:
         QMessageBox.about(

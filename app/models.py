@@ -15,10 +15,11 @@ lazily: a row shows a placeholder until its thumbnail is ready, then repaints.
 """
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -32,6 +33,7 @@ from PySide6.QtCore import (
     Signal,
 )
 
+from app.describe import describe_operation
 from app.images import ImageCache, crop_key, thumb_key
 from app.session import Session
 from engine import people
@@ -160,14 +162,26 @@ class PeopleModel(_ImageListModel):
         self._summaries: dict[int, PersonSummary] = {}  # made when first asked for
         self._covers: dict[int, tuple[Face, Photo] | None] = {}  # resolved so far
         self.unassigned = 0
+        # Newest photo time (ns) per person, read only once a view sorts by it.
+        self.latest: dict[int, int] = {}
+        self.wants_dates = False
         session.changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
-        self._reader.read(_read_people)
+        dates = self.wants_dates
+        self._reader.read(lambda cat: _read_people(cat, dates))
+
+    def want_dates(self) -> None:
+        """Read each person's newest photo time too, from now on (sorting by it)."""
+        if not self.wants_dates:
+            self.wants_dates = True
+            self.refresh()
 
     def _apply(self, data: "_People") -> None:
         self.unassigned = data.unassigned
+        if data.latest is not None:
+            self.latest = data.latest
         same_rows = data.ids == self._ids
         if not same_rows:
             self.beginResetModel()
@@ -308,9 +322,14 @@ class PeopleModel(_ImageListModel):
 
 
 class PeopleFilter(QSortFilterProxyModel):
-    """Shows all, named, unnamed or hidden people whose name contains a text."""
+    """Shows all, named, unnamed or hidden people whose name contains a text,
+    in the order chosen (``SORTS``)."""
 
     MODES = ("all", "named", "unnamed", "hidden")
+    # Each order, and its words; "photos" is the engine's own (largest first).
+    SORTS: ClassVar[dict[str, str]] = {
+        "photos": "Most photos", "name": "Name", "recent": "Most recent photo",
+    }
 
     def __init__(self, source: PeopleModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -318,6 +337,30 @@ class PeopleFilter(QSortFilterProxyModel):
         self.setSourceModel(source)
         self.mode = "all"
         self.text = ""
+        self.order = "photos"
+
+    def set_order(self, order: str) -> None:
+        self.order = order if order in self.SORTS else "photos"
+        if self.order == "recent":
+            self.people.want_dates()
+        if self.order == "photos":
+            self.sort(-1)  # the model's own order
+        else:
+            self.invalidate()
+            self.sort(0)
+
+    def lessThan(self, left: _Index, right: _Index) -> bool:  # noqa: N802
+        a, b = self.people.row_at(left.row()), self.people.row_at(right.row())
+        if self.order == "name":
+            if bool(a.name) != bool(b.name):
+                return bool(a.name)  # named people first
+            if a.name and b.name and a.name.casefold() != b.name.casefold():
+                return a.name.casefold() < b.name.casefold()
+        elif self.order == "recent":
+            ta, tb = self.people.latest.get(a.id, -1), self.people.latest.get(b.id, -1)
+            if ta != tb:
+                return ta > tb
+        return left.row() < right.row()  # then the model's order: largest first
 
     def set_mode(self, mode: str) -> None:
         self.beginFilterChange()
@@ -453,13 +496,28 @@ class _People:
     ids: list[int]
     row_of: dict[int, int]
     unassigned: int
+    latest: dict[int, int] | None  # newest photo time per person, when asked for
 
 
-def _read_people(cat: Catalog) -> _People:
+def _read_people(cat: Catalog, dates: bool = False) -> _People:
     rows = people.people_rows(cat, include_hidden=True)  # largest first
     ids = [r.id for r in rows]
     return _People(rows, ids, {pid: row for row, pid in enumerate(ids)},
-                   people.unassigned_count(cat))
+                   people.unassigned_count(cat), _newest_photos(cat) if dates else None)
+
+
+def _newest_photos(cat: Catalog) -> dict[int, int]:
+    """The modification time of each person's newest photo (the catalog keeps no
+    other date of a photo)."""
+    when = {p.id: p.mtime_ns for p in cat.photos(status=PhotoStatus.OK)}
+    latest: dict[int, int] = {}
+    for face in cat.faces():
+        if face.person_id is None or face.state is not FaceState.FACE:
+            continue
+        t = when.get(face.photo_id)
+        if t is not None and t > latest.get(face.person_id, -1):
+            latest[face.person_id] = t
+    return latest
 
 
 def _read_faces(
@@ -494,11 +552,11 @@ def _read_problems(cat: Catalog) -> list[Photo]:
 
 
 def _read_history(cat: Catalog) -> tuple[str | None, str | None]:
-    return _summary(people.next_undo(cat)), _summary(people.next_redo(cat))
+    return _summary(cat, people.next_undo(cat)), _summary(cat, people.next_redo(cat))
 
 
-def _summary(operation: Operation | None) -> str | None:
-    return operation.summary if operation is not None else None
+def _summary(cat: Catalog, operation: Operation | None) -> str | None:
+    return describe_operation(cat, operation) if operation is not None else None
 
 
 def _rows_by_key(keys: Iterable[str | None]) -> dict[str, list[int]]:
@@ -622,8 +680,8 @@ class ProblemsModel(QAbstractTableModel):
                                                 Qt.ItemDataRole.ToolTipRole):
             return None
         photo = self._photos[index.row()]
-        if index.column() == 0:
-            return photo.path if role == Qt.ItemDataRole.ToolTipRole else photo.display_path
+        if index.column() == 0:  # the folder too: the same name is often in many
+            return os.path.join(photo.root, photo.relpath).decode("utf-8", errors="replace")
         return photo.problem or "unknown"
 
     def headerData(  # noqa: N802

@@ -4,9 +4,12 @@
 through which a user's decision reaches the engine: ``session.apply`` calls an
 engine operation, turns a ``FaceAlbumError`` into the ``error`` signal (the
 window shows it as a dialog) and announces ``changed`` so every item model re-
-reads what it shows. It holds no domain state: what people exist, who is in
-them and what can be undone is always asked of the engine. It never writes to
-the catalog except through an engine operation.
+reads what it shows. After every operation it applies, and after Undo and
+Redo, it says what happened in words (``notice``: the window shows it with an
+Undo or Redo button that acts on that operation alone). It holds no domain
+state: what people exist, who is in them and what can be undone is always
+asked of the engine. It never writes to the catalog except through an engine
+operation.
 """
 
 import logging
@@ -16,11 +19,12 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
+from app.describe import describe_operation
 from app.images import ImageCache
 from app.settings import Settings
 from app.workers import Job, Runner, Work
 from engine import people
-from engine.catalog import Catalog
+from engine.catalog import Catalog, Operation
 from engine.errors import FaceAlbumError
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,10 @@ class Session(QObject):
     changed = Signal()  # people, faces or names may differ: re-read
     error = Signal(str, str)  # title, message (what happened, what to do)
     job_started = Signal(object)  # Job
+    job_ended = Signal()  # a job has ended and ``busy`` no longer counts it
+    # What an operation, Undo or Redo just did: (text, "undo" or "redo": what
+    # the notice's button offers, the id of the operation it acts on).
+    notice = Signal(str, str, int)
 
     def __init__(
         self, catalog_path: Path, settings: Settings, runner: Runner, images: ImageCache
@@ -71,18 +79,58 @@ class Session(QObject):
 
     def _run(self, title: str, operation: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
         try:
+            latest = people.next_undo(self.catalog)
             result = operation(self.catalog, *args)
+            logged = people.next_undo(self.catalog)
         except FaceAlbumError as exc:
             self.error.emit(title, str(exc))
             return False, None
+        if logged is not None and (latest is None or logged.id != latest.id):
+            self._tell("", logged, "undo")
         self.announce_change()
         return True, result
 
-    def undo(self) -> None:
-        self.apply("Undo", people.undo)
+    def undo(self, operation_id: int | None = None) -> None:
+        """Take back the latest operation; given ``operation_id``, only if it is that one."""
+        self._step("Undo", people.next_undo, people.undo, operation_id, "Undone: ", "redo")
 
-    def redo(self) -> None:
-        self.apply("Redo", people.redo)
+    def redo(self, operation_id: int | None = None) -> None:
+        """Do again the operation undone last; given ``operation_id``, only if it is that one."""
+        self._step("Redo", people.next_redo, people.redo, operation_id, "Redone: ", "undo")
+
+    def _step(
+        self, title: str, peek: Callable[[Catalog], Operation | None],
+        step: Callable[[Catalog], Operation | None], operation_id: int | None,
+        prefix: str, offer: str,
+    ) -> None:
+        try:
+            pending = peek(self.catalog)
+            if pending is None:
+                self.error.emit(title, f"there is nothing to {title.lower()}")
+                return
+            if operation_id is not None and pending.id != operation_id:
+                self.error.emit(title, (
+                    f"that change can no longer be {'undone' if title == 'Undo' else 'redone'} "
+                    f"on its own: {describe_operation(self.catalog, pending)} came after it. "
+                    f"The Edit menu says what {title} would do now"))
+                return
+            done = step(self.catalog)
+        except FaceAlbumError as exc:
+            self.error.emit(title, str(exc))
+            return
+        if done is not None:
+            self._tell(prefix, done, offer)
+        self.announce_change()
+
+    def _tell(self, prefix: str, op: Operation, offer: str) -> None:
+        try:
+            text = describe_operation(self.catalog, op)
+        except FaceAlbumError as exc:  # the change is made; only its words are missing
+            log.info("cannot describe operation %d: %s", op.id, exc)
+            text = "Done" if not prefix else prefix.rstrip(": ")
+        else:
+            text = f"{prefix}{text[:1].lower() + text[1:] if prefix else text}"
+        self.notice.emit(text, offer, op.id)
 
     # -- long work ------------------------------------------------------------------
 
@@ -100,8 +148,11 @@ class Session(QObject):
         """
         job = Job(title, self.catalog_path, work)
         job.failed.connect(lambda message: self.error.emit(title, message))
-        job.ended.connect(self.announce_change)
+        # Let the job go before anyone re-reads: views that ask ``busy`` while
+        # handling ``changed`` must hear that nothing runs any more.
         job.ended.connect(lambda: self.jobs.remove(job) if job in self.jobs else None)
+        job.ended.connect(self.announce_change)
+        job.ended.connect(self.job_ended)
         if prepare is not None:
             prepare(job)
         self.jobs.append(job)

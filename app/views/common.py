@@ -8,7 +8,16 @@ reads the catalog.
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+)
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -236,7 +245,44 @@ def icon_grid(
         else QAbstractItemView.SelectionMode.SingleSelection
     )
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    spread_tiles(view, delegate)
     return view
+
+
+class _TileSpreader(QObject):
+    """Widens a grid's cells so its columns fill the view's width."""
+
+    def __init__(self, view: QListView, delegate: TileDelegate) -> None:
+        super().__init__(view)
+        self.view = view
+        self.delegate = delegate
+        view.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Resize:
+            self.spread()
+        return False
+
+    def spread(self) -> None:
+        option = QStyleOptionViewItem()
+        option.initFrom(self.view)
+        tile = self.delegate.sizeHint(option, QModelIndex())
+        gap = 2 * self.view.spacing()
+        # Qt keeps the view's spacing free at the end of a row, and room for a
+        # scroll bar that may yet appear.
+        width = self.view.viewport().width() - gap - 1
+        if not self.view.verticalScrollBar().isVisible():
+            width -= self.view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        columns = max(1, width // (tile.width() + gap))
+        cell = QSize(max(tile.width() + gap, width // columns), tile.height() + gap)
+        if self.view.gridSize() != cell:
+            self.view.setGridSize(cell)
+
+
+def spread_tiles(view: QListView, delegate: TileDelegate) -> None:
+    """Lay a grid's tiles out across the whole width: without this the columns
+    keep their natural width and up to a tile's width stays empty at the right."""
+    _TileSpreader(view, delegate).spread()
 
 
 def heading(text: str, scale: float = 1.6) -> QLabel:

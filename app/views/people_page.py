@@ -1,4 +1,7 @@
-"""The people grid: everyone found, largest first, to open, name, merge or hide.
+"""The people grid: everyone found, to open, name, merge or hide.
+
+People are listed with the most photos first, or by name, or by their most
+recent photo. A filter or search that leaves nobody says so and why.
 
 Naming happens in place (double-click on the name, or F2) with completion from
 the names already given; typing a name someone else already has offers to
@@ -13,6 +16,7 @@ from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, 
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -130,6 +134,11 @@ class PeoplePage(QWidget):
             if mode == "all":
                 button.setChecked(True)
         bar.addStretch(1)
+        self.sort_box = QComboBox()
+        for order, label in PeopleFilter.SORTS.items():
+            self.sort_box.addItem(label, order)
+        self.sort_box.setToolTip("The order people are listed in")
+        bar.addWidget(self.sort_box)
         self.unassigned_button = QPushButton(icon("face"), "")
         self.unassigned_button.setToolTip("Faces found that belong to nobody yet: sort them out")
         bar.addWidget(self.unassigned_button)
@@ -179,6 +188,8 @@ class PeoplePage(QWidget):
 
         self.filters.buttonClicked.connect(lambda b: self._set_mode(str(b.property("mode"))))
         self.search.textChanged.connect(self._search)
+        self.sort_box.currentIndexChanged.connect(
+            lambda _i: self.proxy.set_order(str(self.sort_box.currentData())))
         self.grid.activated.connect(self._activated)
         self.grid.merge_dropped.connect(self.merge)
         self.grid.customContextMenuRequested.connect(self._context_menu)
@@ -314,11 +325,8 @@ class PeoplePage(QWidget):
         unassigned = self.model.unassigned
         self.unassigned_button.setText(f"Faces without a person ({unassigned})")
         self.unassigned_button.setVisible(unassigned > 0)
-        if total == 0:
-            self._say_why_empty()
-            self.stack.setCurrentWidget(self.empty)
-        else:
-            self.stack.setCurrentWidget(self.grid)
+        self._say_why_empty()
+        self.stack.setCurrentWidget(self.empty if shown == 0 else self.grid)
         self._selection_changed()
 
     def _job_started(self, job: Job) -> None:
@@ -326,7 +334,16 @@ class PeoplePage(QWidget):
         job.ended.connect(self._say_why_empty)  # after the session has let it go
 
     def _say_why_empty(self) -> None:
-        title, text = _SCANNING_EMPTY if self.session.busy() else _IDLE_EMPTY
+        if self.model.rowCount() == 0 or self.proxy.rowCount() > 0:
+            title, text = _SCANNING_EMPTY if self.session.busy() else _IDLE_EMPTY
+        elif self.proxy.text:
+            title = f"Nobody named \u201c{self.search.text().strip()}\u201d"
+            text = ("Only named people are searched. Clear the search, or look among the "
+                    "unnamed people and give them a name.")
+            if self.proxy.mode == "hidden":
+                text = "Nobody hidden has this name. " + text
+        else:
+            title, text = _FILTER_EMPTY[self.proxy.mode]
         self.empty.title.setText(title)
         self.empty.text.setText(text)
 
@@ -336,6 +353,16 @@ _IDLE_EMPTY = (
     "People appear here as faces are found. Choose a folder of photos, "
     "or open the demo album, to begin.",
 )
+_FILTER_EMPTY = {
+    "all": ("Everyone is hidden", "Hidden people are under the Hidden filter, where they "
+            "can be shown again."),
+    "named": ("Nobody has a name yet", "Double-click the name under a face, or press F2, "
+              "to name someone."),
+    "unnamed": ("Everyone has a name", "People found in new photos appear here until you "
+                "name them."),
+    "hidden": ("Nobody is hidden", "People you hide (Ctrl+H) wait here, out of the way of "
+               "the others, and can be shown again."),
+}
 _SCANNING_EMPTY = (
     "Looking for people…",
     "People appear here as they are found, a few at a time while the scan goes on.",

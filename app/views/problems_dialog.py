@@ -1,7 +1,9 @@
 """The files a scan skipped, each with the reason it could not be read.
 
 It shows the ``ProblemsModel``, which reads the catalog off the GUI thread;
-the count in the heading follows the model as its reads arrive. It only
+the count in the heading follows the model as its reads arrive (while the
+first read runs it says so, rather than "0 files"). Each file is shown with
+its folder. It only
 reads: it never retries, moves or deletes a file.
 """
 
@@ -46,8 +48,12 @@ class ProblemsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         model.modelReset.connect(self._count)
+        model.refreshed.connect(self._count)
         self._count()
 
     def _count(self) -> None:
         count = self.model.rowCount()
+        if self.model.loading and count == 0:
+            self.heading.setText("Reading the list of skipped files…")
+            return
         self.heading.setText(f"{count} file{'s' if count != 1 else ''} could not be read")

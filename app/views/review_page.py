@@ -2,8 +2,10 @@
 
 Yes (Y), No (N) and Skip (Right arrow) answer and move on; Left arrow goes
 back to the previous question. Yes confirms the faces for the person, No
-rejects them forever; both are engine operations, so Ctrl+Z takes one back.
-The suggestions themselves come from the engine (``people.suggest``). The page
+rejects them forever; both are engine operations, and the notice after each
+answer has Undo on it for that answer. Opened without a person, the page
+starts on the first person who has something to review. The suggestions
+themselves come from the engine (``people.suggest``). The page
 never ranks faces itself, and never reads the catalog on the GUI thread: the
 suggestions, and the faces each question shows, are read by a
 ``CatalogReader`` and shown when they arrive.
@@ -12,7 +14,7 @@ suggestions, and the faces each question shows, are read by a
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -33,6 +35,7 @@ from app.views.common import SPACING, EmptyState, heading, muted, round_pixmap
 from engine import people
 from engine.catalog import Catalog, Face, Photo
 from engine.errors import NotFoundError
+from engine.people import PersonSummary
 
 EXAMPLES = 4  # faces of the person shown beside the question
 SHOWN = 6  # faces of one suggestion shown at most
@@ -166,15 +169,28 @@ class ReviewPage(QWidget):
         self.skip_button.clicked.connect(self.skip)
         self.person_box.activated.connect(
             lambda i: self.review(int(self.person_box.itemData(i))))
-        session.images.ready.connect(lambda _key: self._show_faces() if self.isVisible() else None)
+        session.images.ready.connect(self._image_ready)
+        # Counts and names in the chooser follow the people as answers change them.
+        people_model.refreshed.connect(self._people_refreshed)
 
     # -- reviewing -----------------------------------------------------------------
 
     def review(self, person_id: int | None = None) -> None:
-        """Start on a person's suggestions (the first named person by default)."""
+        """Start on a person's suggestions; without one, on the first person in the
+        chooser's order who has any (named people first)."""
         self._fill_people()
-        if person_id is None and self.person_box.count():
-            person_id = int(self.person_box.itemData(0))
+        if person_id is None:
+            order = [int(self.person_box.itemData(i)) for i in range(self.person_box.count())]
+            self.person_id = None
+            self.suggestions = []
+            self.position = self.answered = 0
+            self.loading = bool(order)
+            self._show()
+            self.setFocus()
+            if order:
+                self._suggestion_reader.read(
+                    lambda cat: (None, *_first_with_suggestions(cat, order)))
+            return
         self.person_id = person_id
         found = self.person_box.findData(person_id)
         if found >= 0:
@@ -186,10 +202,18 @@ class ReviewPage(QWidget):
         self._show()
         self.setFocus()
         if person_id:
-            self._suggestion_reader.read(lambda cat: (person_id, _suggestions(cat, person_id)))
+            self._suggestion_reader.read(
+                lambda cat: (person_id, person_id, _suggestions(cat, person_id)))
 
-    def _suggestions_read(self, data: tuple[int, list[Any]]) -> None:
-        person_id, suggestions = data
+    def _suggestions_read(self, data: tuple[int | None, int | None, list[Any]]) -> None:
+        asked, person_id, suggestions = data
+        if asked != self.person_id or not self.loading:
+            return  # another person was chosen since; their read comes next
+        if asked is None:  # the first person with suggestions
+            self.person_id = person_id
+            found = self.person_box.findData(person_id)
+            if found >= 0:
+                self.person_box.setCurrentIndex(found)
         if person_id != self.person_id:
             return  # another person was chosen since; their read comes next
         self.loading = False
@@ -232,16 +256,39 @@ class ReviewPage(QWidget):
     # -- drawing ---------------------------------------------------------------------
 
     def _fill_people(self) -> None:
+        """Named people, then unnamed ones, each with their face (unnamed people
+        look alike in words: their face tells them apart)."""
         self.person_box.clear()
-        for person_id in self.people_model.person_ids():
-            summary = self.people_model.summary(person_id)
-            if summary is not None and summary.name and not summary.hidden:
-                self.person_box.addItem(summary.name, person_id)
-        for person_id in self.people_model.person_ids():
-            summary = self.people_model.summary(person_id)
-            if summary is not None and not summary.name and not summary.hidden:
-                self.person_box.addItem(f"Unnamed ({count_text(summary.photo_count, 'photo')})",
-                                        person_id)
+        for named in (True, False):
+            for person_id in self.people_model.person_ids():
+                summary = self.people_model.summary(person_id)
+                if summary is None or summary.hidden or bool(summary.name) != named:
+                    continue
+                self.person_box.addItem(self._face_icon(person_id), _label(summary), person_id)
+
+    def _face_icon(self, person_id: int) -> QIcon:
+        cover = self.people_model.cover(person_id)
+        pixmap = (self.session.images.face_crop(cover[1], cover[0].box, CROP_SIZE)
+                  if cover is not None else None)
+        return QIcon(round_pixmap(pixmap, 24, self.palette()))
+
+    def _people_refreshed(self) -> None:
+        if not self.isVisible():
+            return  # opening the page fills the chooser afresh
+        current = self.person_id
+        self._fill_people()
+        found = self.person_box.findData(current)
+        if found >= 0:
+            self.person_box.setCurrentIndex(found)
+        if self.current() is not None:
+            self._show()
+
+    def _image_ready(self, _key: str) -> None:
+        if not self.isVisible():
+            return
+        for i in range(self.person_box.count()):
+            self.person_box.setItemIcon(i, self._face_icon(int(self.person_box.itemData(i))))
+        self._show_faces()
 
     def _show(self) -> None:
         suggestion = self.current()
@@ -254,7 +301,13 @@ class ReviewPage(QWidget):
                 self.empty.title.setText("All done")
                 self.empty.text.setText(
                     f"You answered {self.answered} of {len(self.suggestions)} suggestions. "
-                    "Ctrl+Z takes back the last answer.")
+                    "Undo on the note at the top takes back the answer it names; "
+                    "Edit > Undo takes back the latest change made anywhere.")
+            elif self.person_id is None:
+                self.empty.title.setText("Nothing to review")
+                self.empty.text.setText(
+                    "Nobody has suggestions right now. Name more people, or scan more "
+                    "photos, and come back.")
             else:
                 self.empty.title.setText("Nothing to review")
                 self.empty.text.setText(
@@ -263,10 +316,15 @@ class ReviewPage(QWidget):
             return
         self.stack.setCurrentWidget(self.card)
         summary = self.people_model.summary(self.person_id) if self.person_id else None
-        name = summary.name if summary is not None and summary.name else "this person"
         count = len(suggestion.face_ids)
-        self.question.setText(f"Is this {name}?" if count == 1 else f"Are these {name}?")
-        self.known_name.setText(name)
+        if summary is not None and summary.name:
+            name = summary.name
+            self.question.setText(f"Is this {name}?" if count == 1 else f"Are these {name}?")
+            self.known_name.setText(name)
+        else:  # nobody to name: compare with the faces on the left
+            self.question.setText("Is this the same person?" if count == 1
+                                  else "Are these the same person?")
+            self.known_name.setText(_label(summary) if summary is not None else "")
         self.hint.setText(
             "One face." if count == 1 else f"A group of {count} faces that look alike"
             f"{f' (first {SHOWN} shown)' if count > SHOWN else ''}."
@@ -312,6 +370,19 @@ class ReviewPage(QWidget):
                     pixmap = images.face_crop(photo, face.box, CROP_SIZE)
                     label.setPixmap(round_pixmap(pixmap, side, palette))
                     label.setToolTip(photo.display_path)
+
+
+def _label(summary: PersonSummary) -> str:
+    return summary.name or f"Unnamed \u00b7 {count_text(summary.photo_count, 'photo')}"
+
+
+def _first_with_suggestions(cat: Catalog, order: list[int]) -> tuple[int | None, list[Any]]:
+    """The first of ``order`` with something to review, and their suggestions."""
+    for person_id in order:
+        found = _suggestions(cat, person_id)
+        if found:
+            return person_id, found
+    return None, []
 
 
 def _suggestions(cat: Catalog, person_id: int) -> list[Any]:

@@ -2,7 +2,9 @@
 
 It listens to a ``Job``'s signals and never blocks: every update is a label
 and a progress bar. When the job ends it says what happened, offers the list
-of skipped files, and can be closed.
+of skipped files, and can be closed. It tells apart a scan that found no new
+photos, one whose photos hold no faces, and one that found faces; a stopped
+scan says how far it got.
 """
 
 import time
@@ -65,6 +67,10 @@ class ScanBanner(QFrame):
         self._stage = ""
         self._start_done = 0
         self._faces: int | None = None
+        # Scanning reports of the folders finished so far, and of the one now:
+        # (photos read, photos to read, faces found).
+        self._scanned = (0, 0, 0)
+        self._folder: tuple[int, int, int] | None = None
         self.cancel_button.clicked.connect(self._cancel)
         self.close_button.clicked.connect(self.hide)
         self.problems_button.clicked.connect(self.show_problems.emit)
@@ -74,6 +80,7 @@ class ScanBanner(QFrame):
         self.job = job
         self._stage = ""
         self._faces = None
+        self._scanned, self._folder = (0, 0, 0), None
         self.title.setText(job.title)
         self.detail.setText("Starting…")
         self.bar.setRange(0, 0)
@@ -88,6 +95,11 @@ class ScanBanner(QFrame):
         self.show()
 
     def update_progress(self, report: Progress) -> None:
+        if report.stage == "listing":  # the next folder begins
+            self._end_folder()
+        elif report.stage == "scanning":
+            faces = report.info.get("faces")
+            self._folder = (report.done, report.total, faces if isinstance(faces, int) else 0)
         if report.stage != self._stage:
             self._stage = report.stage
             self._started = time.perf_counter()
@@ -136,19 +148,43 @@ class ScanBanner(QFrame):
             self.cancel_button.setEnabled(False)
             self.detail.setText("Stopping after the current photo…")
 
+    def _end_folder(self) -> None:
+        if self._folder is not None:
+            self._scanned = tuple(a + b for a, b in zip(self._scanned, self._folder, strict=True))  # type: ignore[assignment]
+            self._folder = None
+
     def _finished(self, outcome: JobOutcome) -> None:
         self.cancel_button.hide()
         self.close_button.show()
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if outcome is JobOutcome.SUCCEEDED else 0)
+        scanned = self._faces is not None or self._folder is not None
+        self._end_folder()
+        done, total, faces = self._scanned
         if outcome is JobOutcome.SUCCEEDED:
             self.title.setText("Done")
-            faces = self._faces
-            self.detail.setText(f"{self.job.title if self.job else ''} finished"
-                                f"{f': {faces:,} faces found' if faces is not None else ''}.")
+            if not scanned:  # not a scan: a re-grouping
+                self.detail.setText(f"{self.job.title if self.job else 'The work'} finished.")
+            elif total == 0:
+                self.detail.setText("No new or changed photos since the last scan; "
+                                    "nothing needed reading.")
+            elif faces == 0:
+                self.detail.setText(f"{_photos(total)} read; no faces in "
+                                    f"{'it' if total == 1 else 'them'}.")
+            else:
+                self.detail.setText(f"{_photos(total)} read: {faces:,} "
+                                    f"{'face' if faces == 1 else 'faces'} found.")
         elif outcome is JobOutcome.CANCELLED:
             self.title.setText("Stopped")
-            self.detail.setText("Scan again to go on where it stopped.")
+            if scanned and total:
+                self.detail.setText(f"Stopped after {done:,} of {_photos(total)}; what was "
+                                    "read is kept. Scan again to go on where it stopped.")
+            else:
+                self.detail.setText("Scan again to go on where it stopped.")
         else:  # the job's failed signal only says it failed, not how
             self.title.setText("Stopped by an error")
             self.detail.setText("See the message for what happened.")
+
+
+def _photos(n: int) -> str:
+    return f"{n:,} photo" if n == 1 else f"{n:,} photos"

@@ -2,7 +2,10 @@
 
 Moving the strictness slider shows how many people the current faces would
 make (``people.preview_cluster_count``, counted off the GUI thread and
-debounced, so dragging stays smooth even on a large catalog). The dialog
+debounced, so dragging stays smooth even on a large catalog); at the setting
+in force it shows the people the catalog holds, so the number matches the
+People page. Only the devices this computer has are offered. The catalog
+shown is the one open now. The dialog
 edits a copy of ``Settings``; the window saves it and decides what must
 happen (a re-clustering, a new catalog at next start). It never changes the
 catalog.
@@ -31,6 +34,7 @@ from app.session import Session
 from app.settings import DEVICES, EMBEDDER_LABELS, Settings, embedders
 from app.views.common import SPACING, heading, muted
 from engine import people
+from engine.models.registry import available_devices
 
 DEVICE_LABELS = {
     "auto": "Automatic (the fastest found)",
@@ -38,6 +42,7 @@ DEVICE_LABELS = {
     "cuda": "NVIDIA graphics card (CUDA)",
     "mps": "Apple graphics (Metal)",
 }
+MISSING_DEVICE = " \u2014 not found on this computer"
 
 
 class SettingsDialog(QDialog):
@@ -53,6 +58,9 @@ class SettingsDialog(QDialog):
         self._settings = settings
         self._session = session
         self._counter = CatalogReader(session, self._show_count)
+        # The catalog open now (a --catalog or $FACEALBUM_CATALOG one may differ
+        # from the one saved in the settings); unchanged, the saved one stays.
+        self._open_catalog = str(session.catalog_path)
         layout = QVBoxLayout(self)
         layout.setSpacing(SPACING)
         layout.addWidget(heading("Settings", 1.3))
@@ -61,8 +69,12 @@ class SettingsDialog(QDialog):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
 
         self.device = QComboBox()
+        found = set(available_devices())
         for name in DEVICES:
-            self.device.addItem(DEVICE_LABELS[name], name)
+            if name == "auto" or name in found:
+                self.device.addItem(DEVICE_LABELS[name], name)
+            elif name == settings.device:  # chosen on another computer: say so
+                self.device.addItem(DEVICE_LABELS[name] + MISSING_DEVICE, name)
         self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
         self.device.setToolTip("Where faces are found and recognised")
         form.addRow("Run on", self.device)
@@ -91,13 +103,17 @@ class SettingsDialog(QDialog):
         form.addRow("Strictness", strict_row)
 
         catalog_row = QHBoxLayout()
-        self.catalog = QLineEdit(settings.catalog_path)
+        self.catalog = QLineEdit(self._open_catalog)
         self.catalog.setToolTip("The file that remembers faces, people and names")
         browse = QPushButton("Choose…")
         catalog_row.addWidget(self.catalog, 1)
         catalog_row.addWidget(browse)
         form.addRow("Catalog", catalog_row)
-        form.addRow("", muted("A new catalog location is used from the next start."))
+        note = "A new catalog location is used from the next start."
+        if self._open_catalog != settings.catalog_path:
+            note = (f"Open now for this session only; {settings.catalog_path} is used at "
+                    "the next start unless you choose another. " + note)
+        form.addRow("", muted(note))
         layout.addLayout(form)
 
         buttons = QDialogButtonBox(
@@ -124,6 +140,10 @@ class SettingsDialog(QDialog):
         if not self.preview_label.text():
             self.preview_label.setText("Counting…")
         strictness = self.strictness.value() / 100
+        if self._in_force(strictness):
+            self._counter.read(
+                lambda cat: (strictness, len(people.people_rows(cat, include_hidden=True))))
+            return
         self._counter.read(
             lambda cat: (strictness, people.preview_cluster_count(cat, strictness)))
 
@@ -131,8 +151,14 @@ class SettingsDialog(QDialog):
         strictness, count = result
         if strictness != self.strictness.value() / 100:
             return  # the slider moved on; its own count is on the way
+        if self._in_force(strictness):
+            # The setting in force: the people the catalog holds (what the People
+            # page counts), not an estimate that may differ from it.
+            self.preview_label.setText(
+                f"Your faces make <b>{count}</b> {'person' if count == 1 else 'people'} now.")
+            return
         self.preview_label.setText(
-            f"With this setting, your faces make <b>{count}</b> "
+            f"With this setting, your faces would make about <b>{count}</b> "
             f"{'person' if count == 1 else 'people'}.")
 
     def result_settings(self) -> Settings:
@@ -141,8 +167,17 @@ class SettingsDialog(QDialog):
             device=str(self.device.currentData()),
             embedder=str(self.embedder.currentData()),
             strictness=self.strictness.value() / 100,
-            catalog_path=self.catalog.text().strip() or self._settings.catalog_path,
+            catalog_path=self._chosen_catalog(),
         )
+
+    def _in_force(self, strictness: float) -> bool:
+        return round(strictness * 100) == round(self._settings.strictness * 100)
+
+    def _chosen_catalog(self) -> str:
+        typed = self.catalog.text().strip()
+        if not typed or typed == self._open_catalog:
+            return self._settings.catalog_path  # left as shown: nothing new to remember
+        return typed
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
