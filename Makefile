@@ -22,11 +22,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# Without a display, or without the system libraries Qt needs to open a window
+# (the check says which to install), the same scan runs headless.
 run: $(STAMP)
-	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = "Darwin" ]; then \
+	@if $(BIN)/python -m app --check-display; then \
 		$(BIN)/facealbum-app --catalog "$(CATALOG)" "$(FOLDER)"; \
 	else \
-		echo "No display found (DISPLAY and WAYLAND_DISPLAY are unset): running the headless scan of $(FOLDER) instead."; \
+		echo "Running the headless scan of $(FOLDER) instead."; \
 		$(BIN)/facealbum --catalog "$(CATALOG)" scan "$(FOLDER)" && \
 		$(BIN)/facealbum --catalog "$(CATALOG)" people; \
 	fi

@@ -2,6 +2,7 @@
 
 Parses the few command-line options, loads the settings, opens the catalog and
 shows the main window; given a FOLDER it starts scanning it at once.
+``--check-display`` only says whether a window can open here (``app.display``).
 ``--demo`` scans the built-in demo album. ``--quit-after-scan`` (for smoke
 tests of a bundle) ends the program when that scan ends, with status 0 only if
 it succeeded. It never scans or reads photos itself; the window and the
@@ -41,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep settings in this ini file instead of the usual place")
     parser.add_argument("--quit-after-scan", action="store_true",
                         help="quit when the scan of FOLDER ends (smoke tests)")
+    parser.add_argument("--check-display", action="store_true",
+                        help="only say whether a window can open here (status 0), or why "
+                             "not and what to install (status 3); `make run` asks first")
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     return parser
 
@@ -50,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     # such a start run the worker instead of a second window.
     multiprocessing.freeze_support()
     args = build_parser().parse_args(argv)
+    if args.check_display:
+        from app.display import display_problem
+
+        problem = display_problem()
+        if problem is not None:
+            sys.stderr.write(problem + "\n")
+            return 3
+        return 0
 
     from PySide6.QtWidgets import QApplication, QMessageBox
 
