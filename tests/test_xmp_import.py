@@ -118,7 +118,7 @@ def test_a_decision_made_in_the_catalog_wins_over_the_sidecar(tmp_path: Path) ->
         merge_face_metadata(None, [Region("Nan", float("nan"), 0.5, 0.1, 0.1)], SIZE),
         merge_face_metadata(None, [Region("Huge", 0.5, 0.5, 0.9, 0.1)], SIZE).replace(
             b"<stArea:w>0.9</stArea:w>", b"<stArea:w>90</stArea:w>"
-        ),
+        ).replace(b"0.05, 0.45, 0.9, 0.1", b"0.05, 0.45, 90, 0.1"),
     ],
 )
 def test_a_malformed_sidecar_reads_as_no_regions(tmp_path: Path, data: bytes) -> None:

@@ -85,7 +85,7 @@ def test_a_sidecar_with_foreign_fields_keeps_them_after_our_write(tmp_path: Path
     )
     assert _write(catalog, target)
     seen = exiftool_json(target)
-    assert seen["Subject"] == ["holiday"]
+    assert seen["Subject"] == ["holiday", ANN, BOB]  # names are keywords too
     assert seen["Rating"] == 4
     assert seen["Label"] == "Red"
     names = {r["Name"]: r["Type"] for r in seen["RegionInfo"]["RegionList"]}

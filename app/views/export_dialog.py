@@ -92,7 +92,13 @@ class ExportDialog(QDialog):
         self.mode_buttons[LinkMode.COPY].setChecked(True)
         form.addRow("How", modes)
         self.xmp = QCheckBox("Write XMP sidecars with the names of the faces")
-        self.xmp.setToolTip("Lets Lightroom, digiKam and other programs see who is in each photo")
+        self.xmp.setToolTip(
+            "Lets other programs see who is in each photo. Each copy gets photo.jpg.xmp beside "
+            "it, which digiKam, darktable and exiftool read (Lightroom and Capture One read "
+            "photo.xmp: use `facealbum export --sidecar-name photo.xmp`). Face regions are "
+            "written for digiKam, Lightroom, Immich and Windows; only names you confirmed are "
+            "written, and the photos themselves are never changed."
+        )
         self.xmp.setChecked(True)
         form.addRow("", self.xmp)
         layout.addLayout(form)

@@ -146,12 +146,31 @@ CREATE TABLE queued_regions (
 """
 
 
+# Version 4: people another tool says are in a photo without marking their
+# face (``Iptc4xmpExt:PersonInImage``, people keywords, Google Takeout's
+# names), one row per photo and name (``key``: the name as compared). Rows
+# belong to the import operation that added them: they are shown while that
+# operation is in effect, so undo and redo take and give them with it
+# (``engine.catalog.imports``).
+_V4 = """
+CREATE TABLE photo_people (
+    photo_id     INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    key          TEXT NOT NULL,            -- engine.export.names.name_key(name)
+    name         TEXT NOT NULL,            -- as the metadata spells it, tidied
+    operation_id INTEGER,                  -- the import that added it...
+    operation_at REAL,                     -- ...and when (an id may be reused)
+    PRIMARY KEY (photo_id, key)
+);
+"""
+
+
 # MIGRATIONS[i] takes a catalog at version i to version i + 1, using only
 # ``conn.execute`` so that ``migrate`` can run every step in one transaction.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, _V1),
     lambda conn: _run_script(conn, _V2),
     lambda conn: _run_script(conn, _V3),
+    lambda conn: _run_script(conn, _V4),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,6 +1,10 @@
 """``facealbum export`` (albums, one folder per person) and ``facealbum xmp``
 (face regions written beside the original photos, opt-in).
 
+Sidecars name only the faces the user confirmed unless
+``--unconfirmed-names`` asks for the grouping's guesses too, and never
+change a photo file.
+
 This module only turns arguments into engine calls and reports into text;
 the work lives in ``engine.export``. When an error ends the work early, the
 problems met before it are still printed (to stderr) ahead of the error's
@@ -27,6 +31,16 @@ from engine.progress import CancelToken
 
 MAX_LISTED = 20  # problems printed one per line; the rest are counted
 
+SIDECAR_HELP = (
+    "sidecar file name: photo.jpg.xmp (default; digiKam, darktable, exiftool) or photo.xmp "
+    "(Lightroom, Capture One; digiKam reads it too). Regions are written as MWG regions "
+    "(digiKam, Lightroom, exiftool, Immich) and Microsoft People Tagging (Windows), names as "
+    "PersonInImage, People/NAME (digiKam), People|NAME (Lightroom) and keywords"
+)
+UNCONFIRMED_HELP = (
+    "also write the names facealbum guessed when grouping (default: only faces you confirmed)"
+)
+
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = add_command(sub, "export", "export one folder per person, with their photos inside")
@@ -38,7 +52,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--xmp", action="store_true",
                    help="write an XMP sidecar with the face regions beside each exported photo")
     p.add_argument("--sidecar-name", choices=[s.value for s in SidecarStyle],
-                   default=SidecarStyle.FULL.value, help="sidecar naming convention")
+                   default=SidecarStyle.FULL.value, help=SIDECAR_HELP)
+    p.add_argument("--unconfirmed-names", action="store_true", help=UNCONFIRMED_HELP)
     p.add_argument("--manifest", choices=[f.value for f in ManifestFormat], default=None,
                    help="also write facealbum-export.csv or .json listing every exported file")
     p.add_argument("--unnamed", action="store_true", help="export unnamed people too")
@@ -53,10 +68,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--people", nargs="+", default=[], metavar="ID|NAME",
                    help="only photos of these people (default: every named person)")
     p.add_argument("--sidecar-name", choices=[s.value for s in SidecarStyle],
-                   default=SidecarStyle.FULL.value,
-                   help="photo.jpg.xmp (digiKam, darktable) or photo.xmp (Lightroom)")
-    p.add_argument("--confirmed-only", action="store_true",
-                   help="only names the user confirmed")
+                   default=SidecarStyle.FULL.value, help=SIDECAR_HELP)
+    p.add_argument("--unconfirmed-names", action="store_true", help=UNCONFIRMED_HELP)
+    # What --confirmed-only asked for is now the default; kept so scripts still run.
+    p.add_argument("--confirmed-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--dry-run", action="store_true", help="say what would be written")
     p.add_argument("--json", action="store_true", help="print one JSON report at the end")
     p.set_defaults(func=cmd_xmp)
@@ -73,6 +88,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         include_unnamed=args.unnamed,
         confirmed_only=args.confirmed_only,
+        unconfirmed_names=args.unconfirmed_names,
     )
     report = ExportReport()
     cancel = CancelToken()
@@ -105,7 +121,7 @@ def cmd_xmp(args: argparse.Namespace) -> int:
             ProgressBar(unit="photos").drive(
                 write_beside_originals(
                     catalog, SidecarStyle(args.sidecar_name), person_ids,
-                    confirmed_only=args.confirmed_only, dry_run=args.dry_run, cancel=cancel,
+                    unconfirmed=args.unconfirmed_names, dry_run=args.dry_run, cancel=cancel,
                     report=report,
                 )
             )

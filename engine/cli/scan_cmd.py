@@ -1,13 +1,27 @@
-"""``facealbum scan``, ``problems`` and ``purge``: getting photos into the catalog."""
+"""``facealbum scan``, ``problems``, ``purge``, ``import-faces`` and
+``persons-in``: getting photos, and what other tools know of them, into the
+catalog.
+
+A scan imports the names other tools stored for the photos it reads (XMP
+sidecars and embedded XMP, Picasa's ``.picasa.ini``, Google Takeout's JSON)
+as one undoable operation; ``import-faces`` reads them again for photos
+already scanned (a sidecar or a Picasa file added since). ``persons-in``
+lists who is in a photo: its named faces, and the names its metadata gives
+without a face.
+"""
 
 import argparse
+import os
 from pathlib import Path
 
 from engine import people
 from engine.catalog import Catalog, PhotoStatus
 from engine.catalog.scans import folder_problems
-from engine.cli.common import add_command, open_catalog, stop_on_interrupt
+from engine.cli.common import add_command, catalog_id, open_catalog, stop_on_interrupt
 from engine.cli.output import ProgressBar, emit, emit_json, table
+from engine.errors import NotFoundError
+from engine.export.xmp import PEOPLE_PARENTS
+from engine.people.importer import Imported, import_folder, persons_in_photo
 from engine.progress import CancelToken
 
 
@@ -41,6 +55,31 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         "confirmations, marks)",
     )
     p.set_defaults(func=cmd_purge)
+
+    p = add_command(
+        sub, "import-faces",
+        "read again the names other tools stored for photos already scanned (XMP sidecars "
+        "and embedded XMP, Picasa .picasa.ini with contacts.xml, Google Takeout JSON) and "
+        "import them as one operation (facealbum undo takes it back)",
+    )
+    p.add_argument("folder", type=Path, nargs="?", default=None,
+                   help="only photos under this folder (default: every photo of the catalog)")
+    p.add_argument(
+        "--people-tag", action="append", default=[], metavar="NAME",
+        help="a keyword parent under which other tools file people, besides "
+        f"{', '.join(sorted(PEOPLE_PARENTS)[:6])}... (repeat for several)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_import_faces)
+
+    p = add_command(
+        sub, "persons-in",
+        "who is in a photo: its named faces, and people its metadata names without a face "
+        "(PersonInImage, people keywords, Google Takeout)",
+    )
+    p.add_argument("photo", help="the photo's id (see facealbum problems, faces) or its path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_persons_in)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -139,3 +178,58 @@ def cmd_purge(args: argparse.Namespace) -> int:
         n = catalog.purge_missing(force=args.force)
     emit(f"Forgot {n} missing photos.")
     return 0
+
+
+def cmd_import_faces(args: argparse.Namespace) -> int:
+    cancel = CancelToken()
+    result: list[Imported] = []
+    problems: list[str] = []
+    with stop_on_interrupt(cancel, "photo"), open_catalog(args) as catalog:
+        ProgressBar(unit="photos").drive(import_folder(
+            catalog, args.folder, people_parents=PEOPLE_PARENTS | set(args.people_tag),
+            cancel=cancel, result=result, problems=problems,
+        ))
+    imported = result[0] if result else Imported()
+    if args.json:
+        emit_json({"names": imported.names, "without_face": imported.persons,
+                   "photos": imported.photos, "problems": problems,
+                   "cancelled": cancel.cancelled})
+    else:
+        emit("Stopped: nothing was imported." if cancel.cancelled else imported.summary + ".")
+        for problem in problems[:20]:
+            emit(f"  problem: {problem}")
+    return 130 if cancel.cancelled else 0
+
+
+def cmd_persons_in(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        photo_id = _photo_id(catalog, args.photo)
+        found = persons_in_photo(catalog, photo_id)
+    rows = [
+        {"name": p.name, "face_id": p.face_id,
+         "how": "no face: named by the photo's metadata" if p.face_id is None
+         else "face, confirmed" if p.confirmed else "face, guessed by grouping"}
+        for p in found
+    ]
+    if args.json:
+        emit_json(rows)
+    elif not rows:
+        emit("Nobody named in this photo.")
+    else:
+        table([[str(r["name"]), "-" if r["face_id"] is None else str(r["face_id"]), str(r["how"])]
+               for r in rows], ["name", "face", "how"])
+    return 0
+
+
+def _photo_id(catalog: Catalog, text: str) -> int:
+    """A photo id given as a number, or the id of the photo at a path."""
+    if text.isdigit():
+        return catalog_id(text)
+    wanted = os.path.realpath(text)
+    for photo in catalog.photos():
+        if os.path.realpath(photo.path) == wanted:
+            return photo.id
+    raise NotFoundError(
+        f"expected a photo id or the path of a scanned photo, got {text!r}, which the catalog "
+        "does not hold; scan its folder first, or give the id"
+    )

@@ -87,6 +87,8 @@ class ExportOptions:
     dry_run: bool = False
     include_unnamed: bool = False
     confirmed_only: bool = False  # only faces the user confirmed count
+    # Sidecars name only faces the user confirmed, unless this is set.
+    unconfirmed_names: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,7 @@ def _export_one(
     if options.xmp:
         side = sidecar_path(target, options.sidecar_style)
         try:
-            faces = photo_faces(catalog, photo, options.confirmed_only)
+            faces = photo_faces(catalog, photo, options.unconfirmed_names)
             if write_sidecar(side, faces, dry_run=options.dry_run):
                 report.sidecars_written += 1
                 sidecar = str(side.relative_to(dest))

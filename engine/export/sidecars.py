@@ -2,7 +2,16 @@
 and how they are written.
 
 A sidecar is named after its photo in one of two conventions other tools
-use: ``photo.jpg.xmp`` (digiKam, darktable) or ``photo.xmp`` (Lightroom).
+use: ``photo.jpg.xmp`` (digiKam, darktable; digiKam also reads ``photo.xmp``)
+or ``photo.xmp`` (Lightroom, Capture One, and most tools that replace the
+extension). exiftool reads either when named.
+
+Only names the user confirmed are written unless the caller asks for the
+names the grouping guessed too (``unconfirmed``): a sidecar is read by other
+tools as the truth. Regions are written in the frame the MWG guidelines
+define, the image as stored before its EXIF orientation, with the stored
+image's ``AppliedToDimensions``; the catalog's upright boxes are turned by
+the photo's orientation, read from the photo when the sidecar is written.
 Writing merges into an existing sidecar (other tools' fields survive, see
 ``xmp.merge_face_metadata``), happens only when the bytes would change, and
 is atomic: a temporary file in the same folder renamed over the old one.
@@ -27,7 +36,15 @@ from engine.catalog import AssignedBy, Catalog, FaceSource, FaceState, Photo, Ph
 from engine.catalog.exports import photo_ids_by_person
 from engine.catalog.persons import final_persons
 from engine.export.errors import ExportError, XmpError
-from engine.export.xmp import Region, merge_face_metadata, read_xmp_file
+from engine.export.xmp import (
+    Region,
+    merge_face_metadata,
+    photo_metadata,
+    read_face_metadata,
+    read_xmp_file,
+    stored_size,
+    to_stored,
+)
 from engine.progress import CancelToken, Progress
 
 
@@ -44,12 +61,27 @@ class PhotoFaces:
 
     ``regions`` are written (faces of named, visible people, and faces that
     came from XMP); ``known`` holds every face the catalog has for the photo,
-    so stale regions of those faces are replaced rather than kept.
+    so stale regions of those faces are replaced rather than kept. Both are
+    regions of the upright photo, ``size`` (w, h) pixels large; the photo's
+    EXIF ``orientation`` turns them to the stored image when written.
     """
 
     regions: list[Region]
     known: list[Region]
     size: tuple[int, int]
+    orientation: int = 1
+
+    @property
+    def stored_regions(self) -> list[Region]:
+        return [to_stored(r, self.orientation) for r in self.regions]
+
+    @property
+    def stored_known(self) -> list[Region]:
+        return [to_stored(r, self.orientation) for r in self.known]
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        return stored_size(self.size, self.orientation)
 
 
 @dataclass
@@ -80,20 +112,41 @@ def sidecar_candidates(photo_path: str | os.PathLike[str]) -> list[Path]:
     return [path.with_name(n) for n in dict.fromkeys(names)]
 
 
-def photo_faces(catalog: Catalog, photo: Photo, confirmed_only: bool = False) -> PhotoFaces:
-    """The regions the catalog holds for ``photo`` (needs its width and height)."""
+def photo_faces(
+    catalog: Catalog,
+    photo: Photo,
+    unconfirmed: bool = False,
+    *,
+    orientation: int | None = None,
+) -> PhotoFaces:
+    """The regions the catalog holds for ``photo`` (needs its width and height).
+
+    Names go only on faces the user confirmed, unless ``unconfirmed``.
+    ``orientation`` is the photo's EXIF orientation, read from the photo
+    when not given (``ExportError`` when it cannot be read: the frame of the
+    regions would be a guess).
+    """
     if not photo.width or not photo.height:
         raise ExportError(
             f"expected the size of {photo.display_path} in the catalog, but it has none "
             f"(status {photo.status}); rescan the folder so the photo is read again"
         )
+    if orientation is None:
+        found = photo_metadata(photo.path, packets=False)
+        if not found.readable:
+            raise ExportError(
+                f"expected to read the orientation of {photo.display_path} to place its face "
+                "regions, but the photo cannot be opened; check that it is still there "
+                "(rescan the folder), then export again"
+            )
+        orientation = found.orientation
     size = (int(photo.width), int(photo.height))
     names = _shown_names(catalog)
     regions: list[Region] = []
     known: list[Region] = []
     for face in catalog.faces(photo_id=photo.id):
         region_name = names.get(face.person_id) if face.person_id is not None else None
-        if confirmed_only and face.assigned_by is not AssignedBy.USER:
+        if not unconfirmed and face.assigned_by is not AssignedBy.USER:
             region_name = None
         region = Region.from_box(region_name, face.box, size)
         known.append(region)
@@ -101,7 +154,7 @@ def photo_faces(catalog: Catalog, photo: Photo, confirmed_only: bool = False) ->
             region_name or face.source in (FaceSource.XMP, FaceSource.MANUAL)
         ):
             regions.append(region)
-    return PhotoFaces(regions=regions, known=known, size=size)
+    return PhotoFaces(regions=regions, known=known, size=size, orientation=orientation)
 
 
 def write_sidecar(path: str | os.PathLike[str], faces: PhotoFaces, dry_run: bool = False) -> bool:
@@ -124,8 +177,11 @@ def write_sidecar(path: str | os.PathLike[str], faces: PhotoFaces, dry_run: bool
         ) from exc
     if existing is None and not faces.regions:
         return False  # nothing to say, and no file to correct
+    known = faces.stored_known
+    if existing is not None and _upright_frame(existing, faces):
+        known += faces.known  # regions an older writer put in the upright frame go too
     try:
-        data = merge_face_metadata(existing, faces.regions, faces.size, faces.known)
+        data = merge_face_metadata(existing, faces.stored_regions, faces.stored_size, known)
     except XmpError as exc:
         raise XmpError(f"{target}: {exc}") from exc
     if data == existing:
@@ -187,7 +243,7 @@ def write_beside_originals(
     style: SidecarStyle,
     person_ids: Iterable[int] | None = None,
     *,
-    confirmed_only: bool = False,
+    unconfirmed: bool = False,
     dry_run: bool = False,
     cancel: CancelToken | None = None,
     report: SidecarReport | None = None,
@@ -195,7 +251,9 @@ def write_beside_originals(
     """Write a sidecar beside every original photo with named faces.
 
     ``person_ids`` limits it to photos showing those people (all named people
-    otherwise). ``report``, when given, is filled as the work goes. Yields
+    otherwise); names go only on faces the user confirmed unless
+    ``unconfirmed``. The photos themselves are never written to.
+    ``report``, when given, is filled as the work goes. Yields
     ``Progress("sidecars", done, total)``; stops between photos on ``cancel``.
     """
     report = report if report is not None else SidecarReport()
@@ -206,7 +264,7 @@ def write_beside_originals(
             return
         target = sidecar_path(photo.path, style)
         try:
-            faces = photo_faces(catalog, photo, confirmed_only)
+            faces = photo_faces(catalog, photo, unconfirmed)
             if write_sidecar(target, faces, dry_run=dry_run):
                 report.written.append(str(target))
             else:
@@ -214,6 +272,19 @@ def write_beside_originals(
         except (XmpError, ExportError) as exc:
             report.problems.append(str(exc))
         yield Progress("sidecars", done, len(photos), {"written": len(report.written)})
+
+
+def _upright_frame(existing: bytes, faces: PhotoFaces) -> bool:
+    """Whether ``existing`` holds regions in the upright frame (as facealbum
+    wrote them before it followed the MWG rule): for a photo turned by a
+    quarter, its applied-to size has the upright shape, not the stored one."""
+    if faces.orientation not in (5, 6, 7, 8) or faces.size[0] == faces.size[1]:
+        return False
+    try:
+        applied = read_face_metadata(existing).applied_to
+    except XmpError:
+        return False
+    return applied is not None and applied[0] * faces.size[1] == applied[1] * faces.size[0]
 
 
 def _photos_with_named_faces(catalog: Catalog, person_ids: Iterable[int] | None) -> list[Photo]:

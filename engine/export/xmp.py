@@ -1,17 +1,30 @@
 """Read and merge XMP face metadata that other photo tools understand.
 
-Three vocabularies carry the names of the people in a photo: Metadata Working
-Group regions (``mwg-rs:RegionInfo``: a normalised centre x, y, width and
-height per face, its ``Type`` and ``Name``, and the image dimensions they were
-applied to), IPTC's ``Iptc4xmpExt:PersonInImage``, and digiKam's people tags
-(``digiKam:TagsList`` entries ``People/<Name>``). This module turns XMP bytes
-into ``FaceMetadata`` and merges our regions into existing XMP bytes so that
-every field another tool wrote survives.
+The names of the people in a photo travel in several vocabularies, all read
+here and all written by a merge: Metadata Working Group regions
+(``mwg-rs:RegionInfo``: a normalised centre x, y, width and height per face,
+its ``Type`` and ``Name``, and the image dimensions they were applied to),
+Microsoft People Tagging (``MP:RegionInfo``: ``MPReg:Rectangle`` "x, y, w, h"
+from the top left corner, normalised, and ``MPReg:PersonDisplayName``, as
+Windows Photo Gallery writes and Windows Explorer reads them), IPTC's
+``Iptc4xmpExt:PersonInImage``, and keywords: digiKam's ``digiKam:TagsList``
+``People/<Name>`` (or a localised parent such as ``Personnes/<Name>``),
+Lightroom's ``lr:hierarchicalSubject`` ``People|<Name>`` and the plain name in
+``dc:subject``. This module turns XMP bytes into ``FaceMetadata`` and merges
+our regions into existing XMP bytes so that every field another tool wrote
+survives.
 
-Coordinates are relative to the photo as displayed, after its EXIF
-orientation, like every box in the catalog. This module only transforms
-bytes: it never writes a file (``sidecars`` does, atomically), never touches
-the catalog, and parses untrusted XML only through ``defusedxml``.
+Coordinates in a file are fractions of the image *as stored*, before its EXIF
+orientation is applied (the MWG guidelines say so, and exiftool, digiKam and
+Windows follow them), and ``AppliedToDimensions`` is the stored image's size.
+The catalog's boxes are in the upright photo; ``to_upright`` and
+``to_stored`` turn a region between the two frames for each of the eight
+EXIF orientations, and ``photo_metadata`` reads a photo's orientation and its
+embedded XMP packets (JPEG, PNG, TIFF, WebP, HEIC). Reading and merging
+packets never turns anything itself: the callers decide the frame.
+
+This module never writes a file (``sidecars`` does, atomically), never
+touches the catalog, and parses untrusted XML only through ``defusedxml``.
 
 Metadata is untrusted input, so reading it is bounded: only regular files
 are read (a FIFO or ``/dev/zero`` in a sidecar's place is refused unopened),
@@ -27,12 +40,14 @@ import itertools
 import math
 import os
 import re
+import struct
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 
 import defusedxml.ElementTree as SafeET
+from PIL import Image, UnidentifiedImageError
 
 from engine.export.errors import XmpError
 from engine.imageio import NotRegularFileError, open_regular
@@ -45,6 +60,11 @@ ST_DIM = "http://ns.adobe.com/xap/1.0/sType/Dimensions#"
 IPTC_EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 DIGIKAM = "http://www.digikam.org/ns/1.0/"
 XMP_NOTE = "http://ns.adobe.com/xmp/note/"
+MP = "http://ns.microsoft.com/photo/1.2/"
+MPRI = "http://ns.microsoft.com/photo/1.2/t/RegionInfo#"
+MPREG = "http://ns.microsoft.com/photo/1.2/t/Region#"
+LR = "http://ns.adobe.com/lightroom/1.0/"
+DC = "http://purl.org/dc/elements/1.1/"
 
 # Prefixes we write; other namespaces keep the prefixes their file used.
 PREFIXES = {
@@ -56,15 +76,35 @@ PREFIXES = {
     "Iptc4xmpExt": IPTC_EXT,
     "digiKam": DIGIKAM,
     "xmpNote": XMP_NOTE,
+    "MP": MP,
+    "MPRI": MPRI,
+    "MPReg": MPREG,
+    "lr": LR,
+    "dc": DC,
 }
 
 PEOPLE_TAG = "People/"
+LIGHTROOM_PEOPLE = "People|"
+# The parent tags under which other tools file people, in the languages
+# digiKam and Lightroom are used in; a packet may add its own (see
+# ``FaceMetadata.person_names``), and callers may pass more.
+PEOPLE_PARENTS = frozenset({
+    "People", "Persons", "Personnes", "Personen", "Persone", "Personas", "Pessoas",
+    "Mensen", "Personer", "Henkilöt", "Osoby", "Ludzie", "Люди", "Personajes", "人物",
+})
+# Tags digiKam keeps under its people tag for faces it has no name for.
+_NOT_NAMES = frozenset({"unknown", "unconfirmed", "ignored"})
 # The properties a merge rewrites; every other property is left as it was.
 _MANAGED = (
     f"{{{MWG_RS}}}Regions",
     f"{{{IPTC_EXT}}}PersonInImage",
     f"{{{DIGIKAM}}}TagsList",
+    f"{{{MP}}}RegionInfo",
+    f"{{{LR}}}hierarchicalSubject",
+    f"{{{DC}}}subject",
 )
+# Where a tag path's levels are split: digiKam writes "/", Lightroom "|".
+_TAG_SEPARATORS = re.compile(r"[/|]")
 # A stored region and a catalog face this close are the same face.
 SAME_FACE_IOU = 0.3
 
@@ -143,20 +183,100 @@ class Region:
     def is_face(self) -> bool:
         return self.kind.lower() == "face"
 
+    def named(self, name: str | None) -> "Region":
+        return Region(name, self.cx, self.cy, self.w, self.h, self.kind)
+
+
+def to_upright(region: Region, orientation: int) -> Region:
+    """``region`` of the stored image as a region of the photo shown upright by
+    EXIF ``orientation`` (1..8; anything else is taken as 1)."""
+    cx, cy, w, h = region.cx, region.cy, region.w, region.h
+    cx, cy = {
+        2: (1 - cx, cy),
+        3: (1 - cx, 1 - cy),
+        4: (cx, 1 - cy),
+        5: (cy, cx),
+        6: (1 - cy, cx),
+        7: (1 - cy, 1 - cx),
+        8: (cy, 1 - cx),
+    }.get(orientation, (cx, cy))
+    if orientation in _QUARTER_TURNS:
+        w, h = h, w
+    return Region(region.name, cx, cy, w, h, region.kind)
+
+
+def to_stored(region: Region, orientation: int) -> Region:
+    """``region`` of the upright photo as a region of the image as stored: the
+    inverse of ``to_upright``."""
+    cx, cy, w, h = region.cx, region.cy, region.w, region.h
+    cx, cy = {
+        2: (1 - cx, cy),
+        3: (1 - cx, 1 - cy),
+        4: (cx, 1 - cy),
+        5: (cy, cx),
+        6: (cy, 1 - cx),
+        7: (1 - cy, 1 - cx),
+        8: (1 - cy, cx),
+    }.get(orientation, (cx, cy))
+    if orientation in _QUARTER_TURNS:
+        w, h = h, w
+    return Region(region.name, cx, cy, w, h, region.kind)
+
+
+def stored_size(upright: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """The (width, height) of the stored image of a photo ``upright`` pixels
+    large once turned by ``orientation``."""
+    return (upright[1], upright[0]) if orientation in _QUARTER_TURNS else upright
+
+
+# EXIF orientations that turn the photo by a quarter: width and height swap.
+_QUARTER_TURNS = frozenset({5, 6, 7, 8})
+
 
 @dataclass(frozen=True)
 class FaceMetadata:
-    """What one XMP packet says about the people in a photo."""
+    """What one XMP packet says about the people in a photo, coordinates as
+    the packet stores them (fractions of the stored image)."""
 
-    regions: list[Region] = field(default_factory=list)
+    regions: list[Region] = field(default_factory=list)  # MWG
     applied_to: tuple[int, int] | None = None  # (w, h) in pixels, as written
     persons: list[str] = field(default_factory=list)  # Iptc4xmpExt:PersonInImage
     tags: list[str] = field(default_factory=list)  # digiKam:TagsList, every tag
+    mp_regions: list[Region] = field(default_factory=list)  # Microsoft People Tagging
+    hierarchical: list[str] = field(default_factory=list)  # lr:hierarchicalSubject
+    subjects: list[str] = field(default_factory=list)  # dc:subject
 
     @property
     def people_tags(self) -> list[str]:
         """The names under digiKam's ``People/`` tag (hierarchy kept below it)."""
         return [t[len(PEOPLE_TAG):] for t in self.tags if t.startswith(PEOPLE_TAG)]
+
+    @property
+    def face_regions(self) -> list[Region]:
+        """Every face region: MWG's, then Microsoft's that lie on none of them
+        (digiKam writes both for the same face)."""
+        mwg = [r for r in self.regions if r.is_face]
+        extra = [r for r in self.mp_regions if all(r.iou(m) < SAME_FACE_IOU for m in mwg)]
+        return [*mwg, *extra]
+
+    def person_names(self, parents: Collection[str] = PEOPLE_PARENTS) -> list[str]:
+        """Names of the people the packet says are in the photo, with a region
+        or not: ``PersonInImage``, then each keyword path (digiKam ``a/b``,
+        Lightroom ``a|b``) whose top level is one of ``parents``, or is the
+        top level of a path whose last level names a region or a
+        ``PersonInImage`` (a people tag in a language not listed), by its
+        last level. ``dc:subject`` alone names no one: its words could be
+        anything."""
+        known = {_key(r.name) for r in self.face_regions if r.name}
+        known |= {_key(p) for p in self.persons}
+        paths = [_path(t) for t in (*self.tags, *self.hierarchical)]
+        wanted = {_key(p) for p in parents}
+        wanted |= {_key(p[0]) for p in paths if len(p) > 1 and _key(p[-1]) in known}
+        names = list(self.persons)
+        for path in paths:
+            if len(path) > 1 and _key(path[0]) in wanted and _key(path[-1]) not in _NOT_NAMES:
+                names.append(path[-1])
+        return _unique(n.strip() for n in names)
 
 
 def read_face_metadata(data: bytes) -> FaceMetadata:
@@ -179,12 +299,16 @@ def merge_face_metadata(
 ) -> bytes:
     """XMP bytes holding ``regions`` merged into ``existing`` (None: a new packet).
 
+    ``regions``, ``known`` and ``applied_to`` are in the frame the file uses
+    (the stored image: see ``to_stored``). Our regions are written as MWG
+    and as Microsoft regions, and each name as ``PersonInImage``, digiKam's
+    ``People/<name>``, Lightroom's ``People|<name>`` and a ``dc:subject``.
     Every property other tools wrote survives, and so do their regions,
     except face regions that lie on one of ``regions`` or ``known`` (every
     face the catalog holds for the photo): the catalog is the newer word on
-    those. Names that only such a replaced region carried leave
-    ``PersonInImage`` and the ``People/`` tags; our names are added to both.
-    The result is deterministic, so merging twice gives the same bytes.
+    those. Names that only such a replaced region carried leave the person
+    and keyword lists. The result is deterministic, so merging twice gives
+    the same bytes.
     """
     ours = list(regions)
     if existing is None:
@@ -199,18 +323,26 @@ def merge_face_metadata(
 
     covered = [*ours, *known]
     kept_items: list[ET.Element] = []
+    kept_mp: list[ET.Element] = []
+    kept_names: set[str] = set()
     replaced_names: set[str] = set()
+
+    def replaced(region: Region | None) -> bool:
+        if region is not None and region.is_face and any(
+            region.iou(c) >= SAME_FACE_IOU for c in covered
+        ):
+            if region.name:
+                replaced_names.add(region.name)
+            return True
+        if region is not None and region.name:
+            kept_names.add(region.name)
+        return False
+
     for desc in descriptions:
         for prop in desc.findall(_q(MWG_RS, "Regions")):
-            for item in _region_items(prop):
-                region = _region(_value(item), None)
-                if region is not None and region.is_face and any(
-                    region.iou(c) >= SAME_FACE_IOU for c in covered
-                ):
-                    if region.name:
-                        replaced_names.add(region.name)
-                    continue
-                kept_items.append(item)
+            kept_items += [i for i in _region_items(prop) if not replaced(_region(_value(i), None))]
+        for prop in desc.findall(_q(MP, "RegionInfo")):
+            kept_mp += [i for i in _mp_items(prop) if not replaced(_mp_region(_value(i)))]
         for tag in _MANAGED:
             for prop in desc.findall(tag):
                 desc.remove(prop)
@@ -221,22 +353,27 @@ def merge_face_metadata(
             descriptions.remove(desc)
 
     our_names = _unique(_xml_text(r.name) for r in ours if r.name)
-    kept_names = {r.name for r in (_region(_value(i), None) for i in kept_items) if r and r.name}
     gone = replaced_names - set(our_names) - kept_names
     persons = _unique([*(p for p in old.persons if p not in gone), *our_names])
-    gone_tags = {PEOPLE_TAG + n for n in gone}
-    tags = _unique([*(t for t in old.tags if t not in gone_tags),
-                    *(PEOPLE_TAG + n for n in our_names)])
+    tags = _without_leaves(old.tags, gone, PEOPLE_TAG, our_names)
+    hierarchical = _without_leaves(old.hierarchical, gone, LIGHTROOM_PEOPLE, our_names)
+    subjects = _unique([*(s for s in old.subjects if s not in gone), *our_names])
 
     target = descriptions[0] if descriptions else ET.SubElement(
         rdf, _q(RDF, "Description"), {_q(RDF, "about"): ""}
     )
     if ours or kept_items:
         _add_regions(target, ours, kept_items, applied_to)
+    if ours or kept_mp:
+        _add_mp_regions(target, ours, kept_mp)
     if persons:
         _add_array(target, _q(IPTC_EXT, "PersonInImage"), "Bag", persons)
     if tags:
         _add_array(target, _q(DIGIKAM, "TagsList"), "Seq", tags)
+    if hierarchical:
+        _add_array(target, _q(LR, "hierarchicalSubject"), "Bag", hierarchical)
+    if subjects:
+        _add_array(target, _q(DC, "subject"), "Bag", subjects)
     return _serialize(root, namespaces)
 
 
@@ -320,7 +457,66 @@ def jpeg_xmp_packets(path: str | os.PathLike[str]) -> list[bytes]:
     return packets
 
 
+@dataclass(frozen=True)
+class PhotoMetadata:
+    """What a photo file itself says about its frame and faces: its EXIF
+    orientation (1 when none or unreadable) and its embedded XMP packets."""
+
+    orientation: int = 1
+    packets: list[bytes] = field(default_factory=list)
+    readable: bool = False  # whether the photo could be opened as an image at all
+
+
+def photo_metadata(path: str | os.PathLike[str], *, packets: bool = True) -> PhotoMetadata:
+    """The EXIF orientation and (unless ``packets`` is False) the embedded XMP
+    of the photo at ``path``: JPEG (APP1, extended XMP included), PNG
+    (iTXt), TIFF (tag 700), WebP and HEIC. Reads headers only, and only of a
+    regular file; never raises for a damaged or hostile file (it has no
+    metadata then). A packet larger than ``MAX_XMP_BYTES`` is kept, so that
+    reading it refuses it with a message."""
+    found: list[bytes] = []
+    jpeg = packets and _is_jpeg(path)
+    if jpeg:
+        found = jpeg_xmp_packets(path)
+    orientation = 1
+    readable = False
+    try:
+        with open_regular(path) as handle, Image.open(handle) as image:
+            orientation = _exif_orientation(image)
+            readable = True
+            if packets and not jpeg:
+                xmp = image.info.get("xmp")
+                if isinstance(xmp, str):
+                    xmp = xmp.encode("utf-8")
+                if isinstance(xmp, bytes) and xmp:
+                    found.append(xmp)
+    except (OSError, ValueError, SyntaxError, EOFError, KeyError, IndexError, TypeError,
+            struct.error, UnidentifiedImageError, Image.DecompressionBombError):
+        pass  # not an image Pillow can open: no orientation, no embedded XMP
+    return PhotoMetadata(orientation=orientation, packets=found, readable=readable)
+
+
 # -- parsing ------------------------------------------------------------------
+
+
+def _is_jpeg(path: str | os.PathLike[str]) -> bool:
+    try:
+        with open_regular(path) as handle:
+            return handle.read(2) == b"\xff\xd8"
+    except OSError:
+        return False
+
+
+def _exif_orientation(image: Image.Image) -> int:
+    """The photo's EXIF orientation. HEIC's decoder turns the image itself and
+    hides the tag, but keeps what it said as ``original_orientation``."""
+    value = image.info.get("original_orientation")
+    if not isinstance(value, int):
+        try:
+            value = image.getexif().get(0x0112)
+        except (OSError, ValueError, SyntaxError, struct.error):
+            return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _q(ns: str, name: str) -> str:
@@ -454,6 +650,32 @@ def _region_items(prop: ET.Element) -> list[ET.Element]:
     return items
 
 
+def _mp_items(prop: ET.Element) -> list[ET.Element]:
+    """The ``rdf:li`` elements of an ``MP:RegionInfo`` property element."""
+    holder = prop
+    description = prop.find(_q(RDF, "Description"))
+    if description is not None:
+        holder = description
+    regions = holder.find(_q(MPRI, "Regions"))
+    if regions is None:
+        return []
+    items: list[ET.Element] = []
+    for container in regions:
+        items.extend(li for li in container if li.tag == _q(RDF, "li"))
+    return items
+
+
+def _key(text: str | None) -> str:
+    """How names are compared here: trimmed, without case (``names.name_key``
+    is the catalog's rule; this module stays below ``names``)."""
+    return " ".join((text or "").split()).casefold()
+
+
+def _path(tag: str) -> list[str]:
+    """The levels of a keyword path, empty levels dropped."""
+    return [level.strip() for level in _TAG_SEPARATORS.split(tag) if level.strip()]
+
+
 def _face_metadata(props: dict[str, RdfValue]) -> FaceMetadata:
     info = props.get(_q(MWG_RS, "Regions"))
     regions: list[Region] = []
@@ -471,11 +693,44 @@ def _face_metadata(props: dict[str, RdfValue]) -> FaceMetadata:
                 region = _region(item, applied_to)
                 if region is not None:
                     regions.append(region)
+    mp_regions: list[Region] = []
+    mp_info = props.get(_q(MP, "RegionInfo"))
+    if isinstance(mp_info, dict):
+        mp_items = mp_info.get(_q(MPRI, "Regions"))
+        if isinstance(mp_items, list):
+            for item in mp_items:
+                region = _mp_region(item)
+                if region is not None:
+                    mp_regions.append(region)
     return FaceMetadata(
         regions=regions,
         applied_to=applied_to,
         persons=_strings(props.get(_q(IPTC_EXT, "PersonInImage"))),
         tags=_strings(props.get(_q(DIGIKAM, "TagsList"))),
+        mp_regions=mp_regions,
+        hierarchical=_strings(props.get(_q(LR, "hierarchicalSubject"))),
+        subjects=_strings(props.get(_q(DC, "subject"))),
+    )
+
+
+def _mp_region(item: RdfValue) -> Region | None:
+    """One Microsoft region (``MPReg:Rectangle`` "x, y, w, h" from the top left
+    corner), or None when it has no usable rectangle."""
+    if not isinstance(item, dict):
+        return None
+    rectangle = item.get(_q(MPREG, "Rectangle"))
+    if not isinstance(rectangle, str):
+        return None
+    parts = [_number(v.strip()) for v in rectangle.split(",")]
+    if len(parts) != 4 or any(v is None for v in parts):
+        return None
+    x, y, w, h = (float(v or 0.0) for v in parts)
+    if not (0 < w <= 1 and 0 < h <= 1 and 0 <= x <= 1 and 0 <= y <= 1):
+        return None
+    name = item.get(_q(MPREG, "PersonDisplayName"))
+    return Region(
+        name=(name.strip() or None) if isinstance(name, str) else None,
+        cx=min(x + w / 2, 1.0), cy=min(y + h / 2, 1.0), w=w, h=h,
     )
 
 
@@ -553,6 +808,32 @@ def _add_regions(
         if region.name:
             _leaf(li, _q(MWG_RS, "Name"), _xml_text(region.name))
         _leaf(li, _q(MWG_RS, "Type"), region.kind)
+
+
+def _add_mp_regions(
+    target: ET.Element, regions: Sequence[Region], kept: Sequence[ET.Element]
+) -> None:
+    prop = ET.SubElement(target, _q(MP, "RegionInfo"), {_q(RDF, "parseType"): "Resource"})
+    bag = ET.SubElement(ET.SubElement(prop, _q(MPRI, "Regions")), _q(RDF, "Bag"))
+    for item in kept:
+        bag.append(item)
+    for region in regions:
+        if not region.is_face:
+            continue
+        li = ET.SubElement(bag, _q(RDF, "li"), {_q(RDF, "parseType"): "Resource"})
+        corner = (region.cx - region.w / 2, region.cy - region.h / 2, region.w, region.h)
+        _leaf(li, _q(MPREG, "Rectangle"), ", ".join(_fraction(v) for v in corner))
+        if region.name:
+            _leaf(li, _q(MPREG, "PersonDisplayName"), _xml_text(region.name))
+
+
+def _without_leaves(
+    tags: Sequence[str], gone: set[str], prefix: str, names: Sequence[str]
+) -> list[str]:
+    """``tags`` less ``prefix + name`` for each name ``gone``, plus ``prefix + name``
+    for each of ``names``, each once."""
+    gone_tags = {prefix + n for n in gone}
+    return _unique([*(t for t in tags if t not in gone_tags), *(prefix + n for n in names)])
 
 
 def _add_array(target: ET.Element, tag: str, kind: str, values: Sequence[str]) -> None:

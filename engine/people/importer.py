@@ -1,12 +1,21 @@
 """Bring face names that other tools wrote into the catalog, as one user operation.
 
-Regions come from the photo's ``photo.jpg.xmp`` or ``photo.xmp`` sidecar, or
-from the XMP embedded in a JPEG (``read_regions``). The detected face that
-overlaps a named region best (by IoU) is confirmed as the person of exactly
-that name: the person holding the name now, or a new person made for it and
-named by the operation. A region with no detected face becomes a face row of
-its own (``FaceSource.XMP``, no embedding). Applying the same regions twice
-changes nothing the second time.
+Names come from, in this order (``read_names``): the photo's ``photo.jpg.xmp``
+or ``photo.xmp`` sidecar, the XMP embedded in the photo (JPEG, PNG, TIFF,
+WebP, HEIC), Picasa's ``.picasa.ini`` and Google Takeout's JSON
+(``engine.people.other_tools``). The first of them that holds face regions
+gives the regions (a sidecar wins over the embedded packet); names without a
+region (``PersonInImage``, people keywords, Takeout's list) are gathered from
+all of them. Regions are stored in files on the image *as stored*, and turned
+here to the upright photo by its EXIF orientation (all eight; a writer that
+used the upright frame is recognised by its ``AppliedToDimensions`` for the
+quarter turns). The detected face that overlaps a named region best (by IoU)
+is confirmed as the person of exactly that name: the person holding the name
+now, or a new person made for it and named by the operation. A region with no
+detected face becomes a face row of its own (``FaceSource.XMP``, no
+embedding). Names without a region are shown as "in this photo"
+(``engine.catalog.imports.photo_people``), as part of the same operation.
+Applying the same names twice changes nothing the second time.
 
 Every import is one operation of the operation log (``engine.people.oplog``),
 so one undo takes back every name it gave and a redo gives them again; a face
@@ -14,7 +23,9 @@ added for a region stays a face after undo, in no person. During a scan the
 reading threads call ``read_regions``, the scan queues each photo's regions
 with the photo itself (``queue_regions``) and calls ``import_queued`` once at
 its end: a scan killed at any moment leaves its regions queued, and the next
-scan imports them, once.
+scan imports them, once. ``import_folder`` reads the metadata of photos
+already in the catalog again (for files another tool wrote since their scan)
+and imports it as one operation too.
 
 A region's name meets the person whose name is the same after Unicode NFC,
 trimming, collapsing inner whitespace and ignoring case
@@ -35,17 +46,17 @@ never reads a file inside a transaction.
 """
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
-from PIL import Image
-
-from engine.catalog import AssignedBy, Catalog, Face, FaceSource, FaceState
+from engine.catalog import AssignedBy, Catalog, Face, FaceSource, FaceState, PhotoStatus
 from engine.catalog.imports import (
     QueuedRegion,
     is_rejected,
     named_persons,
-    take_queued_regions,
+    photo_people,
+    set_photo_people,
+    take_queued,
 )
 from engine.catalog.imports import queue_regions as queue_in_catalog
 from engine.catalog.persons import new_person, resolve_merged
@@ -54,25 +65,34 @@ from engine.export.errors import XmpError
 from engine.export.names import name_key, tidy_name
 from engine.export.sidecars import sidecar_candidates
 from engine.export.xmp import (
+    PEOPLE_PARENTS,
+    PhotoMetadata,
     RefusedXmpError,
     Region,
-    jpeg_xmp_packets,
+    photo_metadata,
     read_face_metadata,
     read_xmp_file,
+    to_upright,
 )
-from engine.imageio import open_regular
 from engine.people.oplog import Change, commit
+from engine.people.other_tools import picasa_regions, takeout_names
+from engine.progress import CancelToken, Progress
 
 __all__ = [
     "MAX_REGIONS",
     "MIN_IOU",
     "Imported",
     "MetadataRefusedError",
+    "PersonInPhoto",
+    "PhotoNames",
     "Region",
     "apply_regions",
+    "import_folder",
     "import_queued",
     "import_regions",
+    "persons_in_photo",
     "queue_regions",
+    "read_names",
     "read_regions",
 ]
 
@@ -81,7 +101,6 @@ MIN_IOU = 0.3
 # More face regions than any real photo holds (a crowd shot has a few hundred
 # at most): a file with more is broken or hostile, and is not imported.
 MAX_REGIONS = 500
-_ORIENTATION = 0x0112
 
 
 class MetadataRefusedError(RefusedXmpError):
@@ -95,27 +114,91 @@ class Imported:
     """What one import did."""
 
     names: int = 0  # faces confirmed as a named person
-    photos: int = 0  # photos where at least one face was named
+    photos: int = 0  # photos where at least one face, or one name without a face, was added
     applied: int = 0  # regions that changed the catalog: a face named, or added
+    persons: int = 0  # names without a face added to photos ("in this photo")
 
     @property
     def summary(self) -> str:
         names = "1 name" if self.names == 1 else f"{self.names} names"
         photos = "1 photo's" if self.photos == 1 else f"{self.photos} photos'"
+        if self.persons:
+            without = "1 name" if self.persons == 1 else f"{self.persons} names"
+            return f"Imported {names} and {without} without a face from {photos} metadata"
         return f"Imported {names} from {photos} metadata"
 
 
-def read_regions(path: str | os.PathLike[str], image_size: tuple[int, int]) -> list[Region]:
-    """The face regions other tools stored for the photo at ``path``.
+@dataclass(frozen=True)
+class PhotoNames:
+    """What other tools say about the people in one photo: face ``regions``
+    of the upright photo, and ``persons`` named with no region."""
 
-    ``image_size`` is the photo's (width, height) after EXIF orientation.
-    Sidecars are read first, then the embedded XMP; the first that holds
-    face regions wins. Returns [] when there are none or nothing is readable;
-    raises ``MetadataRefusedError`` when that metadata holds more than
+    regions: list[Region] = field(default_factory=list)
+    persons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PersonInPhoto:
+    """Someone in a photo: by a face (``face_id``; ``confirmed`` when the user
+    said so), or only by the photo's metadata (``face_id`` None)."""
+
+    name: str
+    face_id: int | None
+    confirmed: bool
+
+
+def persons_in_photo(cat: Catalog, photo_id: int) -> list[PersonInPhoto]:
+    """Who is in photo ``photo_id``: the named people of its faces, then the
+    names its metadata gives without a face, less those a face already has.
+    Raises ``NotFoundError`` for an unknown photo."""
+    cat.photo(photo_id)
+    found: list[PersonInPhoto] = []
+    for face in cat.faces(photo_id=photo_id):
+        if face.person_id is None or face.state is not FaceState.FACE:
+            continue
+        person = cat.person(resolve_merged(cat, face.person_id))
+        if person.name and not person.hidden:
+            found.append(PersonInPhoto(person.name, face.id, face.assigned_by is AssignedBy.USER))
+    on_faces = {name_key(p.name) for p in found}
+    found += [
+        PersonInPhoto(name, None, False)
+        for key, name in photo_people(cat, photo_id).items() if key not in on_faces
+    ]
+    return found
+
+
+def read_regions(path: str | os.PathLike[str], image_size: tuple[int, int]) -> list[Region]:
+    """The face regions of ``read_names``, alone."""
+    return read_names(path, image_size).regions
+
+
+def read_names(
+    path: str | os.PathLike[str],
+    image_size: tuple[int, int],
+    people_parents: Collection[str] = PEOPLE_PARENTS,
+) -> PhotoNames:
+    """The face regions and the names without a region that other tools
+    stored for the photo at ``path``.
+
+    ``image_size`` is the photo's (width, height) after EXIF orientation, and
+    the regions are of that upright photo. ``people_parents`` are the
+    keyword parents under which names are people (``People/Ann``). Returns
+    nothing when there is nothing or nothing is readable; raises
+    ``MetadataRefusedError`` when that metadata holds more than
     ``MAX_REGIONS`` face regions, or when a sidecar or packet is refused
     unread (not a regular file, larger or deeper than any real XMP).
     """
-    for source, data in _packets(path):
+    file_meta: PhotoMetadata | None = None
+
+    def from_file() -> PhotoMetadata:
+        nonlocal file_meta
+        if file_meta is None:
+            file_meta = photo_metadata(path)
+        return file_meta
+
+    regions: list[Region] = []
+    persons: list[str] = []
+    for source, data in _packets(path, from_file):
         try:
             meta = read_face_metadata(data)
         except RefusedXmpError as exc:
@@ -123,38 +206,103 @@ def read_regions(path: str | os.PathLike[str], image_size: tuple[int, int]) -> l
                 from exc
         except XmpError:
             continue
-        faces = [r for r in meta.regions if r.is_face]
-        if len(faces) > MAX_REGIONS:
-            raise MetadataRefusedError(
-                f"expected at most {MAX_REGIONS} face regions in the metadata of a photo, but "
-                f"{source} holds {len(faces)} face regions; none of its names were imported "
-                "(the photo's faces were). Repair that metadata in the tool that wrote it"
+        faces = _at_most(meta.face_regions, source)
+        if faces and not regions:
+            regions = _as_displayed(
+                faces, meta.applied_to, image_size, from_file().orientation
             )
-        if faces:
-            return _as_displayed(faces, meta.applied_to, image_size, path)
-    return []
+        persons += meta.person_names(people_parents)
+        if regions:
+            break  # the regions' own packet names the people; others are older words
+    if not regions:
+        found = _at_most([r for r in picasa_regions(path) if r.is_face], ".picasa.ini")
+        regions = [to_upright(r, from_file().orientation) for r in found]
+    persons += takeout_names(path)
+    given = {name_key(r.name) for r in regions if r.name}
+    without: dict[str, str] = {}
+    for person in persons:
+        if person.strip():
+            without.setdefault(name_key(person), tidy_name(person))  # the first spelling met
+    return PhotoNames(
+        regions=regions,
+        persons=[n for k, n in without.items() if k not in given][:MAX_REGIONS],
+    )
 
 
 def queue_regions(
-    cat: Catalog, photo_id: int, sha256: str | None, regions: Sequence[Region]
+    cat: Catalog,
+    photo_id: int,
+    sha256: str | None,
+    regions: Sequence[Region] | PhotoNames,
 ) -> None:
-    """Queue the regions read for photo ``photo_id`` (content ``sha256``) for
-    ``import_queued``, in the caller's transaction: the scan queues them with
-    the photo they belong to, so neither is stored without the other."""
-    queue_in_catalog(cat, photo_id, sha256, [_queued(r) for r in regions if r.is_face])
+    """Queue the regions (or ``PhotoNames``) read for photo ``photo_id``
+    (content ``sha256``) for ``import_queued``, in the caller's transaction:
+    the scan queues them with the photo they belong to, so neither is stored
+    without the other."""
+    names = regions if isinstance(regions, PhotoNames) else PhotoNames(list(regions))
+    queue_in_catalog(
+        cat, photo_id, sha256, [_queued(r) for r in names.regions if r.is_face], names.persons
+    )
 
 
 def import_queued(cat: Catalog) -> Imported:
     """Import every queued photo's regions as one operation; the queue empties with it."""
     with cat.transaction():
-        queued = take_queued_regions(cat)
-        return _import(cat, {p: [Region(*r) for r in rs] for p, rs in queued.items()})
+        queued = take_queued(cat)
+        return _import(cat, {
+            p: PhotoNames([Region(*r) for r in rs], persons) for p, (rs, persons) in queued.items()
+        })
 
 
-def import_regions(cat: Catalog, regions_by_photo: Mapping[int, Sequence[Region]]) -> Imported:
-    """Turn regions of several photos into facts as one operation (none if nothing changes)."""
+def import_regions(
+    cat: Catalog, regions_by_photo: Mapping[int, Sequence[Region] | PhotoNames]
+) -> Imported:
+    """Turn regions (or ``PhotoNames``) of several photos into facts as one
+    operation (none if nothing changes)."""
     with cat.transaction():
-        return _import(cat, regions_by_photo)
+        return _import(cat, {
+            p: r if isinstance(r, PhotoNames) else PhotoNames(list(r))
+            for p, r in regions_by_photo.items()
+        })
+
+
+def import_folder(
+    cat: Catalog,
+    folder: str | os.PathLike[str] | None = None,
+    *,
+    people_parents: Collection[str] = PEOPLE_PARENTS,
+    cancel: CancelToken | None = None,
+    result: list[Imported] | None = None,
+    problems: list[str] | None = None,
+) -> Iterator[Progress]:
+    """Read again the metadata of every photo of the catalog (under ``folder``
+    when given: sidecars, embedded XMP, Picasa, Takeout) and import it as one
+    operation. Files are read before the transaction; a stop between photos
+    imports nothing. ``result`` receives the ``Imported``, ``problems`` one
+    "path: why" per photo whose metadata was refused."""
+    root = None if folder is None else os.path.realpath(folder)
+    photos = [
+        p for p in cat.photos(PhotoStatus.OK)
+        if p.width and p.height and (root is None or _under(p.path, root))
+    ]
+    found: dict[int, PhotoNames] = {}
+    yield Progress("reading metadata", 0, len(photos))
+    for done, photo in enumerate(photos, start=1):
+        if cancel is not None and cancel.cancelled:
+            return
+        try:
+            names = read_names(photo.path, (int(photo.width or 0), int(photo.height or 0)),
+                               people_parents)
+        except MetadataRefusedError as exc:
+            if problems is not None:
+                problems.append(f"{photo.display_path}: {exc}")
+            names = PhotoNames()
+        if names.regions or names.persons:
+            found[photo.id] = names
+        yield Progress("reading metadata", done, len(photos))
+    imported = import_regions(cat, found)
+    if result is not None:
+        result.append(imported)
 
 
 def apply_regions(catalog: Catalog, photo_id: int, regions: Sequence[Region]) -> int:
@@ -166,13 +314,15 @@ def apply_regions(catalog: Catalog, photo_id: int, regions: Sequence[Region]) ->
 # -- private ---------------------------------------------------------------------
 
 
-def _import(cat: Catalog, regions_by_photo: Mapping[int, Sequence[Region]]) -> Imported:
+def _import(cat: Catalog, names_by_photo: Mapping[int, PhotoNames]) -> Imported:
     """Runs in the caller's transaction: match, then commit one operation."""
     change = Change()
     persons = _Names(cat)
     named_photos: set[int] = set()
+    without_face: dict[int, dict[str, str]] = {}
+    added_without = 0
     applied = 0
-    for photo_id, regions in regions_by_photo.items():
+    for photo_id, names in names_by_photo.items():
         try:
             photo = cat.photo(photo_id)
         except NotFoundError:
@@ -180,7 +330,7 @@ def _import(cat: Catalog, regions_by_photo: Mapping[int, Sequence[Region]]) -> I
         if not photo.width or not photo.height:
             continue
         size = (int(photo.width), int(photo.height))
-        faces = [r for r in regions if r.is_face]
+        faces = [r for r in names.regions if r.is_face]
         existing = cat.faces(photo_id=photo_id)
         matched = _match(faces, existing, size)
         for r, region in enumerate(faces):
@@ -196,9 +346,22 @@ def _import(cat: Catalog, regions_by_photo: Mapping[int, Sequence[Region]]) -> I
             elif region.name and _name_face(cat, change, persons, face, region.name):
                 named_photos.add(photo_id)
                 applied += 1
-    imported = Imported(names=len(change.faces), photos=len(named_photos), applied=applied)
-    if not change.is_empty():
-        commit(cat, "import", imported.summary, change)
+        wanted: dict[str, str] = {}
+        for person in names.persons:
+            wanted.setdefault(name_key(person), tidy_name(person))
+        shown = photo_people(cat, photo_id)
+        if names.persons and wanted != shown:
+            without_face[photo_id] = wanted
+            new = len(set(wanted) - set(shown))
+            added_without += new
+            if new:
+                named_photos.add(photo_id)
+    imported = Imported(names=len(change.faces), photos=len(named_photos), applied=applied,
+                        persons=added_without)
+    if not change.is_empty() or without_face:
+        operation = commit(cat, "import", imported.summary, change)
+        for photo_id, wanted in without_face.items():
+            set_photo_people(cat, photo_id, wanted, operation)
     return imported
 
 
@@ -276,8 +439,11 @@ def _queued(region: Region) -> QueuedRegion:
     return (region.name, region.cx, region.cy, region.w, region.h, region.kind)
 
 
-def _packets(path: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
-    """(where it came from, XMP bytes) for each metadata packet of the photo.
+def _packets(
+    path: str | os.PathLike[str], from_file: Callable[[], PhotoMetadata]
+) -> Iterator[tuple[str, bytes]]:
+    """(where it came from, XMP bytes) for each metadata packet of the photo:
+    sidecars first, then the packets embedded in the photo.
 
     A sidecar that is refused unread (not a regular file, too large) raises
     ``MetadataRefusedError``; one that cannot be read is passed over.
@@ -290,41 +456,42 @@ def _packets(path: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
         except OSError:
             continue
         yield str(candidate.name), data
-    for packet in jpeg_xmp_packets(path):
+    for packet in from_file().packets:
         yield "the photo's embedded XMP", packet
+
+
+def _at_most(faces: list[Region], source: str) -> list[Region]:
+    if len(faces) > MAX_REGIONS:
+        raise MetadataRefusedError(
+            f"expected at most {MAX_REGIONS} face regions in the metadata of a photo, but "
+            f"{source} holds {len(faces)} face regions; none of its names were imported "
+            "(the photo's faces were). Repair that metadata in the tool that wrote it"
+        )
+    return faces
 
 
 def _as_displayed(
     regions: list[Region],
     applied_to: tuple[int, int] | None,
     image_size: tuple[int, int],
-    path: str | os.PathLike[str],
+    orientation: int,
 ) -> list[Region]:
-    """Regions in the displayed photo's frame.
+    """Regions of the stored image as regions of the upright photo.
 
-    MWG regions belong to the photo as displayed. Some writers used the
-    stored, unrotated pixels instead; their applied-to size then has width
-    and height swapped against the displayed size of a photo turned by 90
-    degrees, and those regions are turned the way the photo is.
+    Some writers (facealbum before it followed the MWG rule among them) used
+    the upright photo instead: for a photo turned by a quarter, their
+    applied-to size has the upright shape rather than the stored one, and
+    their regions are taken as they are.
     """
     width, height = image_size
-    if applied_to is None or not _same_aspect(applied_to, (height, width)):
+    if (
+        orientation in (5, 6, 7, 8)
+        and applied_to is not None
+        and _same_aspect(applied_to, (width, height))
+        and not _same_aspect(applied_to, (height, width))
+    ):
         return regions
-    if _same_aspect(applied_to, (width, height)):
-        return regions  # square-ish: nothing tells the two apart
-    orientation = _orientation(path)
-    if orientation not in (5, 6, 7, 8):
-        return regions
-    turned = []
-    for r in regions:
-        cx, cy = {
-            5: (r.cy, r.cx),
-            6: (1 - r.cy, r.cx),
-            7: (1 - r.cy, 1 - r.cx),
-            8: (r.cy, 1 - r.cx),
-        }[orientation]
-        turned.append(Region(r.name, cx, cy, r.h, r.w, r.kind))
-    return turned
+    return [to_upright(r, orientation) for r in regions]
 
 
 def _same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -332,9 +499,6 @@ def _same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return abs(a[0] * b[1] - a[1] * b[0]) <= 0.01 * max(a[0] * b[1], a[1] * b[0])
 
 
-def _orientation(path: str | os.PathLike[str]) -> int:
-    try:
-        with open_regular(path) as handle, Image.open(handle) as image:
-            return int(image.getexif().get(_ORIENTATION, 1))
-    except (OSError, ValueError, SyntaxError):
-        return 1
+def _under(path: str, root: str) -> bool:
+    real = os.path.realpath(path)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
