@@ -312,3 +312,16 @@ def test_the_jockey_the_scan_missed_is_drawn_in_the_viewer_and_named(
     assert summary and summary[0].photos == ["jockey.jpg"]
     assert viewer.face_title.text() == "The Jockey"
 
+
+
+def test_a_small_photo_is_shown_at_its_own_size_until_the_user_zooms_in(
+    viewer: PhotoViewer,
+) -> None:
+    size = viewer.canvas.photo_size
+    viewer.resize(size.width() * 3, size.height() * 3)
+    QApplication.processEvents()
+    assert viewer.canvas.width() > size.width()  # room to blow it up
+    assert viewer.canvas.photo_rect().width() == pytest.approx(size.width())
+    viewer.set_zoom(2.0)
+    QApplication.processEvents()
+    assert viewer.canvas.photo_rect().width() > size.width() * 1.5

@@ -116,6 +116,7 @@ class PhotoCanvas(QWidget):
         self.shown: list[ShownFace] = []
         self.selected: int | None = None
         self.show_boxes = True
+        self.upscale_limit = 1.0  # the viewer raises it as the user zooms in
         self.draw_mode = False
         self.pending: Box | None = None  # a drawn box being measured
         self._drag: tuple[QPointF, QPointF] | None = None
@@ -135,9 +136,11 @@ class PhotoCanvas(QWidget):
     # -- geometry ----------------------------------------------------------------
 
     def photo_rect(self) -> QRectF:
-        """Where the photo is painted, in widget pixels."""
+        """Where the photo is painted, in widget pixels: fitted, but never
+        enlarged past ``upscale_limit`` times its own size (a small photo
+        blown up to the window only shows its pixels)."""
         w, h = self.photo_size.width(), self.photo_size.height()
-        scale = min(self.width() / w, self.height() / h)
+        scale = min(self.width() / w, self.height() / h, self.upscale_limit)
         return QRectF((self.width() - w * scale) / 2, (self.height() - h * scale) / 2,
                       w * scale, h * scale)
 
@@ -528,6 +531,7 @@ class PhotoViewer(QDialog):
     def set_zoom(self, zoom: float) -> None:
         """1 fits the photo to the window; more enlarges it, scrolled by the bars."""
         self.zoom = min(max(zoom, 1.0), MAX_ZOOM)
+        self.canvas.upscale_limit = self.zoom
         if self.zoom == 1.0:
             self.photo_area.setWidgetResizable(True)
         else:
