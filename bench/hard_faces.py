@@ -1,30 +1,56 @@
-"""Detection recall on crowd photos, and what the search costs, as a scan runs it.
+"""The hard faces of real albums, one command: each row of issue 12's table on the dev data.
 
-Prints one row per method: recall at IoU 0.5 by ground-truth box height
-(<16, 16-32, 32-64, >=64 px), recall of faces >= 16 px, false positives per
-photo and photos/s of the detection step alone (decoding excluded, it is the
-same for both). ``search`` is ``engine.detect.find_faces`` exactly as the scan
-calls it; ``baseline`` is the scan's earlier path (YuNet's ``predict`` on a
-copy at most 960 px long). Photos are decoded by ``engine.imageio.decode`` as
-the scan decodes them. A detection is a false positive when it matches no
-unmatched valid box and no box WIDER marks invalid; a second detection of the
-same face counts as false.
+With no option it prints, one line per row:
 
-    .venv/bin/python bench/hard_faces.py                         # WIDER dev subset
-    .venv/bin/python bench/hard_faces.py --methods search --limit 20
-    .venv/bin/python bench/hard_faces.py --folder resources/demo  # cost only, no truth
-    .venv/bin/python bench/hard_faces.py --folder ../shared/data/lfw-dev/images --limit 500
+- **detection** (small faces in crowds) on ``../shared/data/wider-dev``:
+  the photos are scanned into a temporary catalog by the ``facealbum`` command
+  itself (``scan --no-people``), every face is read back with
+  ``facealbum faces --all --json``, and those boxes are scored against
+  WIDER's: recall at IoU 0.5 by ground-truth box height (<16, 16-32, 32-64,
+  >=64 px), recall of faces >= 16 px, false positives per photo. The peer is
+  dlib's HOG detector as ``face_recognition.face_locations`` runs it
+  (upsample 1) on the full photo;
+- **profiles** and **frontal control** on ``../shared/data/cfp-dev``:
+  FP and FF verification and the BCubed F1 (precision, recall) of clustering,
+  computed by ``bench/cfp.py``'s functions for the default embedder;
+- **LFW** held-out verification on ``../shared/data/lfw-dev`` with
+  ``bench/accuracy.py``'s landmarks and fold rule (through ``bench/cfp.py``),
+  beside dlib's 128-d ResNet (``face_recognition``: HOG face nearest the
+  centre, 1 jitter; a photo where dlib finds no face makes its pairs
+  "different");
+- **age gap**: said to be unmeasurable here (no shareable set).
 
-``--folder`` times the detection step on any photos (recursively, sorted)
-and prints faces found and photos with a face instead of recall.
+The peer runs only when ``face_recognition`` imports (``pip install -r
+bench/requirements-peers.txt``, see bench/README.md); otherwise its columns
+say so. Embeddings, landmarks and dlib's encodings are cached under
+``--cache`` (default ``/tmp/facealbum-bench-cfp``, shared with
+``bench/cfp.py``), the scanned catalog under ``--workdir``. A row whose data
+is absent is skipped with a message.
+
+    .venv/bin/python bench/hard_faces.py                         # every row
+    .venv/bin/python bench/hard_faces.py --rows detection --peers ''
+    .venv/bin/python bench/hard_faces.py --methods baseline,search   # detector paths in-process
+    .venv/bin/python bench/hard_faces.py --methods search --folder resources/demo  # cost only
+
+``--methods`` runs the detection step in-process instead of the rows:
+``search`` is ``engine.detect.find_faces`` exactly as the scan calls it;
+``baseline`` is the scan's earlier path (YuNet's ``predict`` on a copy at
+most 960 px long); each prints recall by height, false positives per photo
+and photos/s of the detection step alone (decoding excluded). With
+``--folder`` it times the step on any photos (recursively, sorted) and
+prints faces found and photos with a face instead of recall. A detection is
+a false positive when it matches no unmatched valid box and no box WIDER
+marks invalid; a second detection of the same face counts as false.
 """
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -35,6 +61,7 @@ from engine.models.base import Detection, Detector
 from engine.models.registry import get_detector
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # bench.cfp and bench.accuracy, run as a script
 WIDER = REPO.parent / "shared" / "data" / "wider-dev"
 BINS = ((0.0, 16.0), (16.0, 32.0), (32.0, 64.0), (64.0, float("inf")))
 IOU = 0.5
@@ -104,20 +131,14 @@ def score_photo(
     return matched, false
 
 
-def measure_wider(
-    detector: Detector, method: Method, folder: Path, limit: int | None
+def tally(
+    found_by_photo: dict[str, list[Detection]], truth: dict[str, tuple[np.ndarray, np.ndarray]]
 ) -> dict[str, object]:
-    truth = read_truth(folder)
-    names = list(truth)[:limit] if limit else list(truth)
+    """Recall by box height, recall >= 16 px and false positives per photo of ``found``."""
     hits, totals = np.zeros(len(BINS)), np.zeros(len(BINS))
-    false, seconds = 0, 0.0
-    for name in names:
-        decoded = decode(read_bytes(str(folder / "images" / name)), min_side=DETECT_SIDE)
-        start = time.perf_counter()
-        found = method(detector, decoded)
-        seconds += time.perf_counter() - start
-        valid, invalid = truth[name]
-        matched, wrong = score_photo(found, valid, invalid)
+    false = 0
+    for name, (valid, invalid) in truth.items():
+        matched, wrong = score_photo(found_by_photo.get(name, []), valid, invalid)
         false += wrong
         for k, (low, high) in enumerate(BINS):
             in_bin = (valid[:, 3] >= low) & (valid[:, 3] < high)
@@ -125,16 +146,32 @@ def measure_wider(
             hits[k] += (matched & in_bin).sum()
     recall = hits / np.maximum(totals, 1)
     return {
-        "photos": len(names),
+        "photos": len(truth),
         "recall_by_height": {
             f"{low:g}-{high:g}" if high != float("inf") else f">={low:g}": round(100 * r, 1)
             for (low, high), r in zip(BINS, recall, strict=True)
         },
         "recall_16_up": round(100 * hits[1:].sum() / max(totals[1:].sum(), 1), 1),
-        "false_per_photo": round(false / len(names), 3),
-        "photos_per_s": round(len(names) / seconds, 1),
+        "false_per_photo": round(false / max(len(truth), 1), 3),
         "faces": [int(t) for t in totals],
     }
+
+
+def measure_wider(
+    detector: Detector, method: Method, folder: Path, limit: int | None
+) -> dict[str, object]:
+    truth = read_truth(folder)
+    names = list(truth)[:limit] if limit else list(truth)
+    found: dict[str, list[Detection]] = {}
+    seconds = 0.0
+    for name in names:
+        decoded = decode(read_bytes(str(folder / "images" / name)), min_side=DETECT_SIDE)
+        start = time.perf_counter()
+        found[name] = method(detector, decoded)
+        seconds += time.perf_counter() - start
+    row = tally(found, {name: truth[name] for name in names})
+    row["photos_per_s"] = round(len(names) / seconds, 1)
+    return row
 
 
 def measure_folder(
@@ -160,17 +197,246 @@ def measure_folder(
     }
 
 
+# -- the rows of the table ------------------------------------------------------
+
+
+def scanned_faces(images: Path, workdir: Path) -> tuple[list[dict[str, Any]], float]:
+    """Every face of a fresh scan of ``images``, as ``facealbum faces --all --json`` prints it.
+
+    Returns the faces and the scan's wall-clock seconds. The catalog is made
+    anew each time so that the detector as it is now is what gets measured.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    catalog = workdir / "wider.facealbum"
+    for stale in workdir.glob("wider.facealbum*"):
+        stale.unlink()
+    cli = [sys.executable, "-m", "engine.cli.main", "--catalog", str(catalog)]
+    started = time.perf_counter()
+    subprocess.run(
+        [*cli, "scan", str(images), "--no-people", "--device", "cpu"],
+        cwd=REPO, check=True, stdout=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - started
+    done = subprocess.run(
+        [*cli, "faces", "--all", "--json"], cwd=REPO, check=True, capture_output=True, text=True
+    )
+    faces: list[dict[str, Any]] = json.loads(done.stdout)
+    return faces, seconds
+
+
+def detection_row(data: Path, workdir: Path, peers: set[str]) -> None:
+    if not (data / "gt.txt").is_file():
+        print(f"detection: skipped, WIDER dev is not at {data} (expected gt.txt and images/)")
+        return
+    truth = read_truth(data)
+    faces, seconds = scanned_faces(data / "images", workdir)
+    found: dict[str, list[Detection]] = {}
+    for face in faces:
+        if face["state"] == "face":
+            x, y, w, h = (float(v) for v in face["box"])
+            found.setdefault(face["photo"], []).append(
+                Detection((x, y, w, h), np.zeros((5, 2), np.float32), float(face["score"]))
+            )
+    ours = tally(found, truth)
+    boxes = sum(len(valid) for valid, _ in truth.values())
+    print(
+        f"detection (WIDER dev, {len(truth)} photos, {boxes} faces; "
+        f"from `facealbum faces --all --json` of a scan, {seconds:.0f} s):\n"
+        f"  facealbum {_detection_text(ours)}",
+        flush=True,
+    )
+    if "dlib" not in peers:
+        return
+    fr = _face_recognition()
+    if fr is None:
+        print(f"  dlib      {NO_DLIB}", flush=True)
+        return
+    peer: dict[str, list[Detection]] = {}
+    for name in truth:
+        image = fr.load_image_file(str(data / "images" / name))
+        peer[name] = [
+            Detection(
+                (float(left), float(top), float(right - left), float(bottom - top)),
+                np.zeros((5, 2), np.float32),
+                1.0,
+            )
+            for top, right, bottom, left in fr.face_locations(image)
+        ]
+    print(f"  dlib      {_detection_text(tally(peer, truth))} (HOG, upsample 1)", flush=True)
+
+
+def _detection_text(row: dict[str, Any]) -> str:
+    bins = row["recall_by_height"]
+    return (
+        f"recall >= 16 px {row['recall_16_up']:.1f} % (16-32 px {bins['16-32']:.1f} %, "
+        f"32-64 px {bins['32-64']:.1f} %, >= 64 px {bins['>=64']:.1f} %, < 16 px "
+        f"{bins['0-16']:.1f} %), {row['false_per_photo']:.3f} false positives per photo"
+    )
+
+
+def profile_rows(cache: Path) -> None:
+    # Imported here: bench/cfp.py brings torch and the embedders, which the
+    # detection row (run through the command line) does not need.
+    from bench import cfp
+    from engine.metrics import cluster_scores
+    from engine.models.defaults import DEFAULT_EMBEDDER
+    from engine.people.cluster import Constraints, cluster
+
+    if not (cfp.CFP / "pairs_fp.txt").is_file():
+        print(f"profiles: skipped, CFP dev is not at {cfp.CFP} (expected images/, pairs_*.txt)")
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    faces = cfp.detect_cfp(cache / "cfp-faces.npz")
+    vectors, _, _ = cfp.variant_vectors(DEFAULT_EMBEDDER, "cfp", faces, cache)
+    fp = cfp.verify(vectors, faces, cfp.pair_indices(faces, cfp.CFP / "pairs_fp.txt"))
+    ff = cfp.verify(vectors, faces, cfp.pair_indices(faces, cfp.CFP / "pairs_ff.txt"))
+    scored = faces.central >= 0
+    identity = [f.split("/")[0] for f, s in zip(faces.files, scored, strict=True) if s]
+    labels = cluster(vectors, Constraints(photo=faces.photo))
+    bc = cluster_scores(labels[faces.central[scored]], identity)
+    print(
+        f"profiles (CFP dev, {len(faces.files)} photos, {DEFAULT_EMBEDDER}): FP verification "
+        f"{100 * fp[0]:.2f} % ± {100 * fp[1]:.2f}, BCubed F1 {bc.bcubed_f1:.3f} "
+        f"(precision {bc.bcubed_precision:.3f}, recall {bc.bcubed_recall:.3f})\n"
+        f"frontal control (CFP dev FF): verification {100 * ff[0]:.2f} % ± {100 * ff[1]:.2f}\n"
+        f"  dlib      not run on CFP (the table's peer rows are detection and LFW)",
+        flush=True,
+    )
+
+
+def lfw_row(cache: Path, peers: set[str]) -> None:
+    from bench import cfp
+    from bench.accuracy import LFW, fold_accuracy, read_pairs
+    from engine.models.defaults import DEFAULT_EMBEDDER
+
+    if not (LFW / "pairs.txt").is_file():
+        print(f"LFW: skipped, LFW dev is not at {LFW} (expected images/ and pairs.txt)")
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    accuracy, _ = cfp.lfw_accuracy(DEFAULT_EMBEDDER, cache)
+    folds, pairs = read_pairs(LFW / "pairs.txt")
+    print(
+        f"LFW held out ({len(pairs)} pairs, {folds} folds): facealbum {DEFAULT_EMBEDDER} "
+        f"verification {100 * accuracy:.2f} %",
+        flush=True,
+    )
+    if "dlib" not in peers:
+        return
+    fr = _face_recognition()
+    if fr is None:
+        print(f"  dlib      {NO_DLIB}", flush=True)
+        return
+    files = sorted({f for a, b, _ in pairs for f in (a, b)})
+    encodings, misses = _dlib_encodings(fr, files, LFW / "images", cache / "lfw-dlib.npz")
+    row = {f: i for i, f in enumerate(files)}
+    a = np.array([row[x] for x, _, _ in pairs])
+    b = np.array([row[y] for _, y, _ in pairs])
+    found = ~(np.isnan(encodings[a, 0]) | np.isnan(encodings[b, 0]))
+    diff = np.nan_to_num(encodings[a] - encodings[b])
+    distances = np.where(found, np.sum(diff * diff, axis=1), 1e9)
+    same = np.array([s for _, _, s in pairs])
+    peer = float(np.mean(fold_accuracy(distances, same, folds)))
+    print(
+        f"  dlib      verification {100 * peer:.2f} % (ResNet 128-d; no face in {misses} photos)",
+        flush=True,
+    )
+
+
+def _dlib_encodings(
+    fr: Any, files: list[str], root: Path, cache: Path
+) -> tuple[np.ndarray, int]:
+    """(N, 128) dlib encodings of each photo's face nearest its centre (NaN: none), misses."""
+    if cache.is_file():
+        data = np.load(cache)
+        if list(data["files"]) == files:
+            return data["encodings"], int(data["misses"])
+    out = np.full((len(files), 128), np.nan)
+    misses = 0
+    started = time.perf_counter()
+    for i, name in enumerate(files):
+        image = fr.load_image_file(str(root / name))
+        locations = fr.face_locations(image)
+        if not locations:
+            misses += 1
+            continue
+        h, w = image.shape[:2]
+        nearest = min(
+            locations,
+            key=lambda t: ((t[1] + t[3]) / 2 - w / 2) ** 2 + ((t[0] + t[2]) / 2 - h / 2) ** 2,
+        )
+        out[i] = fr.face_encodings(image, [nearest])[0]
+        if i % 500 == 0:
+            print(
+                f"  dlib on LFW: {i}/{len(files)} photos, {time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
+    np.savez(cache, files=np.array(files), encodings=out, misses=misses)
+    return out, misses
+
+
+def age_gap_row() -> None:
+    print(
+        "age gap: not measured here. The set the issue measured on (1,005 people, "
+        "3,798 photos) may not be redistributed and no other age-gap set is shared; "
+        "the demo album's two babies are the only children at hand.",
+        flush=True,
+    )
+
+
+NO_DLIB = (
+    "skipped: face_recognition is not installed "
+    "(.venv/bin/pip install -r bench/requirements-peers.txt, see bench/README.md)"
+)
+
+
+def _face_recognition() -> Any:
+    try:
+        import face_recognition  # bench-only peer, see bench/requirements-peers.txt
+    except ImportError:
+        return None
+    return face_recognition
+
+
+ROWS = ("detection", "profiles", "lfw", "age")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"of {', '.join(ROWS)}")
+    parser.add_argument("--peers", default="dlib", help="'dlib' or '' for none")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/facealbum-bench-cfp"))
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/facealbum-bench-hard"))
     parser.add_argument("--data", type=Path, default=WIDER, help="WIDER-format folder")
-    parser.add_argument("--folder", type=Path, help="time the detection step on these photos")
-    parser.add_argument("--methods", default="baseline,search", help="comma-separated")
-    parser.add_argument("--limit", type=int, help="first N photos only")
+    parser.add_argument("--methods", default="", help="in-process detector paths instead of rows")
+    parser.add_argument("--folder", type=Path, help="with --methods: time them on these photos")
+    parser.add_argument("--limit", type=int, help="with --methods: first N photos only")
     parser.add_argument("--threads", type=int, default=0, help="OpenCV threads; 0 = default")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="with --methods: print JSON")
     args = parser.parse_args(argv)
     if args.threads:
         cv2.setNumThreads(args.threads)
+    if args.methods or args.folder:
+        return run_methods(args)
+    rows = [r for r in args.rows.split(",") if r]
+    unknown = set(rows) - set(ROWS)
+    if unknown:
+        print(f"unknown rows {sorted(unknown)}; expected some of {', '.join(ROWS)}",
+              file=sys.stderr)
+        return 2
+    peers = set(args.peers.split(",")) - {""}
+    if "detection" in rows:
+        detection_row(args.data, args.workdir, peers)
+    if "profiles" in rows:
+        profile_rows(args.cache)
+    if "lfw" in rows:
+        lfw_row(args.cache, peers)
+    if "age" in rows:
+        age_gap_row()
+    return 0
+
+
+def run_methods(args: argparse.Namespace) -> int:
+    """The detection step in-process, per method: what the search costs beside the old path."""
     folder = args.folder or args.data
     if not folder.is_dir():
         print(f"no photos at {folder}: pass --data or --folder", file=sys.stderr)
@@ -178,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     detector = get_detector("yunet")
     detector.load()  # loading is start-up, not detection
     rows = {}
-    for name in args.methods.split(","):
+    for name in (args.methods or "baseline,search").split(","):
         if name not in METHODS:
             print(f"unknown method {name!r}; expected one of {', '.join(METHODS)}", file=sys.stderr)
             return 2

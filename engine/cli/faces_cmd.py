@@ -1,0 +1,92 @@
+"""``facealbum faces --all``: every face of the catalog, for scripts and benchmarks.
+
+Each face is printed with ``id``, ``photo`` (its path relative to the scanned
+folder, as ``facealbum people --json`` prints photos), ``box`` ``[x, y, w, h]``
+in pixels of the upright photo, ``score`` (the detector's), ``person`` (the
+person holding it now, or null) and ``state``. The faces are streamed: each
+line is printed as the catalog yields its row, so a large catalog is never
+built as one list in memory; ``--json`` is one JSON array with a face per
+line. Names that are not UTF-8 travel as the output layer escapes them
+(``\\udcNN`` in JSON, ``\\xNN`` in text).
+
+The ``faces`` sub-command itself is registered by ``engine.cli.people_cmd``
+(``faces PERSON`` lists one person's faces) and sends ``--all`` here. This
+module never changes the catalog.
+"""
+
+import argparse
+import json
+import os
+from collections.abc import Iterator
+
+from engine.catalog.faces_export import ExportedFace, iter_all_faces
+from engine.cli.common import open_catalog
+from engine.cli.output import emit
+from engine.errors import FaceAlbumError
+
+
+def faces_all_or_explain(args: argparse.Namespace) -> int:
+    """``faces --all``; ``faces`` with neither or both of PERSON and ``--all`` is refused."""
+    if args.person is not None and args.all:
+        raise FaceAlbumError(
+            f"faces takes a PERSON id or --all, got both ({args.person} and --all); "
+            f"drop --all to list person {args.person}'s faces, or the id to list every face"
+        )
+    if not args.all:
+        raise FaceAlbumError(
+            "faces takes a PERSON id or --all, got neither; `facealbum people` lists the "
+            "people's ids, `facealbum faces --all` lists every face"
+        )
+    return cmd_all_faces(args)
+
+
+def cmd_all_faces(args: argparse.Namespace) -> int:
+    """Print every face of the catalog, as JSON with ``--json``, else as a table."""
+    with open_catalog(args) as cat:
+        faces = iter_all_faces(cat)
+        if args.json:
+            _stream_json(faces)
+        else:
+            _stream_text(faces)
+    return 0
+
+
+def face_json(face: ExportedFace) -> dict[str, object]:
+    """One face as ``faces --all --json`` prints it."""
+    return {
+        "id": face.id,
+        "photo": os.fsdecode(face.relpath),
+        "box": [round(v, 1) for v in face.box],
+        "score": round(face.score, 4),
+        "person": face.person_id,
+        "state": str(face.state),
+    }
+
+
+def _stream_json(faces: Iterator[ExportedFace]) -> None:
+    # One JSON array written a face at a time: the separator of each face is
+    # known only when the next one comes, so the previous line waits for it.
+    # json.dumps keeps its ASCII default, so a name that is not UTF-8 travels
+    # as \udcNN, as emit_json writes it.
+    pending: str | None = None
+    emit("[")
+    for face in faces:
+        if pending is not None:
+            emit(pending + ",")
+        pending = "  " + json.dumps(face_json(face), sort_keys=True)
+    if pending is not None:
+        emit(pending)
+    emit("]")
+
+
+def _stream_text(faces: Iterator[ExportedFace]) -> None:
+    # Fixed columns: a table sized to its widest cell would have to read
+    # every face before printing the first.
+    emit(f"{'face':>8}  {'person':>8}  {'state':<9}  {'score':>6}  {'box':<26}  photo")
+    for face in faces:
+        box = ",".join(f"{v:.0f}" for v in face.box)
+        person = "" if face.person_id is None else str(face.person_id)
+        emit(
+            f"{face.id:>8}  {person:>8}  {face.state!s:<9}  {face.score:>6.3f}  {box:<26}  "
+            f"{os.fsdecode(face.relpath)}"  # emit escapes the name
+        )
