@@ -115,7 +115,8 @@ def recluster_work(strictness: float) -> ReclusterWork:
 
 
 def export_work(
-    person_ids: list[int], dest: Path, mode: LinkMode, xmp: bool, report: ExportReport
+    person_ids: list[int], dest: Path, mode: LinkMode, xmp: bool, report: ExportReport,
+    *, unconfirmed: bool = False,
 ) -> Work:
     """Copy or link the chosen people's photos into one folder each under ``dest``.
 
@@ -124,7 +125,7 @@ def export_work(
     """
     options = ExportOptions(
         dest=dest, people=tuple(str(i) for i in person_ids), mode=mode, xmp=xmp,
-        include_unnamed=True,
+        include_unnamed=True, unconfirmed_names=unconfirmed,
     )
 
     def work(catalog: Catalog, cancel: CancelToken) -> Iterator[Progress]:

@@ -467,6 +467,8 @@ def test_export_dialog_copies_chosen_people_into_named_folders_with_sidecars(
                           Qt.ItemDataRole.CheckStateRole)
     dest = tmp_path / "albums"
     dialog.dest.setText(str(dest))
+    assert not dialog.unconfirmed.isChecked()  # sidecars name only confirmed faces by default
+    dialog.unconfirmed.setChecked(True)  # these were grouped automatically, then named
     assert dialog.export_button.text() == "Export 1 Album"
     dialog.export_button.click()
 

@@ -101,6 +101,14 @@ class ExportDialog(QDialog):
         )
         self.xmp.setChecked(True)
         form.addRow("", self.xmp)
+        self.unconfirmed = QCheckBox("Also name the faces grouped automatically")
+        self.unconfirmed.setToolTip(
+            "Off: sidecars name only the faces you confirmed (by naming, merging, moving or "
+            "answering Yes), as digiKam does with its own. On: every face of a named person "
+            "is written, including those the grouping placed there."
+        )
+        form.addRow("", self.unconfirmed)
+        self.xmp.toggled.connect(self.unconfirmed.setEnabled)
         layout.addLayout(form)
 
         self.progress = QProgressBar()
@@ -142,7 +150,7 @@ class ExportDialog(QDialog):
             return
         self.report = ExportReport()
         work = export_work(chosen, Path(dest).expanduser(), self.mode(), self.xmp.isChecked(),
-                           self.report)
+                           self.report, unconfirmed=self.unconfirmed.isChecked())
         self.progress.setRange(0, 0)
         self.progress.show()
         self.status.setText("Exporting…")
