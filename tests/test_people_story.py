@@ -41,7 +41,7 @@ class Album:
         v = self.centres[name] + self.rng.normal(size=DIM) * 0.05
         return v / np.linalg.norm(v)
 
-    def photo(self, *names: str) -> list[int]:
+    def photo(self, *names: str, quality: float | None = None) -> list[int]:
         """One photo holding one face of each named identity; returns the face ids."""
         self.photos += 1
         photo_id = self.cat.add_photo(
@@ -51,7 +51,8 @@ class Album:
         faces = []
         for i, name in enumerate(names):
             face = self.cat.add_face(
-                photo_id, (10.0 * i, 0, 10, 10), None, score=1.0, quality=0.5 + 0.01 * i,
+                photo_id, (10.0 * i, 0, 10, 10), None, score=1.0,
+                quality=0.5 + 0.01 * i if quality is None else quality,
                 sharpness=1.0, detector="test",
             )
             self.cat.put_embedding(face, "sface", self.vector(name))
@@ -250,6 +251,37 @@ def test_preview_count_matches_the_recluster_it_previews(album: Album) -> None:
     )
 
 
+def test_the_strictness_preview_is_the_people_a_recluster_leaves_at_every_setting(
+    album: Album,
+) -> None:
+    # Anna in profile, twice, is a pair that the recluster lets join her
+    # rather than a person of its own; a lone face joins its nearest person;
+    # people stand at several distances; a group photo holds faces that are
+    # never one person; one person is named.
+    for i in range(5):
+        album.centre(f"p{i}")
+        album.faces_of(f"p{i}", 4)
+    album.centre("anna")
+    anna = album.faces_of("anna", 8)
+    album.centre("profile", near="anna", distance=1.1)
+    album.faces_of("profile", 2)
+    album.centre("sister", near="p0", distance=0.8)
+    album.faces_of("sister", 3)
+    album.photo("p1", "p2", "anna")
+    album.centre("once")
+    album.photo("once")
+    run(people.update_people(album.cat))
+    person = album.person_of(anna[0])
+    assert person is not None
+    people.name_person(album.cat, person, "Anna")
+
+    for strictness in (1.0, 0.75, 0.5, 0.3, 0.1, 0.0):
+        previewed = people.preview_cluster_count(album.cat, strictness)
+        run(people.recluster(album.cat, strictness=strictness))
+        made = len(people.people(album.cat, include_hidden=True))
+        assert made == previewed, strictness
+
+
 def test_suggestions_rank_the_nearest_unnamed_cluster_first(album: Album) -> None:
     album.centre("anna")
     album.centre("anna_hat", near="anna", distance=0.9)  # Anna, looking different
@@ -365,3 +397,82 @@ def test_a_persons_odd_photo_joins_them_but_never_after_the_user_said_no(album: 
     people.undo(album.cat)
     run(people.recluster(album.cat))
     assert album.person_of(odd) == album.person_of(anna[0])
+
+
+def test_people_split_apart_are_never_suggested_to_each_other_again(album: Album) -> None:
+    album.centre("baby_a")
+    album.centre("baby_b", near="baby_a", distance=0.5)  # look-alikes: one person at first
+    a = album.faces_of("baby_a", 5)
+    b = album.faces_of("baby_b", 4)
+    run(people.update_people(album.cat))
+    first = album.person_of(a[0])
+    assert first is not None and album.person_of(b[0]) == first
+    second = people.split_faces(album.cat, b)
+    # New photos of the second baby join the person split off, not the first.
+    later = album.faces_of("baby_b", 2)
+    run(people.update_people(album.cat))
+    assert {album.person_of(f) for f in later} == {second}
+
+    def suggested(person: int) -> set[int]:
+        return {f for s in people.suggest(album.cat, person) for f in s.face_ids}
+
+    assert not suggested(first) & set(b + later)
+    assert not suggested(second) & set(a)
+
+
+def test_confirming_faces_keeps_the_best_face_as_cover_and_a_chosen_cover_stays(
+    album: Album,
+) -> None:
+    album.centre("anna")
+    faces = album.faces_of("anna", 4)
+    # A small face in a crowd: the worst crop of her, the one Review asks about.
+    crowded = album.photo("anna", quality=0.1)[0]
+    run(people.update_people(album.cat))
+    anna = album.person_of(faces[0])
+    assert anna is not None and album.person_of(crowded) == anna
+
+    def cover() -> int | None:
+        return next(p.cover_face_id for p in people.people(album.cat) if p.id == anna)
+
+    best = cover()
+    assert best is not None and best != crowded
+    people.confirm_faces(album.cat, [crowded], anna)  # "Yes" to it in Review
+    assert cover() == best
+    people.set_cover(album.cat, anna, crowded)  # the user's own choice is kept
+    people.confirm_faces(album.cat, faces, anna)
+    assert cover() == crowded
+
+
+def test_an_update_with_nothing_new_to_group_reads_no_embeddings(
+    album: Album, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.people.update as update
+
+    loads: list[int] = []
+    real = update.load_faces
+
+    def counted(cat: Catalog, model: str | None = None) -> update.FaceTable:
+        loads.append(1)
+        return real(cat, model)
+
+    monkeypatch.setattr(update, "load_faces", counted)
+    album.centre("anna")
+    anna = album.faces_of("anna", 3)
+    run(people.update_people(album.cat))
+    assert len(loads) == 1 and album.person_of(anna[0]) is not None
+    run(people.update_people(album.cat))  # every face in a person: nothing to do
+    assert len(loads) == 1
+
+    album.centre("stranger")
+    stranger = album.photo("stranger")[0]  # seen once: stays in no person
+    run(people.update_people(album.cat))
+    assert len(loads) == 2 and album.person_of(stranger) is None
+    run(people.update_people(album.cat))  # an unchanged rescan: the same faces as last time
+    run(people.update_people(album.cat))
+    assert len(loads) == 2
+
+    new = album.faces_of("anna", 1)  # a new photo is grouped
+    run(people.update_people(album.cat))
+    assert len(loads) == 3 and album.person_of(new[0]) == album.person_of(anna[0])
+    run(people.update_people(album.cat, strictness=0.2))  # another strictness looks again
+    assert len(loads) == 4

@@ -76,7 +76,7 @@ def make_mixed(path: Path, photos_dir: Path) -> Mixed:
             made.face[key] = face_id
             return face_id
 
-        ann = person("ann", "Ann")  # a confirmed face beats a better automatic one
+        ann = person("ann", "Ann")  # the best face is the cover, confirmed or not
         face("ann_best_auto", 0, 0.9, ann)
         face("ann_confirmed", 1, 0.4, ann, by="user")
         face("ann_same_photo", 1, 0.3, ann)
@@ -133,7 +133,7 @@ def test_grid_rows_match_the_people_read_with_photo_paths(mixed: tuple[Path, Mix
               for key, pid in made.person.items()}
     ann, bo, cy, dee, eve = (by_key[k] for k in ("ann", "bo", "cy", "dee", "eve"))
     assert ann is not None and (ann.face_count, ann.photo_count, ann.confirmed_count) == (3, 2, 1)
-    assert ann.cover_face_id == made.face["ann_confirmed"]
+    assert ann.cover_face_id == made.face["ann_best_auto"]
     assert bo is not None and (bo.face_count, bo.cover_face_id) == (2, made.face["bo_first"])
     assert cy is not None and cy.hidden
     assert dee is not None and dee.cover_face_id == made.face["dee_chosen"]
@@ -207,8 +207,8 @@ def test_people_model_shows_names_counts_and_covers(
     assert summary is not None and (summary.face_count, summary.confirmed_count) == (3, 1)
     assert model.summary_at(0) is summary
     cover = model.cover(ann)
-    assert cover is not None and cover[0].id == made.face["ann_confirmed"]
-    assert cover[1].id == cover[0].photo_id and cover[1].display_path == "p1.jpg"
+    assert cover is not None and cover[0].id == made.face["ann_best_auto"]
+    assert cover[1].id == cover[0].photo_id and cover[1].display_path == "p0.jpg"
     assert model.find_named("dee") == made.person["dee"]
     assert model.names() == ["Ann", "Cy", "Dee"]
 

@@ -3,7 +3,9 @@
 The clustering (``engine.people.update``) reads the faces that count for
 people with their photo, person, quality and whether the user confirmed them, the
 user's rejections, and a signature that changes whenever any of those or a
-trained adapter changes. It writes one thing: automatic assignments.
+trained adapter changes. It writes one thing: automatic assignments (and
+notes, as bookkeeping beside them, what the last people update ran on, so an
+update with nothing new to group can return at once).
 
 Nothing here ever writes a fact: a face the user assigned (``AssignedBy.USER``)
 or marked as no face or a stranger is never changed by ``assign_automatically``,
@@ -51,6 +53,35 @@ def assign_automatically(cat: Catalog, assignments: Iterable[tuple[int, int | No
             for face, person in assignments
         ],
     )
+
+
+def unassigned_faces_exist(cat: Catalog) -> bool:
+    """Whether any face that counts for people is in no person (one index seek)."""
+    row = cat._conn.execute(
+        f"SELECT 1 FROM faces WHERE person_id IS NULL AND state = '{FaceState.FACE}' LIMIT 1"
+    ).fetchone()
+    return row is not None
+
+
+def embedding_count(cat: Catalog, model: str) -> int:
+    """How many faces have an embedding of ``model`` (a rescan may add some to
+    faces that had none, which ``clustering_signature`` does not see)."""
+    row = cat._conn.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", (model,))
+    return int(row.fetchone()[0])
+
+
+def last_update(cat: Catalog) -> str | None:
+    """What the last finished people update ran on (``remember_update``), or None."""
+    return cat.get_meta(_LAST_UPDATE)
+
+
+def remember_update(cat: Catalog, key: str) -> None:
+    """Note what a finished people update ran on: its embedder, parameters and
+    the catalog's ``clustering_signature`` after its writes. Bookkeeping, not a fact."""
+    cat.set_meta(_LAST_UPDATE, key)
+
+
+_LAST_UPDATE = "people_update"
 
 
 def clustering_signature(cat: Catalog) -> tuple[tuple[float, ...], ...]:

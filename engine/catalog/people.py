@@ -10,8 +10,10 @@ Everything here only reads; it never writes a row and never decides who a
 face belongs to.
 """
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
+from engine.catalog.persons import merged_ids, resolve_merged
 from engine.catalog.records import AssignedBy, FaceState, PhotoStatus
 from engine.catalog.store import Catalog
 
@@ -32,8 +34,9 @@ def people_rows(cat: Catalog, include_hidden: bool = False) -> list[PersonRow]:
     """Everyone with at least one face that counts, largest first (named before unnamed on ties).
 
     The cover is the user's chosen face while it still counts for the
-    person, otherwise their best face: confirmed first, then by quality, then
-    the oldest. Computed by SQLite from the ``faces_person_live`` index alone
+    person, otherwise the face of best quality among all of theirs, confirmed
+    or not, then the oldest: saying "yes" to a small face in a crowd must not
+    make it the person's picture. Computed by SQLite from the ``faces_person_live`` index alone
     (one pass for the counts and each person's best quality, one index seek
     per person for the face holding it). A tuple per person: at 33k people,
     building a record each costs about as much again as the query.
@@ -55,6 +58,32 @@ def photo_paths_by_person(cat: Catalog) -> dict[int, set[bytes]]:
     for person_id, relpath in rows:
         out.setdefault(int(person_id), set()).add(bytes(relpath))
     return out
+
+
+def photos_with_all(cat: Catalog, person_ids: Iterable[int]) -> list[int]:
+    """The ids of the photos on disk where every one of these people appears, oldest first.
+
+    A person appears in a photo when one of the photo's faces counts for
+    them; a person merged into another stands for whoever holds them now
+    (and for everyone merged into that person). No people: no photos.
+    """
+    groups: list[set[int]] = []
+    for person_id in dict.fromkeys(person_ids):
+        final = resolve_merged(cat, int(person_id))
+        cat.person(final)  # an unknown id is an error, not "in no photo"
+        held = merged_ids(cat, final)
+        if held not in groups:
+            groups.append(held)
+    if not groups:
+        return []
+    selects = [
+        f"SELECT f.photo_id FROM faces f WHERE {_LIVE}"
+        f" AND f.person_id IN ({','.join('?' * len(group))})"
+        for group in groups
+    ]
+    args = [pid for group in groups for pid in sorted(group)]
+    rows = cat._conn.execute(" INTERSECT ".join(selects) + " ORDER BY 1", args)
+    return [int(r[0]) for r in rows]
 
 
 def unassigned_count(cat: Catalog) -> int:
@@ -96,22 +125,18 @@ _NOT_OK_PHOTOS = "(SELECT id FROM photos WHERE status IN ({}))".format(
 _LIVE = f"f.{_IS_FACE} AND f.photo_id NOT IN {_NOT_OK_PHOTOS}"
 
 # The cover: the chosen face while it still counts for the person, else the
-# best one: confirmed first, then quality, then the oldest. ``best_user`` is
-# the best quality among confirmed faces (NULL when none is confirmed); the
-# face holding the best quality of its class is found by an index seek on
-# (person_id, state, quality).
+# best one by quality, confirmed or not (a confirmation says whose face it
+# is, not that it is a good picture), then the oldest. The face holding the
+# best quality is found by an index seek on (person_id, state, quality).
 _PEOPLE_ROWS_SQL = f"""
 WITH counts AS (
     SELECT f.person_id AS pid, COUNT(*) AS n, COUNT(DISTINCT f.photo_id) AS photos,
-           SUM(f.assigned_by IS {_BY_USER}) AS confirmed,
-           MAX(CASE WHEN f.assigned_by IS {_BY_USER} THEN f.quality END) AS best_user,
-           MAX(f.quality) AS best_any
+           SUM(f.assigned_by IS {_BY_USER}) AS confirmed, MAX(f.quality) AS best
     FROM faces f WHERE f.person_id IS NOT NULL AND {_LIVE} GROUP BY f.person_id
 )
 SELECT ps.id, ps.name, ps.hidden, c.n, c.photos, c.confirmed, COALESCE(chosen.id, (
     SELECT MIN(f.id) FROM faces f
-    WHERE f.person_id = c.pid AND {_LIVE} AND f.quality = COALESCE(c.best_user, c.best_any)
-      AND (f.assigned_by IS {_BY_USER}) = (c.best_user IS NOT NULL)))
+    WHERE f.person_id = c.pid AND {_LIVE} AND f.quality = c.best))
 FROM counts c JOIN persons ps ON ps.id = c.pid
 LEFT JOIN faces chosen ON chosen.id = ps.cover_face_id AND chosen.person_id = ps.id
     AND chosen.{_IS_FACE} AND chosen.photo_id NOT IN {_NOT_OK_PHOTOS}

@@ -7,7 +7,9 @@ plain columns: ``faces.assigned_by = AssignedBy.USER`` (a confirmed face),
 ``faces.state``, ``persons.name / hidden / merged_into / cover_face_id`` and
 the ``rejections`` table. ``plan_merge`` is the one rule for which person a
 merge keeps and under which name, for the engine and the GUI's question alike.
-``tag_face`` adds a face the user drew (measured beforehand by
+Each operation's summary (what ``facealbum history`` and ``undo`` print)
+names people as a user knows them, by name or as "an unnamed person (N
+photos)", never by an internal id. ``tag_face`` adds a face the user drew (measured beforehand by
 ``engine.people.tagging``, outside any transaction) and ``name_faces`` gives
 faces to the person of a name, or to a new person of that name.
 
@@ -77,9 +79,14 @@ def name_person(cat: Catalog, person_id: int, name: str | None) -> None:
     with cat.transaction():
         person = live_person(cat, person_id)
         change = Change(persons={person.id: {"name": clean}})
-        summary = (
-            f"Named person {person.id} {clean!r}" if clean else f"Removed the name of {person.id}"
-        )
+        if clean and person.name:
+            summary = f"Renamed \u201c{person.name}\u201d to \u201c{clean}\u201d"
+        elif clean:
+            photos = _count_of(_photo_count(cat, person.id), "photo")
+            summary = f"Named the person in {photos} \u201c{clean}\u201d"
+        else:
+            summary = (f"Removed the name \u201c{person.name}\u201d" if person.name
+                       else "Removed a name")
         commit(cat, "name", summary, change)
 
 
@@ -107,9 +114,12 @@ def merge_people(cat: Catalog, source_ids: Iterable[int], target_id: int) -> Non
             if face.state is FaceState.FACE and not face.confirmed:
                 change.faces[face.id] = (target.id, AssignedBy.USER, face.state)
         names: dict[int, str | None] = {target.id: target.name}
+        whom = _person_words(cat, target)
+        merged: list[str] = []
         for source_id in sources:
             source = live_person(cat, source_id)
             names[source.id] = source.name
+            merged.append(_person_words(cat, source))
             for face in cat.faces(person_id=source.id):
                 change.faces[face.id] = (target.id, AssignedBy.USER, face.state)
                 change.rejections[(face.id, target.id)] = False
@@ -117,8 +127,7 @@ def merge_people(cat: Catalog, source_ids: Iterable[int], target_id: int) -> Non
         name = plan_merge(names, target.id).name
         if name != target.name:
             change.persons[target.id] = {"name": name}
-        listed = ", ".join(str(s) for s in sources)
-        commit(cat, "merge", f"Merged {listed} into {target.id} ({target.label})", change)
+        commit(cat, "merge", f"Merged {_join(merged)} into {whom}", change)
 
 
 def split_faces(
@@ -133,15 +142,18 @@ def split_faces(
     with cat.transaction():
         if target_person_id is None:
             target_id = new_person(cat)
+            summary = f"Made a new person from {_count(faces)}"
         else:
-            target_id = live_person(cat, target_person_id).id
+            target = live_person(cat, target_person_id)
+            target_id = target.id
+            summary = f"Moved {_count(faces)} to {_person_words(cat, target)}"
         change = Change()
         for face in faces:
             change.faces[face.id] = (target_id, AssignedBy.USER, FaceState.FACE)
             change.rejections[(face.id, target_id)] = False
             if face.person_id is not None and face.person_id != target_id:
                 change.rejections[(face.id, face.person_id)] = True
-        commit(cat, "split", f"Moved {_count(faces)} to person {target_id}", change)
+        commit(cat, "split", summary, change)
     return target_id
 
 
@@ -154,7 +166,8 @@ def confirm_faces(cat: Catalog, face_ids: Iterable[int], person_id: int) -> None
         for face in faces:
             change.faces[face.id] = (person.id, AssignedBy.USER, FaceState.FACE)
             change.rejections[(face.id, person.id)] = False
-        commit(cat, "confirm", f"Confirmed {_count(faces)} as {person.label}", change)
+        commit(cat, "confirm", f"Confirmed {_count(faces)} as {_person_words(cat, person)}",
+               change)
 
 
 def reject_faces(cat: Catalog, face_ids: Iterable[int], person_id: int) -> None:
@@ -164,20 +177,22 @@ def reject_faces(cat: Catalog, face_ids: Iterable[int], person_id: int) -> None:
         person = live_person(cat, person_id)
         merged = merged_ids(cat, person.id)
         change = Change()
+        whom = _person_words(cat, person)
         for face in faces:
             change.rejections[(face.id, person.id)] = True
             if face.person_id in merged:
                 change.faces[face.id] = (None, None, face.state)
-        commit(cat, "reject", f"{_count(faces)} not {person.label}", change)
+        verb = "is" if len(faces) == 1 else "are"
+        commit(cat, "reject", f"Said {_count(faces)} {verb} not {whom}", change)
 
 
 def hide_person(cat: Catalog, person_id: int, hidden: bool = True) -> None:
     """Hide a person from the people list (or show them again)."""
     with cat.transaction():
         person = live_person(cat, person_id)
-        verb = "Hid" if hidden else "Showed"
-        commit(cat, "hide", f"{verb} {person.label} ({person.id})",
-               Change(persons={person.id: {"hidden": int(hidden)}}))
+        whom = _person_words(cat, person)
+        summary = f"Hid {whom}" if hidden else f"Showed {whom} again"
+        commit(cat, "hide", summary, Change(persons={person.id: {"hidden": int(hidden)}}))
 
 
 def mark_faces(cat: Catalog, face_ids: Iterable[int], state: str | FaceState) -> None:
@@ -200,7 +215,13 @@ def mark_faces(cat: Catalog, face_ids: Iterable[int], state: str | FaceState) ->
                     change.faces[face.id] = (None, None, FaceState.FACE)
             else:
                 change.faces[face.id] = (None, None, marked)
-        commit(cat, "mark", f"Marked {_count(faces)} as {marked.replace('_', ' ')}", change)
+        one = len(faces) == 1
+        how = {
+            FaceState.NOT_FACE: "as not a face" if one else "as not faces",
+            FaceState.STRANGER: "as a stranger" if one else "as strangers",
+            FaceState.FACE: "as a face again" if one else "as faces again",
+        }[marked]
+        commit(cat, "mark", f"Marked {_count(faces)} {how}", change)
 
 
 def set_cover(cat: Catalog, person_id: int, face_id: int) -> None:
@@ -213,7 +234,7 @@ def set_cover(cat: Catalog, person_id: int, face_id: int) -> None:
                 f"face {face_id} is not one of {person.label}'s faces, so it cannot be their "
                 f"cover; `facealbum faces {person.id}` lists them"
             )
-        commit(cat, "cover", f"New cover for {person.label}",
+        commit(cat, "cover", f"Chose a new cover for {_person_words(cat, person)}",
                Change(persons={person.id: {"cover_face_id": face.id}}))
 
 
@@ -290,9 +311,11 @@ def tag_face(
         by = None if target_id is None else AssignedBy.USER
         change.faces[face_id] = (target_id, by, FaceState.FACE)
         whom = ""
-        if target_id is not None:
-            named = clean if target is None else target.name
-            whom = f" as \u201c{named}\u201d" if named else " to an unnamed person"
+        if target is not None:
+            whom = (f" as \u201c{target.name}\u201d" if target.name
+                    else f" to {_person_words(cat, target)}")
+        elif clean is not None:
+            whom = f" as \u201c{clean}\u201d"
         commit(cat, "tag", f"Added a face in {photo.display_path}{whom}", change)
     return face_id
 
@@ -394,4 +417,31 @@ def _faces(cat: Catalog, face_ids: Iterable[int]) -> list[Face]:
 
 
 def _count(faces: list[Face]) -> str:
-    return "1 face" if len(faces) == 1 else f"{len(faces)} faces"
+    return _count_of(len(faces), "face")
+
+
+def _count_of(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _person_words(cat: Catalog, person: Person) -> str:
+    """A person as a summary names them: by name, or as "an unnamed person
+    (N photos)" with their photos at the time of the operation; never by id,
+    which means nothing to a user (``app.describe`` words them the same way)."""
+    if person.name:
+        return person.name
+    photos = _photo_count(cat, person.id)
+    return f"an unnamed person ({_count_of(photos, 'photo')})" if photos else "an unnamed person"
+
+
+def _join(items: list[str]) -> str:
+    """"A", "A and B", "A, B and C", "A, B and 2 others"."""
+    if len(items) <= 1:
+        return "".join(items)
+    if len(items) > 3:
+        return f"{', '.join(items[:2])} and {len(items) - 2} others"
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _photo_count(cat: Catalog, person_id: int) -> int:
+    return len({f.photo_id for f in cat.faces(person_id=person_id) if f.state is FaceState.FACE})

@@ -5,7 +5,11 @@ Ranks by the distance the clustering would merge them with the person at
 without the small-cluster penalties), nearest first, so the
 GUI can ask "Is this Anna?" and the user confirms or rejects in bulk.
 Faces the user rejected from the person, and clusters made only of them,
-are never suggested. Read-only and free of SQL: confirming or rejecting goes
+are never suggested. Nor is a person the user set apart from this one: when
+a face the user put in one of the two (a split, a move, "this is Anna") was
+rejected from the other, the user said they are different people, so
+neither is offered to the other, in either direction, however near their
+faces are (two look-alike babies). Read-only and free of SQL: confirming or rejecting goes
 through ``engine.people.facts``.
 """
 
@@ -16,7 +20,7 @@ import numpy as np
 from engine.catalog import Catalog
 from engine.catalog.persons import live_person
 from engine.people.cluster import ClusterParams, merge_distance
-from engine.people.update import load_faces
+from engine.people.update import FaceTable, load_faces
 
 
 @dataclass(frozen=True)
@@ -61,10 +65,11 @@ def suggest(
     settled = {p.id for p in cat.persons(include_merged=True) if p.name is not None or p.hidden}
     rejected = np.array([person.id in table.rejected.get(i, ()) for i in range(len(table.ids))],
                         dtype=bool)
+    apart = _set_apart(table, person.id)
     out: list[Suggestion] = []
     others = table.person[(table.person >= 0) & ~mine]
     for other in np.unique(others):
-        if int(other) in settled:
+        if int(other) in settled or int(other) in apart:
             continue
         rows = np.nonzero((table.person == other) & ~rejected)[0]
         if not len(rows):
@@ -83,3 +88,19 @@ def suggest(
                 out.append(Suggestion("face", None, [face], float(distance), face))
     out.sort(key=lambda s: s.distance)
     return out[:limit]
+
+
+def _set_apart(table: FaceTable, person_id: int) -> set[int]:
+    """The people the user said are not ``person_id``: a face confirmed for one
+    of the two was rejected from the other (either way round)."""
+    apart: set[int] = set()
+    for row, rejected_from in table.rejected.items():
+        if not table.confirmed[row]:
+            continue
+        owner = int(table.person[row])
+        if owner == person_id:
+            apart |= rejected_from
+        elif person_id in rejected_from:
+            apart.add(owner)
+    apart.discard(person_id)
+    return apart

@@ -14,8 +14,9 @@ rejections are only read. A cluster that mostly overlaps a person
 keeps that person's id, so names and covers survive a recluster.
 """
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -23,8 +24,12 @@ from engine.catalog import Catalog
 from engine.catalog.clustering import (
     assign_automatically,
     clustering_signature,
+    embedding_count,
     faces_to_cluster,
+    last_update,
     rejections,
+    remember_update,
+    unassigned_faces_exist,
 )
 from engine.catalog.persons import final_persons, new_person
 from engine.errors import Cancelled
@@ -160,8 +165,7 @@ def recluster(
         tree = yield from build_tree_steps(
             table.vectors, table.constraints(), params, cancel, table.quality_of()
         )
-    _TREES.clear()
-    _TREES[key] = tree
+    _keep_tree(key, tree)
     labels = _cut_and_attach(table, tree, params)
     if cancel is not None and cancel.cancelled:
         raise Cancelled("clustering was stopped on request; nothing was changed")
@@ -169,7 +173,7 @@ def recluster(
     with cat.transaction():
         target = _persons_for_clusters(cat, table, labels, params.min_size)
         changed = _write(cat, table, np.arange(len(table.ids)), target)
-    _TREES.pop(key, None)  # the catalog changed: its signature is stale
+    _TREES.clear()  # the catalog changed: every tree's signature is stale
     yield Progress("writing", 1, 1, {"changed": changed})
 
 
@@ -191,31 +195,55 @@ def _cut_and_attach(table: FaceTable, tree: Dendrogram, params: ClusterParams) -
 def preview_cluster_count(
     cat: Catalog, strictness: float = DEFAULT_STRICTNESS, params: ClusterParams | None = None
 ) -> int:
-    """How many people a recluster at ``strictness`` would give (cached between calls).
+    """How many people a recluster at ``strictness`` would give.
 
-    One tree, built to the loosest threshold, serves every strictness, so
-    moving the GUI's slider costs a cut, not a clustering. Where faces share
-    photos the recluster itself (which stops merging at its threshold) may
-    give a few people more or fewer.
+    Counted the way ``recluster`` makes them: the same tree (merging stopped
+    at the threshold), the same cut with lone faces and pairs joining their
+    nearest person (``_cut_and_attach``), and the same rule for which
+    clusters become people (``_plan_owners``), so at any setting it is the
+    number of people the recluster leaves (faces without an embedding of the
+    active embedder aside). The last few trees are kept, so returning to a
+    strictness costs a cut; a recluster at a strictness just previewed
+    reuses its tree.
+
+    The count need not fall as strictness loosens: at strict settings most
+    faces stay alone and a lone face is no person, so loosening can turn
+    lone faces into new pairs (more people) before it merges people (fewer).
     """
-    params = params or params_for_strictness(strictness)
+    params = stopping_at_threshold(params or params_for_strictness(strictness))
     model = active_embedder(cat)
+    table = load_faces(cat, model)
+    if len(table.ids) == 0:
+        return 0
     key = _cache_key(cat, model, params)
     tree = _TREES.get(key)
     if tree is None:
-        table = load_faces(cat, model)
-        if len(table.ids) == 0:
-            return 0
         tree = build_tree(table.vectors, table.constraints(), params, quality=table.quality_of())
-        _TREES.clear()
-        _TREES[key] = tree
-    labels = cut(tree, params.threshold, min_size=params.min_size)
-    return int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
+    _keep_tree(key, tree)
+    labels = _cut_and_attach(table, tree, params)
+    owner = _plan_owners(cat, table, labels, params.min_size)
+    # A cluster that would become a new person counts once, under a number of its own.
+    fresh = np.nonzero(owner == _NEW)[0]
+    owner[fresh] = -2 - fresh
+    target = _refuse_rejected(table, owner[labels])
+    return len(np.unique(target[target != -1]))
 
 
-# The last tree built, keyed by what it was built from; a change of faces,
+# The last trees built, keyed by what each was built from; a change of faces,
 # facts or parameters gives another key.
 _TREES: dict[tuple[object, ...], Dendrogram] = {}
+_TREES_KEPT = 4
+
+
+def _keep_tree(key: tuple[object, ...], tree: Dendrogram) -> None:
+    """Keep ``tree`` as the newest of the last few (a slider moved back and forth)."""
+    _TREES.pop(key, None)
+    stale = [k for k in _TREES if k[:-3] != key[:-3]]  # built on another catalog state
+    for k in stale:
+        del _TREES[k]
+    _TREES[key] = tree
+    while len(_TREES) > _TREES_KEPT:
+        del _TREES[next(iter(_TREES))]
 
 
 def _cache_key(cat: Catalog, model: str, params: ClusterParams) -> tuple[object, ...]:
@@ -245,12 +273,22 @@ def update_people(
     blurred) only with ``weak_penalty`` added to its distance. Faces that
     join no one are clustered among themselves; groups of at least
     ``min_size`` become new people. Existing assignments are kept.
+
+    With nothing to group it returns at once, without reading an embedding:
+    when every face is in a person, or when the faces, facts, embedder and
+    parameters are those the last finished update ran on (a rescan that found
+    nothing new, an empty folder: the faces left alone then, strangers seen
+    once, would be left alone again).
     """
     params = stopping_at_threshold(params or params_for_strictness(strictness))
-    table = load_faces(cat, active_embedder(cat))
+    model = active_embedder(cat)
+    if not unassigned_faces_exist(cat) or last_update(cat) == _update_key(cat, model, params):
+        return
+    table = load_faces(cat, model)
     pool = np.nonzero(table.person < 0)[0]
     yield Progress("loading", len(table.ids), len(table.ids))
     if len(pool) == 0:
+        remember_update(cat, _update_key(cat, model, params))
         return
     index = AssignIndex.from_table(table)
     target = np.full(len(table.ids), -1, dtype=np.int64)
@@ -290,8 +328,16 @@ def update_people(
                     new_ids[int(label)] = new_person(cat)
                 target[rest_row] = new_ids[int(label)]
         changed = _write(cat, table, pool, target)
+        remember_update(cat, _update_key(cat, model, params))
     _TREES.clear()
     yield Progress("writing", 1, 1, {"changed": changed, "new_people": len(new_ids)})
+
+
+def _update_key(cat: Catalog, model: str, params: ClusterParams) -> str:
+    """What an update runs on: equal keys, equal result (``remember_update``)."""
+    return json.dumps(
+        [model, asdict(params), clustering_signature(cat), embedding_count(cat, model)]
+    )
 
 
 class AssignIndex:
@@ -415,7 +461,22 @@ def _persons_for_clusters(
     cat: Catalog, table: FaceTable, labels: np.ndarray, min_size: int
 ) -> np.ndarray:
     """The person each row goes to (-1: none), keeping ids where clusters overlap."""
-    target = np.full(len(labels), -1, dtype=np.int64)
+    owner = _plan_owners(cat, table, labels, min_size)
+    for label in np.nonzero(owner == _NEW)[0]:
+        owner[label] = new_person(cat)
+    return _refuse_rejected(table, owner[labels])
+
+
+# ``_plan_owners``'s mark for a cluster that becomes a new person.
+_NEW = -2
+
+
+def _plan_owners(
+    cat: Catalog, table: FaceTable, labels: np.ndarray, min_size: int
+) -> np.ndarray:
+    """The person each cluster label goes to: a person's id, ``_NEW`` for a
+    cluster that becomes a new person, -1 for none. Writes nothing, so the
+    preview counts people by the rule the recluster applies."""
     clusters = int(labels.max()) + 1 if len(labels) else 0
     unmerged = cat.persons()
     named = {p.id for p in unmerged if p.name is not None}
@@ -441,12 +502,14 @@ def _persons_for_clusters(
             continue
         owner[label] = person
         used.add(person)
-    for label in range(clusters):
-        if owner[label] < 0 and sizes[label] >= min_size:
-            owner[label] = new_person(cat)
-    target[:] = owner[labels]
-    # A face never goes to a person it was rejected from, even when the rest
-    # of its cluster does (without seeds nothing held it apart while merging).
+    owner[(owner < 0) & (sizes >= min_size)] = _NEW
+    return owner
+
+
+def _refuse_rejected(table: FaceTable, target: np.ndarray) -> np.ndarray:
+    """``target`` (a person per row) with no face going to a person it was
+    rejected from, even when the rest of its cluster does (without seeds
+    nothing held it apart while merging)."""
     for row, persons in table.rejected.items():
         if int(target[row]) in persons:
             target[row] = -1
