@@ -11,6 +11,7 @@ from pathlib import Path
 
 from engine import people
 from engine.catalog import Catalog
+from engine.cli import faces_cmd
 from engine.cli.common import add_command, catalog_id, open_catalog, stop_on_interrupt
 from engine.cli.output import ProgressBar, emit, emit_json, table, warn
 from engine.people.evaluate import EvalResult, evaluate_folder
@@ -23,8 +24,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--all", action="store_true", help="include hidden people")
     p.set_defaults(func=cmd_people)
 
-    p = add_command(sub, "faces", "list the faces of one person")
-    p.add_argument("person", type=catalog_id)
+    p = add_command(sub, "faces", "list the faces of one person, or --all faces")
+    p.add_argument("person", type=catalog_id, nargs="?", default=None)
+    p.add_argument("--all", action="store_true",
+                   help="every face of the catalog: photo, box, score, person, state")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_faces)
 
@@ -159,6 +162,8 @@ def cmd_people(args: argparse.Namespace) -> int:
 
 
 def cmd_faces(args: argparse.Namespace) -> int:
+    if args.all or args.person is None:
+        return faces_cmd.faces_all_or_explain(args)
     with open_catalog(args) as cat:
         faces = people.person_faces(cat, args.person)
         paths = {f.photo_id: cat.photo(f.photo_id).display_path for f in faces}
