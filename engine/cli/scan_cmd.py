@@ -1,13 +1,16 @@
-"""``facealbum scan``, ``problems``, ``purge``, ``import-faces`` and
-``persons-in``: getting photos, and what other tools know of them, into the
-catalog.
+"""``facealbum scan``, ``problems``, ``purge``, ``import-faces``,
+``persons-in``, ``photos`` and ``folders``: getting photos, and what other
+tools know of them, into the catalog, and seeing what it holds.
 
 A scan imports the names other tools stored for the photos it reads (XMP
 sidecars and embedded XMP, Picasa's ``.picasa.ini``, Google Takeout's JSON)
 as one undoable operation; ``import-faces`` reads them again for photos
 already scanned (a sidecar or a Picasa file added since). ``persons-in``
 lists who is in a photo: its named faces, and the names its metadata gives
-without a face.
+without a face. ``photos --with A --with B`` lists the photos where all the
+people named appear together; ``folders`` lists the scanned folders and
+``folders --remove PATH`` forgets one, refusing without ``--force`` when its
+faces carry the user's decisions.
 """
 
 import argparse
@@ -16,6 +19,8 @@ from pathlib import Path
 
 from engine import people
 from engine.catalog import Catalog, PhotoStatus
+from engine.catalog.folders import find_root, folders, remove_root
+from engine.catalog.people import photos_with_all
 from engine.catalog.scans import folder_problems
 from engine.cli.common import add_command, catalog_id, open_catalog, stop_on_interrupt
 from engine.cli.output import ProgressBar, emit, emit_json, table
@@ -80,6 +85,27 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("photo", help="the photo's id (see facealbum problems, faces) or its path")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_persons_in)
+
+    p = add_command(sub, "photos", "list the photos of the catalog, or those where all of "
+                    "some people appear together (--with NAME --with NAME)")
+    p.add_argument(
+        "--with", dest="with_people", action="append", default=[], metavar="PERSON",
+        help="a person's name or id; repeat to list the photos holding all of them",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_photos)
+
+    p = add_command(sub, "folders", "list the scanned folders with their photos and state, "
+                    "or forget one (--remove PATH)")
+    p.add_argument("--remove", type=Path, default=None, metavar="PATH",
+                   help="forget this scanned folder and its photos (the files stay on disk)")
+    p.add_argument(
+        "--force", action="store_true",
+        help="with --remove: forget it even when some of its faces carry your decisions "
+        "(names, confirmations, marks)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_folders)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -219,6 +245,66 @@ def cmd_persons_in(args: argparse.Namespace) -> int:
         table([[str(r["name"]), "-" if r["face_id"] is None else str(r["face_id"]), str(r["how"])]
                for r in rows], ["name", "face", "how"])
     return 0
+
+
+def cmd_photos(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        if args.with_people:
+            chosen = [_person_id(catalog, text) for text in args.with_people]
+            photos = [catalog.photo(i) for i in photos_with_all(catalog, chosen)]
+        else:
+            photos = catalog.photos(status=PhotoStatus.OK)
+    if args.json:
+        emit_json([{"id": p.id, "path": p.path} for p in photos])
+    elif not photos:
+        emit("No photo holds all of them together." if args.with_people
+             else "No photos yet: `facealbum scan FOLDER` adds some.")
+    else:
+        table([[str(p.id), p.path] for p in photos], ["id", "path"])
+    return 0
+
+
+def cmd_folders(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        if args.remove is not None:
+            root_id = find_root(catalog, args.remove)
+            n = remove_root(catalog, root_id, force=args.force)
+            emit(f"Forgot the folder {os.path.abspath(args.remove)} and its {n} photos "
+                 "(the files on disk are untouched).")
+            return 0
+        found = folders(catalog)
+    if args.json:
+        emit_json([{"id": f.id, "path": os.fsdecode(f.path), "photos": f.photos,
+                    "missing": f.missing, "problems": f.problems, "faces": f.faces,
+                    "facts": f.facts, "state": str(f.state)} for f in found])
+    elif not found:
+        emit("No folders scanned yet: `facealbum scan FOLDER` adds one.")
+    else:
+        table([[str(f.id), os.fsdecode(f.path), str(f.photos), str(f.missing), str(f.problems),
+                str(f.state)] for f in found],
+              ["id", "folder", "photos", "missing", "unreadable", "state"])
+    return 0
+
+
+def _person_id(catalog: Catalog, text: str) -> int:
+    """A person given by id, or by their name (any case)."""
+    if text.strip().isdigit():
+        return catalog_id(text.strip())
+    wanted = text.strip().casefold()
+    named = [r.id for r in people.people_rows(catalog, include_hidden=True)
+             if r.name and r.name.casefold() == wanted]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise NotFoundError(
+            f"expected one person named {text!r}, found {len(named)} (ids "
+            f"{', '.join(map(str, named))}); give one id with --with, or merge them with "
+            "`facealbum merge`"
+        )
+    raise NotFoundError(
+        f"expected the name or id of a person, got {text!r}, which nobody is named; "
+        "`facealbum people` lists the people with their names and ids"
+    )
 
 
 def _photo_id(catalog: Catalog, text: str) -> int:
