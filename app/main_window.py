@@ -31,6 +31,7 @@ from app.resources import app_icon, demo_album, icon
 from app.session import Session
 from app.settings import SettingsStore
 from app.views.export_dialog import ExportDialog
+from app.views.folders_dialog import FoldersDialog
 from app.views.notice import Notice
 from app.views.people_page import PeoplePage
 from app.views.person_page import PersonPage
@@ -101,6 +102,8 @@ class MainWindow(QMainWindow):
         self.people_page.open_person.connect(self.show_person)
         self.people_page.open_unassigned.connect(lambda: self.show_person(None))
         self.people_page.review_person.connect(self.show_review)
+        self.people_page.set_order(session.settings.people_sort)
+        self.people_page.sort_changed.connect(self._sort_chosen)
         self.person_page.back.connect(self.show_people)
         self.person_page.review_person.connect(self.show_review)
         self.person_page.person_created.connect(self.show_person)
@@ -156,6 +159,8 @@ class MainWindow(QMainWindow):
         self.export_action = action("export", "&Export Albums…", self.show_export,
                                     QKeySequence("Ctrl+E"), "Make a folder of photos per person")
         self.problems_action = action("warning", "S&kipped Files…", self.show_problems)
+        self.folders_action = action("folder", "F&olders…", self.show_folders, None,
+                                     "The scanned folders: photos, state, and Remove")
         self.settings_action = action("settings", "Se&ttings…", self.show_settings,
                                       QKeySequence.StandardKey.Preferences,
                                       "Device, face model, strictness, catalog")
@@ -180,7 +185,8 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         for a in (self.open_action, self.demo_action, self.rescan_action, None,
-                  self.export_action, self.problems_action, None, self.settings_action, None,
+                  self.export_action, self.problems_action, self.folders_action, None,
+                  self.settings_action, None,
                   self.quit_action):
             file_menu.addSeparator() if a is None else file_menu.addAction(a)
         self.edit_menu = bar.addMenu("&Edit")
@@ -234,6 +240,7 @@ class MainWindow(QMainWindow):
         self.demo_action.setEnabled(not busy)
         self.export_action.setEnabled(self.people_model.rowCount() > 0)
         self.problems_action.setEnabled(self.problems_model.rowCount() > 0)
+        self.folders_action.setEnabled(has_photos)
         current = self.stack.currentWidget()
         self.back_action.setEnabled(current in (self.person_page, self.review_page))
         self.people_action.setEnabled(has_photos)
@@ -337,6 +344,16 @@ class MainWindow(QMainWindow):
         dialog = ProblemsDialog(self.problems_model, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # closed: stop following reads
         dialog.exec()
+
+    def show_folders(self) -> FoldersDialog:
+        dialog = FoldersDialog(self.session, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # closed: stop following reads
+        dialog.open()
+        return dialog
+
+    def _sort_chosen(self, order: str) -> None:
+        self.session.settings.people_sort = order
+        self.store.save(self.session.settings)
 
     def show_settings(self) -> None:
         old = self.session.settings

@@ -1,5 +1,6 @@
-"""Qt item models over the catalog: people, a person's faces and photos, skipped files,
-and what Undo and Redo would act on.
+"""Qt item models over the catalog: people, a person's faces and photos, the photos of
+several people together, the scanned folders, skipped files, and what Undo and Redo
+would act on.
 
 Each model adapts one engine query to the shape a Qt view wants and re-reads
 it when asked (the people, skipped files and undo history whenever the session
@@ -38,6 +39,8 @@ from app.images import ImageCache, crop_key, thumb_key
 from app.session import Session
 from engine import people
 from engine.catalog import Catalog, DatabaseError, Face, FaceState, Operation, Photo, PhotoStatus
+from engine.catalog.folders import Folder, FolderState, folders
+from engine.catalog.people import photos_with_all
 from engine.catalog.persons import resolve_merged
 from engine.errors import FaceAlbumError, NotFoundError
 from engine.people import PersonSummary
@@ -483,6 +486,116 @@ class PhotosModel(_ImageListModel):
         return None
 
 
+class TogetherModel(PhotosModel):
+    """The photos where every one of several people appears, oldest scan first."""
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(session, parent)
+        self.person_ids: tuple[int, ...] = ()
+
+    def show_people(self, person_ids: Sequence[int]) -> None:
+        self.person_ids = tuple(person_ids)
+        self.refresh()
+
+    def refresh(self) -> None:
+        person_ids = self.person_ids
+        self._reader.read(lambda cat: (person_ids, *_read_together(cat, person_ids)))
+
+    def _apply(self, data: tuple[Any, list[Photo], dict[str, list[int]]]) -> None:
+        person_ids, photos, rows_by_key = data
+        if person_ids != self.person_ids:
+            return  # other people were chosen since; their read comes next
+        self.beginResetModel()
+        self._photos, self._rows_by_key = photos, rows_by_key
+        self.endResetModel()
+        self.refreshed.emit()
+
+
+class FoldersModel(QAbstractTableModel):
+    """The scanned folders: path, photos, and whether each is still there."""
+
+    HEADERS = ("Folder", "Photos", "State")
+
+    refreshed = Signal()  # the rows now show the catalog as it was just read
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._folders: list[Folder] = []
+        self._reader = CatalogReader(session, self._apply)
+        session.changed.connect(self.refresh)
+        self.refresh()
+
+    @property
+    def loading(self) -> bool:
+        return self._reader.loading
+
+    def refresh(self) -> None:
+        self._reader.read(folders)
+
+    def _apply(self, found: list[Folder]) -> None:
+        self.beginResetModel()
+        self._folders = found
+        self.endResetModel()
+        self.refreshed.emit()
+
+    def folder(self, row: int) -> Folder:
+        return self._folders[row]
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._folders)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._folders):
+            return None
+        folder = self._folders[index.row()]
+        if role == Role.ID:
+            return folder.id
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return folder_details(folder)
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if index.column() == 0:
+            return folder.display_path
+        if index.column() == 1:
+            return str(folder.photos)
+        return folder_state_text(folder)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+
+def folder_state_text(folder: Folder) -> str:
+    """A folder's state in a few words."""
+    words = {
+        FolderState.OK: "Scanned",
+        FolderState.EMPTY: "Empty: no photos found",
+        FolderState.MISSING: "Missing: moved, renamed or on a disk not connected",
+        FolderState.UNREADABLE: "Cannot be opened (no permission)",
+    }[folder.state]
+    if folder.state is FolderState.OK and folder.unreadable_subfolders:
+        words += f"; {count_text(folder.unreadable_subfolders, 'subfolder')} could not be read"
+    return words
+
+
+def folder_details(folder: Folder) -> str:
+    """What a folder holds, for its tooltip and the question before removing it."""
+    parts = [count_text(folder.photos, "photo")]
+    if folder.missing:
+        parts.append(f"{folder.missing} no longer on disk")
+    if folder.problems:
+        parts.append(f"{count_text(folder.problems, 'file')} that could not be read")
+    parts.append(count_text(folder.faces, "face"))
+    return f"{folder.display_path}\n{', '.join(parts)}"
+
+
 # -- reads, run off the GUI thread -------------------------------------------------------
 
 
@@ -544,6 +657,18 @@ def _read_photos(
         faces = [f for f in cat.faces(person_id=person_id) if f.state is FaceState.FACE]
     by_id = _photos_by_id(cat, {f.photo_id for f in faces})
     photos = [by_id[i] for i in sorted(by_id)]
+    return photos, _rows_by_key(thumb_key(p, THUMB_SIZE) for p in photos)
+
+
+def _read_together(
+    cat: Catalog, person_ids: Sequence[int]
+) -> tuple[list[Photo], dict[str, list[int]]]:
+    try:
+        ids = photos_with_all(cat, person_ids)
+    except NotFoundError:  # someone was removed meanwhile: a re-read comes
+        ids = []
+    by_id = _photos_by_id(cat, set(ids))
+    photos = [by_id[i] for i in ids]
     return photos, _rows_by_key(thumb_key(p, THUMB_SIZE) for p in photos)
 
 

@@ -26,7 +26,10 @@ DEVICES = registry.DEVICES
 EMBEDDER_LABELS = {
     "sface": "SFace (fast, 128 numbers per face)",
     "facenet": "FaceNet (slower, 512 numbers per face)",
+    "fusion": "SFace + FaceNet (slower; better on profiles)",
 }
+# The orders the people grid offers ("photos": most photos first, the engine's own).
+PEOPLE_SORTS = ("photos", "name", "recent")
 
 
 def embedders() -> list[str]:
@@ -45,6 +48,7 @@ class Settings:
     strictness: float = DEFAULT_STRICTNESS
     catalog_path: str = field(default_factory=lambda: str(default_catalog_path()))
     last_folder: str = ""
+    people_sort: str = "photos"  # one of PEOPLE_SORTS
 
     def validated(self) -> "Settings":
         """A copy with every out-of-range value replaced by its default."""
@@ -57,6 +61,8 @@ class Settings:
             embedder=self.embedder if self.embedder in embedders() else default.embedder,
             strictness=min(max(self.strictness, 0.0), 1.0),
             catalog_path=self.catalog_path or default.catalog_path,
+            people_sort=(self.people_sort if self.people_sort in PEOPLE_SORTS
+                         else default.people_sort),
         )
 
 

@@ -1,7 +1,9 @@
 """The people grid: everyone found, to open, name, merge or hide.
 
 People are listed with the most photos first, or by name, or by their most
-recent photo. A filter or search that leaves nobody says so and why.
+recent photo (the window remembers the choice). A filter or search that
+leaves nobody says so and why. "Together…" finds the photos where several
+people appear together, named as "Anna, Ben" or taken from the selection.
 
 Naming happens in place (double-click on the name, or F2) with completion from
 the names already given; typing a name someone else already has offers to
@@ -31,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models import PERSON_MIME, PeopleFilter, PeopleModel, Role
+from app.models import PERSON_MIME, PeopleFilter, PeopleModel, Role, TogetherModel, count_text
 from app.resources import icon
 from app.session import Session
 from app.views.common import (
@@ -43,6 +45,7 @@ from app.views.common import (
     muted,
     round_pixmap,
 )
+from app.views.photo_viewer import PhotoViewer
 from app.workers import Job
 from engine import people
 
@@ -86,6 +89,7 @@ class PeoplePage(QWidget):
     open_person = Signal(int)
     open_unassigned = Signal()
     review_person = Signal(int)
+    sort_changed = Signal(str)  # the order chosen, one of PeopleFilter.SORTS
 
     def __init__(self, session: Session, model: PeopleModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -139,6 +143,11 @@ class PeoplePage(QWidget):
             self.sort_box.addItem(label, order)
         self.sort_box.setToolTip("The order people are listed in")
         bar.addWidget(self.sort_box)
+        self.together_button = QPushButton(icon("photo"), "Together…")
+        self.together_button.setToolTip(
+            "Photos where several people appear together: the selected people, or names "
+            "typed as \u201cAnna, Ben\u201d")
+        bar.addWidget(self.together_button)
         self.unassigned_button = QPushButton(icon("face"), "")
         self.unassigned_button.setToolTip("Faces found that belong to nobody yet: sort them out")
         bar.addWidget(self.unassigned_button)
@@ -188,8 +197,8 @@ class PeoplePage(QWidget):
 
         self.filters.buttonClicked.connect(lambda b: self._set_mode(str(b.property("mode"))))
         self.search.textChanged.connect(self._search)
-        self.sort_box.currentIndexChanged.connect(
-            lambda _i: self.proxy.set_order(str(self.sort_box.currentData())))
+        self.sort_box.currentIndexChanged.connect(self._sort_chosen)
+        self.together_button.clicked.connect(self._together_clicked)
         self.grid.activated.connect(self._activated)
         self.grid.merge_dropped.connect(self.merge)
         self.grid.customContextMenuRequested.connect(self._context_menu)
@@ -256,7 +265,31 @@ class PeoplePage(QWidget):
             if summary is not None:
                 self.session.apply("Hide", people.hide_person, person_id, not summary.hidden)
 
+    def set_order(self, order: str) -> None:
+        """List people in ``order`` (one of ``PeopleFilter.SORTS``), as if chosen."""
+        found = self.sort_box.findData(order)
+        self.sort_box.setCurrentIndex(max(found, 0))
+
+    def show_together(self, names: str | None = None) -> "TogetherDialog":
+        """The photos of several people together: of ``names`` ("Anna, Ben"), else of
+        the named people selected, else of whatever names are typed in the dialog."""
+        if names is None:
+            chosen = [self.model.summary(pid) for pid in self.selected_ids()]
+            names = ", ".join(s.name for s in chosen if s is not None and s.name)
+        dialog = TogetherDialog(self.session, self.model, names, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
     # -- plumbing -------------------------------------------------------------
+
+    def _together_clicked(self) -> None:
+        self.show_together()  # not connected directly: ``clicked`` passes a bool
+
+    def _sort_chosen(self, _index: int) -> None:
+        order = str(self.sort_box.currentData())
+        self.proxy.set_order(order)
+        self.sort_changed.emit(order)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         # Double-click on the name edits it; on the face, opens the person.
@@ -346,6 +379,91 @@ class PeoplePage(QWidget):
             title, text = _FILTER_EMPTY[self.proxy.mode]
         self.empty.title.setText(title)
         self.empty.text.setText(text)
+
+
+class TogetherDialog(QDialog):
+    """The photos where all of the people named appear; double-click to view one.
+
+    Names are typed separated by commas, in any case; a name nobody has is
+    said so. The photos are read off the GUI thread (``TogetherModel``).
+    """
+
+    def __init__(
+        self, session: Session, model: PeopleModel, names: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.model = model
+        self.setWindowTitle("Photos Together")
+        self.resize(900, 640)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(SPACING)
+        layout.addWidget(heading("Photos of people together", 1.2))
+        self.names = QLineEdit()
+        self.names.setPlaceholderText("Names, separated by commas: Anna, Ben")
+        self.names.setClearButtonEnabled(True)
+        layout.addWidget(self.names)
+        self.status = muted()
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        self.photos = TogetherModel(session, self)
+        self.grid = icon_grid(TileDelegate(160, round_image=False, text_lines=0, parent=self))
+        self.grid.setModel(self.photos)
+        layout.addWidget(self.grid, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.unknown: list[str] = []
+        self.names.textChanged.connect(self._names_changed)
+        self.grid.activated.connect(self._open_photo)
+        self.photos.refreshed.connect(self._say_what)
+        session.changed.connect(self.photos.refresh)
+        self.names.setText(names)
+        self._names_changed(names)
+
+    def chosen(self) -> list[int]:
+        """The people named that exist, in the order typed."""
+        ids: list[int] = []
+        self.unknown = []
+        for name in (n.strip() for n in self.names.text().split(",")):
+            if not name:
+                continue
+            found = self.model.find_named(name)
+            if found is None:
+                self.unknown.append(name)
+            elif found not in ids:
+                ids.append(found)
+        return ids
+
+    def _names_changed(self, _text: str) -> None:
+        self.photos.show_people(self.chosen())
+        self._say_what()
+
+    def _say_what(self) -> None:
+        ids = self.photos.person_ids
+        names = [s.name for s in map(self.model.summary, ids) if s is not None and s.name]
+        if self.unknown:
+            text = (f"Nobody is named \u201c{self.unknown[0]}\u201d. Only named people can be "
+                    "searched: name them on the People page first.")
+        elif not ids:
+            text = "Type the names of two or more people, separated by commas."
+        elif self.photos.loading:
+            text = "Looking for photos…"
+        else:
+            who = names[0] if len(names) == 1 else (
+                ", ".join(names[:-1]) + " and " + names[-1])
+            count = self.photos.rowCount()
+            text = (f"{count_text(count, 'photo')} with {who}" if count
+                    else f"No photo shows {who} together.")
+        self.status.setText(text)
+
+    def _open_photo(self, index: QModelIndex) -> None:
+        if index.isValid():
+            viewer = PhotoViewer(self.session, self.photos.photos(), index.row(), self,
+                                 people_model=self.model)
+            viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            viewer.open()
 
 
 _IDLE_EMPTY = (

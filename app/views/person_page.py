@@ -3,10 +3,11 @@
 The Album tab shows every photo the person is in (thumbnails load lazily;
 double-click opens the photo large with its faces named). The Faces tab shows
 the face crops: select some, then "Not this person", "Move to…" or "New person
-from selection". Opened without a person, the page shows the pile of faces
-that belong to nobody yet, with "Move to…", "New person from selection" and
-"Not a face". The page never moves a face itself; every correction is an
-engine operation.
+from selection"; one face selected can become the person's cover ("Use as
+Cover"), the face the people grid shows for them. Opened without a person,
+the page shows the pile of faces that belong to nobody yet, with "Move to…",
+"New person from selection" and "Not a face". The page never moves a face
+itself; every correction is an engine operation.
 """
 
 from collections.abc import Callable
@@ -141,8 +142,11 @@ class PersonPage(QWidget):
         self.split_button.setToolTip("These faces are one new person (S)")
         self.not_face_button = QPushButton(icon("no"), "Not a Face")
         self.not_face_button.setToolTip("The detector was wrong: these are not faces")
+        self.cover_button = QPushButton(icon("person"), "Use as Cover")
+        self.cover_button.setToolTip("Show this person with the selected face, in the people "
+                                     "list and everywhere else")
         for button in (self.reject_button, self.move_button, self.split_button,
-                       self.not_face_button):
+                       self.not_face_button, self.cover_button):
             actions.addWidget(button)
         faces_layout.addLayout(actions)
         self.face_delegate = TileDelegate(96, text_lines=0, parent=self)
@@ -194,6 +198,7 @@ class PersonPage(QWidget):
         self.not_face_button.clicked.connect(self.mark_not_face)
         self.not_face_action.triggered.connect(self.mark_not_face)
         self.cover_action.triggered.connect(self.use_as_cover)
+        self.cover_button.clicked.connect(self.use_as_cover)
         self.album.activated.connect(self.open_photo)
         self.album.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.album.customContextMenuRequested.connect(self._album_menu)
@@ -265,6 +270,9 @@ class PersonPage(QWidget):
                        self.split_action, self.not_face_action):
             widget.setEnabled(count > 0)
         self.reject_action.setEnabled(count > 0 and anyone)
+        self.cover_button.setVisible(anyone)
+        for widget in (self.cover_button, self.cover_action):
+            widget.setEnabled(count == 1 and anyone)
         self.selection_label.setText(
             f"{count_text(count, 'face')} selected" if count else "Select faces to correct them"
         )

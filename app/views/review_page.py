@@ -3,8 +3,11 @@
 Yes (Y), No (N) and Skip (Right arrow) answer and move on; Left arrow goes
 back to the previous question. Yes confirms the faces for the person, No
 rejects them forever; both are engine operations, and the notice after each
-answer has Undo on it for that answer. Opened without a person, the page
-starts on the first person who has something to review. The suggestions
+answer has Undo on it for that answer. "Confirm All Remaining" says Yes to
+every question left for the person as one operation (one Undo), for a group
+that is clean at a glance. Opened without a person, the page starts on the
+first person who has something to review; "Next Person" goes on to the next
+one who has (in the chooser's order, coming round to the start). The suggestions
 themselves come from the engine (``people.suggest``). The page
 never ranks faces itself, and never reads the catalog on the GUI thread: the
 suggestions, and the faces each question shows, are read by a
@@ -77,6 +80,10 @@ class ReviewPage(QWidget):
         self.person_box.setMinimumWidth(220)
         self.person_box.setToolTip("Whose suggestions to go through")
         top.addWidget(self.person_box)
+        self.next_button = QPushButton(icon("skip"), "Next Person")
+        self.next_button.setToolTip("Go on to the next person who has suggestions")
+        self.next_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        top.addWidget(self.next_button)
         layout.addLayout(top)
 
         self.stack = QStackedWidget()
@@ -143,6 +150,11 @@ class ReviewPage(QWidget):
         self.counter = muted()
         self.counter.setAlignment(Qt.AlignmentFlag.AlignCenter)
         ask.addWidget(self.counter)
+        self.all_button = QPushButton(icon("yes"), "Confirm All Remaining")
+        self.all_button.setToolTip(
+            "Yes to this question and every one after it, as one change (one Undo)")
+        self.all_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        ask.addWidget(self.all_button, 0, Qt.AlignmentFlag.AlignCenter)
         ask.addStretch(1)
         card_layout.addLayout(ask, 0, 1)
         card_layout.setColumnStretch(1, 1)
@@ -167,6 +179,8 @@ class ReviewPage(QWidget):
         self.yes_button.clicked.connect(self.yes)
         self.no_button.clicked.connect(self.no)
         self.skip_button.clicked.connect(self.skip)
+        self.all_button.clicked.connect(self.confirm_all)
+        self.next_button.clicked.connect(self.next_person)
         self.person_box.activated.connect(
             lambda i: self.review(int(self.person_box.itemData(i))))
         session.images.ready.connect(self._image_ready)
@@ -180,16 +194,7 @@ class ReviewPage(QWidget):
         chooser's order who has any (named people first)."""
         self._fill_people()
         if person_id is None:
-            order = [int(self.person_box.itemData(i)) for i in range(self.person_box.count())]
-            self.person_id = None
-            self.suggestions = []
-            self.position = self.answered = 0
-            self.loading = bool(order)
-            self._show()
-            self.setFocus()
-            if order:
-                self._suggestion_reader.read(
-                    lambda cat: (None, *_first_with_suggestions(cat, order)))
+            self._first_of(self._order())
             return
         self.person_id = person_id
         found = self.person_box.findData(person_id)
@@ -204,6 +209,29 @@ class ReviewPage(QWidget):
         if person_id:
             self._suggestion_reader.read(
                 lambda cat: (person_id, person_id, _suggestions(cat, person_id)))
+
+    def next_person(self) -> None:
+        """Go on to the next person in the chooser who has suggestions, coming
+        round to the first ones; worked out off the GUI thread."""
+        order = self._order()
+        if self.person_id in order:
+            at = order.index(self.person_id)
+            order = order[at + 1:] + order[:at]
+        self._first_of(order)
+
+    def _order(self) -> list[int]:
+        return [int(self.person_box.itemData(i)) for i in range(self.person_box.count())]
+
+    def _first_of(self, order: list[int]) -> None:
+        """Start on the first of ``order`` who has something to review."""
+        self.person_id = None
+        self.suggestions = []
+        self.position = self.answered = 0
+        self.loading = bool(order)
+        self._show()
+        self.setFocus()
+        if order:
+            self._suggestion_reader.read(lambda cat: (None, *_first_with_suggestions(cat, order)))
 
     def _suggestions_read(self, data: tuple[int | None, int | None, list[Any]]) -> None:
         asked, person_id, suggestions = data
@@ -232,6 +260,18 @@ class ReviewPage(QWidget):
 
     def no(self) -> None:
         self._answer(people.reject_faces, "No")
+
+    def confirm_all(self) -> None:
+        """Yes to the question shown and every one after it, as one operation."""
+        remaining = self.suggestions[self.position:]
+        if not remaining or self.person_id is None:
+            return
+        face_ids = [face_id for suggestion in remaining for face_id in suggestion.face_ids]
+        if not self.session.apply("Yes to all", people.confirm_faces, face_ids, self.person_id):
+            return
+        self.answered += len(remaining)
+        self.position = len(self.suggestions)
+        self._show()
 
     def skip(self) -> None:
         if self.current() is not None:
@@ -292,6 +332,7 @@ class ReviewPage(QWidget):
 
     def _show(self) -> None:
         suggestion = self.current()
+        self.next_button.setEnabled(not self.loading)
         if suggestion is None:
             self.stack.setCurrentWidget(self.empty)
             if self.loading:
@@ -330,6 +371,9 @@ class ReviewPage(QWidget):
             f"{f' (first {SHOWN} shown)' if count > SHOWN else ''}."
         )
         self.counter.setText(f"{self.position + 1} of {len(self.suggestions)}")
+        left = len(self.suggestions) - self.position
+        self.all_button.setText(f"Confirm All Remaining ({left})")
+        self.all_button.setVisible(left > 1)  # for one question left, Yes says it
         self._load_faces()
         self._show_faces()
 
