@@ -3,7 +3,8 @@
 Real window grabs of the demo album: the script scans ``resources/demo`` into
 a temporary catalog through the app itself (the scanning view is grabbed
 half-way), names three people the way a user would (engine operations), and
-grabs the welcome, scanning, people, person, review and export views. It
+grabs the welcome, scanning, people, person, photo viewer, review and export
+views, and the window with the notice that follows a change (with its Undo). It
 runs headless with ``QT_QPA_PLATFORM=offscreen``. It never touches the
 user's catalog, settings or thumbnail cache.
 """
@@ -24,8 +25,10 @@ from app.resources import app_icon
 from app.session import Session
 from app.settings import Settings, SettingsStore
 from app.views.export_dialog import ExportDialog
+from app.views.photo_viewer import PhotoViewer
 from app.workers import Job, ThreadRunner
 from engine import people
+from engine.people.tagging import find_photo
 from engine.progress import Progress
 
 NAMES = {"obama_1.jpg": "Barack Obama", "chirac_1.jpg": "Jacques Chirac",
@@ -46,13 +49,16 @@ def main(argv: list[str] | None = None) -> int:
         _scan(window, args.out / "scanning.png")
         _name_people(window)
         window.show_people()
+        window.notice.hide()  # the naming's notice has its own shot below
         _grab(window, args.out / "people.png")
+        _notice(window, args.out / "notice.png")
         obama = _person_in(window, "obama_1.jpg")
         window.show_person(obama)
         _grab(window, args.out / "person.png")
         window.person_page.tabs.setCurrentIndex(1)
         window.person_page.face_grid.setCurrentIndex(window.person_page.faces.index(3))
         _grab(window, args.out / "person-faces.png")
+        _viewer(window, "group_apollo11_crew.jpg", args.out / "viewer.png")
         _review(window, obama, args.out / "review.png")
         _export(window, Path(tmp) / "albums", args.out / "export.png")
         window.close()
@@ -96,6 +102,20 @@ def _name_people(window: MainWindow) -> None:
         window.session.apply("Name", people.name_person, _person_in(window, photo), name)
 
 
+def _notice(window: MainWindow, png: Path) -> None:
+    # Naming someone in the grid, as a user would (someone unnamed, else the
+    # smallest person by a shorter name); the notice says what happened, with
+    # Undo on it. Undone afterwards, quietly.
+    rows = people.people_rows(window.session.catalog)
+    person = next((p for p in rows if not p.name), rows[-1])
+    window.show_people()
+    window.people_page.select_person(person.id)
+    window.people_page.rename(person.id, person.name.split()[0] if person.name else "Anna")
+    _grab(window, png)
+    window.session.undo()
+    window.notice.hide()
+
+
 def _review(window: MainWindow, person_id: int, png: Path) -> None:
     # The demo album groups everyone cleanly, so review would have nothing to
     # ask; one of the person's faces goes back to the pile of faces of nobody
@@ -108,6 +128,17 @@ def _review(window: MainWindow, person_id: int, png: Path) -> None:
     _grab(window, png)
     window.session.undo()
     window.session.undo()
+
+
+def _viewer(window: MainWindow, photo: str, png: Path) -> None:
+    # The photo viewer with its face boxes, one face chosen to show the panel.
+    shown = find_photo(window.session.catalog, photo)
+    viewer = PhotoViewer(window.session, [shown], 0, window, people_model=window.people_model)
+    viewer.show()
+    _wait(lambda: bool(viewer.canvas.shown), 30)
+    viewer.select_face(viewer.canvas.shown[0].id)
+    _grab(viewer, png, settle=3.0)
+    viewer.close()
 
 
 def _export(window: MainWindow, dest: Path, png: Path) -> None:
