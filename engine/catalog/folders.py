@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from engine.catalog.records import AssignedBy, FaceState, PhotoStatus
-from engine.catalog.scans import _FOLDER_PROBLEMS, _decode_folder_problems
+from engine.catalog.scans import folder_problems_of, forget_folder_problems
 from engine.catalog.store import Catalog
 from engine.errors import FactsAtRiskError, NotFoundError
 
@@ -74,7 +74,7 @@ def folders(cat: Catalog) -> list[Folder]:
     for root_id, path in sorted(cat.roots(), key=lambda r: r[1]):
         ok, missing, problems = (int(v or 0) for v in counts.get(root_id, (0, 0, 0)))
         n_faces, facts = faces.get(root_id, (0, 0))
-        bad = _decode_folder_problems(cat.get_meta(f"{_FOLDER_PROBLEMS}{root_id}"))
+        bad = folder_problems_of(cat, root_id)
         out.append(Folder(
             id=root_id, path=path, photos=ok, missing=missing, problems=problems,
             faces=n_faces, facts=facts,
@@ -132,7 +132,7 @@ def remove_root(cat: Catalog, root_id: int, *, force: bool = False) -> int:
                     "with --force (in the app: answer Forget Anyway)"
                 )
         removed = cat._conn.execute("DELETE FROM photos WHERE root_id = ?", (root_id,)).rowcount
-        cat._conn.execute("DELETE FROM meta WHERE key = ?", (f"{_FOLDER_PROBLEMS}{root_id}",))
+        forget_folder_problems(cat, root_id)
         cat._conn.execute("DELETE FROM roots WHERE id = ?", (root_id,))
     return int(removed)
 

@@ -66,9 +66,19 @@ def folder_problems(cat: Catalog) -> list[tuple[str, str]]:
     """Every folder the last scans could not read: (absolute path, why)."""
     out: list[tuple[str, str]] = []
     for root_id, root in cat.roots():
-        for rel, why in _decode_folder_problems(cat.get_meta(f"{_FOLDER_PROBLEMS}{root_id}")):
+        for rel, why in folder_problems_of(cat, root_id):
             out.append((os.fsdecode(os.path.join(root, rel)), why))
     return out
+
+
+def folder_problems_of(cat: Catalog, root_id: int) -> list[tuple[bytes, str]]:
+    """The folders of one scanned folder the last scans could not read: (relative path, why)."""
+    return _decode_folder_problems(cat.get_meta(f"{_FOLDER_PROBLEMS}{root_id}"))
+
+
+def forget_folder_problems(cat: Catalog, root_id: int) -> None:
+    """Drop what scans found unreadable under ``root_id``, in the caller's transaction."""
+    cat._conn.execute("DELETE FROM meta WHERE key = ?", (f"{_FOLDER_PROBLEMS}{root_id}",))
 
 
 def mark_scanned(

@@ -3,8 +3,8 @@
 Everything here only reads the catalog and never speaks SQL. A person is
 listed once they hold at least one face; people merged into another are never
 listed on their own. Who is listed, their counts and their cover (the user's
-chosen face while it still belongs to the person, otherwise their best face:
-confirmed first, then by quality) have one definition,
+chosen face while it still belongs to the person, otherwise their face of the
+best quality, confirmed or not) have one definition,
 ``engine.catalog.people.people_rows``; ``people`` adds the photo paths.
 """
 
