@@ -254,3 +254,21 @@ def test_people_updates_during_a_scan_end_where_a_single_update_would(tmp_path: 
     assert reports[-1].info.get(PEOPLE_CHANGED)  # the window re-reads at the end
     assert during == single == [["chirac_1.jpg", "chirac_2.jpg"],
                                 ["obama_1.jpg", "obama_2.jpg", "obama_3.jpg"]]
+
+
+def test_a_face_at_the_edge_of_a_photo_gets_a_crop_without_a_blank_wedge(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from app.images import _crop
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (300, 200), (40, 60, 80)).save(folder / "edge.jpg", quality=95)
+    photo = Photo(id=1, root=str(folder).encode(), relpath=b"edge.jpg", size=1, mtime_ns=1,
+                  sha256="cd" * 32, width=300, height=200, status=PhotoStatus.OK,
+                  problem=None, detector="yunet", scanned_at=0.0)
+    for box in ((250.0, 150.0, 60.0, 60.0), (-10.0, -5.0, 50.0, 50.0), (0.0, 0.0, 300.0, 200.0)):
+        crop = _crop(photo, box, 64)
+        assert crop.size == (64, 64)
+        brightest = max(max(channel) for channel in crop.getextrema())
+        assert brightest < 120, f"a blank band in the crop of {box}"
