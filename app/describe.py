@@ -16,12 +16,6 @@ from engine.catalog import Catalog, FaceState, Operation
 from engine.catalog.operations import Change, changes_of
 from engine.errors import FaceAlbumError
 
-_MARKED = {
-    FaceState.NOT_FACE: "as not a face",
-    FaceState.STRANGER: "as strangers",
-    FaceState.FACE: "as faces again",
-}
-
 
 def describe_operation(cat: Catalog, op: Operation) -> str:
     """One short sentence (no final full stop) saying what ``op`` does."""
@@ -97,11 +91,7 @@ def _describe(cat: Catalog, kind: str, before: Change, after: Change) -> str | N
         (pid, fields), = after.persons.items()
         who = person_words(cat, pid)
         return f"Hid {who}" if fields.get("hidden") else f"Showed {who} again"
-    if kind == "mark":
-        states = {facts[2] for facts in after.faces.values()}
-        if len(states) != 1:
-            return None
-        return f"Marked {faces} {_MARKED.get(FaceState(states.pop()), 'again')}"
+    # "mark": the engine's own summary says it ("Marked 1 face as a face again").
     if kind == "cover":
         (pid, _fields), = after.persons.items()
         return f"Chose a new cover for {person_words(cat, pid)}"
