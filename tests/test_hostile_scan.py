@@ -17,55 +17,18 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
+from standins import FaceAt, MeanColourEmbedder
 
 from engine import people
 from engine.catalog import Catalog, PhotoStatus
 from engine.catalog.scans import folder_problems
 from engine.cli.main import main
 from engine.errors import FaceAlbumError
-from engine.models.base import Detection, Detector, Embedder
 from engine.scan import ScanOptions, ScanSummary, scan_folder
 
 SIZE = (320, 240)  # below the detection size: no resizing, which keeps forked children simple
-
-
-class OneFaceDetector(Detector):
-    """Finds one face in the middle of every image: the scan's logic without weights."""
-
-    name = "one-face"
-
-    def load(self) -> None:
-        self._loaded = True
-
-    def predict(self, image: np.ndarray) -> list[Detection]:
-        h, w = image.shape[:2]
-        x, y, bw, bh = 0.4 * w, 0.3 * h, 0.2 * w, 0.3 * h
-        marks = np.array(
-            [[x + 0.3 * bw, y + 0.4 * bh], [x + 0.7 * bw, y + 0.4 * bh],
-             [x + 0.5 * bw, y + 0.6 * bh], [x + 0.35 * bw, y + 0.8 * bh],
-             [x + 0.65 * bw, y + 0.8 * bh]],
-            np.float32,
-        )
-        return [Detection(box=(x, y, bw, bh), landmarks=marks, score=0.99)]
-
-
-class MeanColourEmbedder(Embedder):
-    """A vector per crop from its mean colour; enough to store embeddings."""
-
-    name = "mean-colour"
-    dim = 4
-    input_size = 32
-    template = np.array([[11, 12], [21, 12], [16, 17], [12, 23], [20, 23]], np.float32)
-
-    def load(self) -> None:
-        self._loaded = True
-
-    def predict(self, crops: np.ndarray) -> np.ndarray:
-        v = np.concatenate([crops.reshape(len(crops), -1, 3).mean(1), np.ones((len(crops), 1))], 1)
-        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
 
 def make_photos(folder: Path, names: list[str]) -> Path:
@@ -83,7 +46,7 @@ def scanning(
     """The scan as a generator, with the stand-in models and one decode thread."""
     return scan_folder(
         catalog, folder, ScanOptions(device="cpu", workers=1, **options),  # type: ignore[arg-type]
-        summary=summary, detector=OneFaceDetector(), embedder=MeanColourEmbedder(),
+        summary=summary, detector=FaceAt((0.4, 0.3, 0.2, 0.3)), embedder=MeanColourEmbedder(),
     )
 
 

@@ -5,15 +5,14 @@ stopped at any moment neither loses nor doubles them."""
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
+from standins import FaceAt, MeanColourEmbedder
 from test_export_support import make_photo
 
 from engine import people
 from engine.catalog import Catalog, FaceSource, PhotoStatus
 from engine.cli.main import main
 from engine.export.xmp import Region, merge_face_metadata
-from engine.models.base import Detection, Detector, Embedder
 from engine.people.importer import MAX_REGIONS
 from engine.progress import Progress
 from engine.scan import ScanOptions, ScanSummary, scan_folder
@@ -25,40 +24,11 @@ FACE_BOX = (FACE[0] * SIZE[0], FACE[1] * SIZE[1], FACE[2] * SIZE[0], FACE[3] * S
 ELSEWHERE = (40.0, 300.0, 60.0, 80.0)  # no detected face there
 
 
-class OneFaceDetector(Detector):
+def OneFaceDetector() -> FaceAt:
     """Finds one face at ``FACE`` in every image: the scan's logic without weights."""
-
-    name = "one-face"
-
-    def load(self) -> None:
-        self._loaded = True
-
-    def predict(self, image: np.ndarray) -> list[Detection]:
-        h, w = image.shape[:2]
-        x, y, bw, bh = FACE[0] * w, FACE[1] * h, FACE[2] * w, FACE[3] * h
-        marks = np.array(
-            [[x + 0.3 * bw, y + 0.4 * bh], [x + 0.7 * bw, y + 0.4 * bh],
-             [x + 0.5 * bw, y + 0.6 * bh], [x + 0.35 * bw, y + 0.8 * bh],
-             [x + 0.65 * bw, y + 0.8 * bh]],
-            np.float32,
-        )
-        return [Detection(box=(x, y, bw, bh), landmarks=marks, score=0.99)]
+    return FaceAt(FACE)
 
 
-class MeanColourEmbedder(Embedder):
-    """A vector per crop from its mean colour; enough to store embeddings."""
-
-    name = "mean-colour"
-    dim = 4
-    input_size = 32
-    template = np.array([[11, 12], [21, 12], [16, 17], [12, 23], [20, 23]], np.float32)
-
-    def load(self) -> None:
-        self._loaded = True
-
-    def predict(self, crops: np.ndarray) -> np.ndarray:
-        v = np.concatenate([crops.reshape(len(crops), -1, 3).mean(1), np.ones((len(crops), 1))], 1)
-        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
 
 def _folder(tmp_path: Path, sidecars: dict[str, list[Region]]) -> Path:

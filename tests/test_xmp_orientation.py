@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
+from standins import FaceAt, MeanColourEmbedder
 from test_export_support import add_face, assign, exiftool_json, exiftool_write, needs_exiftool
-from test_xmp_import_undo import MeanColourEmbedder
 
 from engine.catalog import Catalog, FaceSource, PhotoStatus
 from engine.export.sidecars import SidecarStyle, photo_faces, sidecar_path, write_sidecar
-from engine.models.base import Detection, Detector
 from engine.people.importer import read_regions
 from engine.scan import ScanOptions, scan_folder
 
@@ -115,27 +114,9 @@ def _photo(folder: Path, orientation: int, name: str = "p.jpg") -> Path:
     return path
 
 
-class FaceAtFace(Detector):
-    """Finds the one face at FACE of whatever upright image it is given."""
-
-    name = "face-at-face"
-
-    def load(self) -> None:
-        self._loaded = True
-
-    def predict(self, image: np.ndarray) -> list[Detection]:
-        h, w = image.shape[:2]
-        x, y, bw, bh = FACE[0] * w, FACE[1] * h, FACE[2] * w, FACE[3] * h
-        marks = np.array(
-            [[x + 0.3 * bw, y + 0.4 * bh], [x + 0.7 * bw, y + 0.4 * bh],
-             [x + 0.5 * bw, y + 0.6 * bh], [x + 0.35 * bw, y + 0.8 * bh],
-             [x + 0.65 * bw, y + 0.8 * bh]], np.float32)
-        return [Detection(box=(x, y, bw, bh), landmarks=marks, score=0.99)]
-
-
 def _scan(catalog: Catalog, folder: Path) -> None:
     for _ in scan_folder(catalog, folder, ScanOptions(device="cpu", workers=1),
-                         detector=FaceAtFace(), embedder=MeanColourEmbedder()):
+                         detector=FaceAt(FACE), embedder=MeanColourEmbedder()):
         pass
 
 
