@@ -637,32 +637,23 @@ def _value(element: ET.Element) -> RdfValue:
 
 def _region_items(prop: ET.Element) -> list[ET.Element]:
     """The ``rdf:li`` elements of an ``mwg-rs:Regions`` property element."""
-    holder = prop
-    description = prop.find(_q(RDF, "Description"))
-    if description is not None:
-        holder = description
-    region_list = holder.find(_q(MWG_RS, "RegionList"))
-    if region_list is None:
-        return []
-    items: list[ET.Element] = []
-    for container in region_list:
-        items.extend(li for li in container if li.tag == _q(RDF, "li"))
-    return items
+    return _list_items(prop, _q(MWG_RS, "RegionList"))
 
 
 def _mp_items(prop: ET.Element) -> list[ET.Element]:
     """The ``rdf:li`` elements of an ``MP:RegionInfo`` property element."""
-    holder = prop
+    return _list_items(prop, _q(MPRI, "Regions"))
+
+
+def _list_items(prop: ET.Element, list_tag: str) -> list[ET.Element]:
+    """The ``rdf:li`` items of the list ``list_tag`` in a struct property, written
+    with or without an ``rdf:Description`` around its fields."""
     description = prop.find(_q(RDF, "Description"))
-    if description is not None:
-        holder = description
-    regions = holder.find(_q(MPRI, "Regions"))
-    if regions is None:
+    holder = prop if description is None else description
+    found = holder.find(list_tag)
+    if found is None:
         return []
-    items: list[ET.Element] = []
-    for container in regions:
-        items.extend(li for li in container if li.tag == _q(RDF, "li"))
-    return items
+    return [li for container in found for li in container if li.tag == _q(RDF, "li")]
 
 
 def _key(text: str | None) -> str:
