@@ -13,7 +13,10 @@ of children's faces in every embedder's space (an age-gap set we cannot
 share made one "person" of 280 child faces from 186 people). ``--set cfp``
 clusters all faces of ``../shared/data/cfp-dev`` (embeddings and detections
 from ``bench/cfp.py``'s cache, made on its first run) and scores each
-photo's central face by its folder: profiles must join their person.
+photo's central face by its folder: profiles must join their person. It
+also tries pose both ways (``engine.quality``'s yaw from the landmarks):
+turned faces as weak faces, and lone turned faces joining looser where
+their neighbourhood agrees.
 "PREVIOUS" is the method before crowds and face quality were looked at.
 
 The embeddings are those of ``../shared/data/lfw-dev/images`` made by the
@@ -41,6 +44,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -57,6 +61,10 @@ from engine.people.cluster import (  # noqa: E402
     stopping_at_threshold,
 )
 from engine.people.update import active_embedder  # noqa: E402
+
+if TYPE_CHECKING:
+    from bench.cfp import Faces
+    from engine.people.cluster import Constraints
 
 LFW = REPO.parent / "shared" / "data" / "lfw-dev" / "images"
 # The clustering before crowds were looked for (and with the old pair penalty);
@@ -329,6 +337,7 @@ def _mean_distance(x: np.ndarray, crowd: np.ndarray) -> float:
 def cfp_check() -> None:
     from bench.cfp import CFP, detect_cfp, variant_vectors
     from engine.people.cluster import Constraints
+    from engine.quality import face_quality
 
     if not (CFP / "images").is_dir():
         print(f"skipped: CFP is not at {CFP}")
@@ -338,17 +347,73 @@ def cfp_check() -> None:
     faces = detect_cfp(cache / "cfp-faces.npz")
     identity = np.array([f.split("/")[0] for f in faces.files])
     scored = faces.central >= 0
+    # The cache holds landmarks only (no box, no sharpness): CFP's faces are
+    # large and sharp, so pose is the one thing that can make them weak here.
+    yaw = np.array([face_quality.yaw(points) for points in faces.landmarks])
     print(f"CFP: {len(faces.files)} photos, {len(faces.photo)} faces, all clustered; "
           "the central face of each photo scored")
     print("| embedding | method | BCubed F1 | precision | recall |")
     print("|---|---|---|---|---|")
+    constraints = Constraints(photo=faces.photo)
     for variant in ("sface", "sface+flip"):
         vectors, _, _ = variant_vectors(variant, "cfp", faces, cache)
+        rows: list[tuple[str, Labels]] = []
         for name, params in (("previous", PREVIOUS), ("default", ClusterParams())):
-            labels = cluster(vectors, Constraints(photo=faces.photo), params)
+            rows.append((name, cluster(vectors, constraints, params)))
+        # Profiles as weak faces: never merged, joining only under the threshold.
+        for turned in (40.0, 55.0):
+            quality = np.where(yaw > turned, 0.0, 1.0)
+            rows.append((f"default, faces turned over {turned:.0f} degrees weak",
+                         cluster(vectors, constraints, ClusterParams(), quality)))
+        # The opposite: a profile left alone joins looser, where its neighbours agree.
+        default = rows[1][1]
+        for turned in (40.0, 0.0):
+            joined = _join_where_neighbours_agree(vectors, default, constraints, yaw > turned)
+            who = f"faces turned over {turned:.0f} degrees" if turned else "faces of any pose"
+            rows.append((f"default, then lone {who} join where 3 of their neighbours "
+                         "and one of theirs agree", joined))
+        for name, labels in rows:
             s = score(labels[faces.central[scored]], identity[scored])
             print(f"| {variant} | {name} | {s.bcubed_f1:.4f} | {s.bcubed_precision:.4f} | "
                   f"{s.bcubed_recall:.4f} |")
+    print(f"\nestimated yaw (engine.quality): frontal photos' central faces 99 % under "
+          f"{_percentile(yaw, faces, scored, False, 99):.0f} degrees, profiles' 95 % over "
+          f"{_percentile(yaw, faces, scored, True, 5):.0f}")
+
+
+def _join_where_neighbours_agree(
+    vectors: np.ndarray, labels: Labels, constraints: "Constraints", candidates: np.ndarray,
+    agree: int = 3,
+) -> Labels:
+    """Lone candidate faces join the person of their nearest grouped neighbour when
+    ``agree`` of their neighbours are in it and one of its faces has them as neighbour,
+    at any distance the neighbour graph holds (no photo twice in one person)."""
+    tree = build_tree(vectors, constraints, stopping_at_threshold(ClusterParams()))
+    neighbours = tree.neighbours
+    photo = np.asarray(constraints.photo)
+    grouped = labels >= 0
+    photos_in = {int(c): set(photo[labels == c].tolist()) for c in np.unique(labels[grouped])}
+    known_by: dict[int, set[int]] = {}
+    for i in np.nonzero(grouped)[0]:
+        for j in neighbours[i]:
+            known_by.setdefault(int(j), set()).add(int(labels[i]))
+    joined = labels.copy()
+    for i in np.nonzero(~grouped & candidates)[0]:
+        near = [int(labels[j]) for j in neighbours[i] if j >= 0 and labels[j] >= 0]
+        if not near or near.count(near[0]) < agree:
+            continue
+        person = near[0]
+        if person in known_by.get(int(i), set()) and int(photo[i]) not in photos_in[person]:
+            joined[i] = person
+    return joined
+
+
+def _percentile(
+    yaw: np.ndarray, faces: "Faces", scored: np.ndarray, profile: bool, q: float
+) -> float:
+    is_profile = np.array([int(f[-8:-4]) > 10 for f in faces.files])  # CFP: 11-14 are profiles
+    rows = faces.central[scored & (is_profile == profile)]
+    return float(np.percentile(yaw[rows], q))
 
 
 def main() -> None:
