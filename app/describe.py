@@ -12,9 +12,10 @@ This module only reads; it never changes the catalog and never imports Qt.
 
 from collections.abc import Iterable
 
-from engine.catalog import Catalog, FaceState, Operation
+from engine.catalog import Catalog, Operation
 from engine.catalog.operations import Change, changes_of
 from engine.errors import FaceAlbumError
+from engine.people.wording import count_words, join_words, person_words, photo_count
 
 
 def describe_operation(cat: Catalog, op: Operation) -> str:
@@ -25,23 +26,6 @@ def describe_operation(cat: Catalog, op: Operation) -> str:
     except (FaceAlbumError, KeyError, ValueError, TypeError):
         text = None  # a log row this version cannot read: the engine's own words
     return text if text is not None else op.summary
-
-
-def person_words(cat: Catalog, person_id: int, photos: int | None = None) -> str:
-    """A person by name, or as "an unnamed person (N photos)" (``photos`` if known)."""
-    try:
-        person = cat.person(person_id)
-    except FaceAlbumError:
-        return "a person who is no longer there"
-    if person.name:
-        return person.name
-    if photos is None:
-        photos = _photo_count(cat, person_id)
-    return f"an unnamed person ({count_words(photos, 'photo')})" if photos else "an unnamed person"
-
-
-def count_words(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # -- one description per kind of operation ------------------------------------------------
@@ -56,7 +40,7 @@ def _describe(cat: Catalog, kind: str, before: Change, after: Change) -> str | N
         if new and old:
             return f"Renamed \u201c{old}\u201d to \u201c{new}\u201d"
         if new:
-            photos = count_words(_photo_count(cat, pid), "photo")
+            photos = count_words(photo_count(cat, pid), "photo")
             return f"Named the person in {photos} \u201c{new}\u201d"
         return f"Removed the name \u201c{old}\u201d" if old else "Removed a name"
     if kind == "merge":
@@ -64,7 +48,7 @@ def _describe(cat: Catalog, kind: str, before: Change, after: Change) -> str | N
         if target is None:
             return None
         sources = [p for p, f in after.persons.items() if f.get("merged_into") == target]
-        listed = _join([person_words(cat, s, _photos_before(cat, before, s)) for s in sources])
+        listed = join_words([person_words(cat, s, _photos_before(cat, before, s)) for s in sources])
         return f"Merged {listed} into {person_words(cat, target)}"
     if kind == "split":
         target = _only_person(facts[0] for facts in after.faces.values())
@@ -107,20 +91,9 @@ def _only_person(values: Iterable[object]) -> int | None:
     return only if isinstance(only, int) else None
 
 
-def _photo_count(cat: Catalog, person_id: int) -> int:
-    return len({f.photo_id for f in cat.faces(person_id=person_id) if f.state is FaceState.FACE})
-
-
 def _photos_before(cat: Catalog, before: Change, person_id: int) -> int:
     """Photos of a person's faces as they were before the operation (a merged
     source has none left afterwards)."""
     ids = [f for f, facts in before.faces.items() if facts[0] == person_id]
     return len({f.photo_id for f in cat.faces(ids=ids)}) if ids else 0
 
-
-def _join(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    if len(items) > 3:
-        return f"{', '.join(items[:2])} and {len(items) - 2} others"
-    return f"{', '.join(items[:-1])} and {items[-1]}"

@@ -27,6 +27,7 @@ from engine.catalog.persons import live_person, merged_ids, new_person
 from engine.catalog.records import Face, Person, Photo
 from engine.errors import FaceAlbumError, NotFoundError
 from engine.people.oplog import Change, commit
+from engine.people.wording import count_words, join_words, person_words, photo_count
 
 # The states a face can be marked with, as the command line offers them.
 FACE_STATES = tuple(FaceState)
@@ -82,7 +83,7 @@ def name_person(cat: Catalog, person_id: int, name: str | None) -> None:
         if clean and person.name:
             summary = f"Renamed \u201c{person.name}\u201d to \u201c{clean}\u201d"
         elif clean:
-            photos = _count_of(_photo_count(cat, person.id), "photo")
+            photos = count_words(photo_count(cat, person.id), "photo")
             summary = f"Named the person in {photos} \u201c{clean}\u201d"
         else:
             summary = (f"Removed the name \u201c{person.name}\u201d" if person.name
@@ -114,12 +115,12 @@ def merge_people(cat: Catalog, source_ids: Iterable[int], target_id: int) -> Non
             if face.state is FaceState.FACE and not face.confirmed:
                 change.faces[face.id] = (target.id, AssignedBy.USER, face.state)
         names: dict[int, str | None] = {target.id: target.name}
-        whom = _person_words(cat, target)
+        whom = person_words(cat, target.id)
         merged: list[str] = []
         for source_id in sources:
             source = live_person(cat, source_id)
             names[source.id] = source.name
-            merged.append(_person_words(cat, source))
+            merged.append(person_words(cat, source.id))
             for face in cat.faces(person_id=source.id):
                 change.faces[face.id] = (target.id, AssignedBy.USER, face.state)
                 change.rejections[(face.id, target.id)] = False
@@ -127,7 +128,7 @@ def merge_people(cat: Catalog, source_ids: Iterable[int], target_id: int) -> Non
         name = plan_merge(names, target.id).name
         if name != target.name:
             change.persons[target.id] = {"name": name}
-        commit(cat, "merge", f"Merged {_join(merged)} into {whom}", change)
+        commit(cat, "merge", f"Merged {join_words(merged)} into {whom}", change)
 
 
 def split_faces(
@@ -146,7 +147,7 @@ def split_faces(
         else:
             target = live_person(cat, target_person_id)
             target_id = target.id
-            summary = f"Moved {_count(faces)} to {_person_words(cat, target)}"
+            summary = f"Moved {_count(faces)} to {person_words(cat, target.id)}"
         change = Change()
         for face in faces:
             change.faces[face.id] = (target_id, AssignedBy.USER, FaceState.FACE)
@@ -166,7 +167,7 @@ def confirm_faces(cat: Catalog, face_ids: Iterable[int], person_id: int) -> None
         for face in faces:
             change.faces[face.id] = (person.id, AssignedBy.USER, FaceState.FACE)
             change.rejections[(face.id, person.id)] = False
-        commit(cat, "confirm", f"Confirmed {_count(faces)} as {_person_words(cat, person)}",
+        commit(cat, "confirm", f"Confirmed {_count(faces)} as {person_words(cat, person.id)}",
                change)
 
 
@@ -177,7 +178,7 @@ def reject_faces(cat: Catalog, face_ids: Iterable[int], person_id: int) -> None:
         person = live_person(cat, person_id)
         merged = merged_ids(cat, person.id)
         change = Change()
-        whom = _person_words(cat, person)
+        whom = person_words(cat, person.id)
         for face in faces:
             change.rejections[(face.id, person.id)] = True
             if face.person_id in merged:
@@ -190,7 +191,7 @@ def hide_person(cat: Catalog, person_id: int, hidden: bool = True) -> None:
     """Hide a person from the people list (or show them again)."""
     with cat.transaction():
         person = live_person(cat, person_id)
-        whom = _person_words(cat, person)
+        whom = person_words(cat, person.id)
         summary = f"Hid {whom}" if hidden else f"Showed {whom} again"
         commit(cat, "hide", summary, Change(persons={person.id: {"hidden": int(hidden)}}))
 
@@ -234,7 +235,7 @@ def set_cover(cat: Catalog, person_id: int, face_id: int) -> None:
                 f"face {face_id} is not one of {person.label}'s faces, so it cannot be their "
                 f"cover; `facealbum faces {person.id}` lists them"
             )
-        commit(cat, "cover", f"Chose a new cover for {_person_words(cat, person)}",
+        commit(cat, "cover", f"Chose a new cover for {person_words(cat, person.id)}",
                Change(persons={person.id: {"cover_face_id": face.id}}))
 
 
@@ -313,7 +314,7 @@ def tag_face(
         whom = ""
         if target is not None:
             whom = (f" as \u201c{target.name}\u201d" if target.name
-                    else f" to {_person_words(cat, target)}")
+                    else f" to {person_words(cat, target.id)}")
         elif clean is not None:
             whom = f" as \u201c{clean}\u201d"
         commit(cat, "tag", f"Added a face in {photo.display_path}{whom}", change)
@@ -417,31 +418,5 @@ def _faces(cat: Catalog, face_ids: Iterable[int]) -> list[Face]:
 
 
 def _count(faces: list[Face]) -> str:
-    return _count_of(len(faces), "face")
+    return count_words(len(faces), "face")
 
-
-def _count_of(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _person_words(cat: Catalog, person: Person) -> str:
-    """A person as a summary names them: by name, or as "an unnamed person
-    (N photos)" with their photos at the time of the operation; never by id,
-    which means nothing to a user (``app.describe`` words them the same way)."""
-    if person.name:
-        return person.name
-    photos = _photo_count(cat, person.id)
-    return f"an unnamed person ({_count_of(photos, 'photo')})" if photos else "an unnamed person"
-
-
-def _join(items: list[str]) -> str:
-    """"A", "A and B", "A, B and C", "A, B and 2 others"."""
-    if len(items) <= 1:
-        return "".join(items)
-    if len(items) > 3:
-        return f"{', '.join(items[:2])} and {len(items) - 2} others"
-    return f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def _photo_count(cat: Catalog, person_id: int) -> int:
-    return len({f.photo_id for f in cat.faces(person_id=person_id) if f.state is FaceState.FACE})
