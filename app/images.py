@@ -24,8 +24,8 @@ from pathlib import Path
 
 import platformdirs
 from PIL import Image
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QPolygonF
 
 from app import APP_NAME
 from app.workers import Runner
@@ -78,10 +78,18 @@ class ImageCache(QObject):
         return self._request(thumb_key(photo, size), lambda: _thumb(photo, size))
 
     def face_crop(
-        self, photo: Photo, box: tuple[float, float, float, float], size: int
+        self, photo: Photo, box: tuple[float, float, float, float], size: int,
+        at_seconds: float | None = None,
     ) -> QPixmap | None:
-        """A square ``size`` crop around a face, or None while it loads."""
-        return self._request(crop_key(photo, box, size), lambda: _crop(photo, box, size))
+        """A square ``size`` crop around a face, or None while it loads.
+
+        Of a video, the face is in the frame at ``at_seconds`` (the poster's
+        frame when None).
+        """
+        return self._request(
+            crop_key(photo, box, size, at_seconds),
+            lambda: _crop(photo, box, size, at_seconds),
+        )
 
     def is_broken(self, key: str) -> bool:
         """True when the image behind ``key`` could not be made (the photo is unreadable)."""
@@ -147,10 +155,35 @@ def thumb_key(photo: Photo, size: int) -> str:
     return f"{_photo_key(photo)}-p{size}"
 
 
-def crop_key(photo: Photo, box: tuple[float, float, float, float], size: int) -> str:
+def crop_key(
+    photo: Photo, box: tuple[float, float, float, float], size: int,
+    at_seconds: float | None = None,
+) -> str:
     """The name under which a face crop is cached and announced."""
     x, y, w, h = (round(v) for v in box)
-    return f"{_photo_key(photo)}-f{x}_{y}_{w}_{h}-{size}"
+    # Faces of one video come from different frames: the same box at another
+    # second is another picture.
+    when = "" if at_seconds is None else f"-t{round(at_seconds * 1000)}"
+    return f"{_photo_key(photo)}-f{x}_{y}_{w}_{h}-{size}{when}"
+
+
+def with_play_icon(pixmap: QPixmap) -> QPixmap:
+    """A copy of a video's thumbnail with a play symbol in its middle, as players show one."""
+    out = QPixmap(pixmap)
+    side = max(12, min(out.width(), out.height()) // 4)
+    cx, cy = out.width() / 2, out.height() / 2
+    painter = QPainter(out)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(0, 0, 0, 140))
+    painter.drawEllipse(QPointF(cx, cy), side / 2, side / 2)
+    painter.setBrush(QColor(255, 255, 255, 230))
+    r = side / 4
+    painter.drawPolygon(QPolygonF([
+        QPointF(cx - r * 0.6, cy - r), QPointF(cx - r * 0.6, cy + r), QPointF(cx + r, cy),
+    ]))
+    painter.end()
+    return out
 
 
 def _photo_key(photo: Photo) -> str:
@@ -160,16 +193,23 @@ def _photo_key(photo: Photo) -> str:
 
 
 def _thumb(photo: Photo, size: int) -> Image.Image:
-    return load_oriented(photo.path, size)
+    # A video's thumbnail is the frame of its best face.
+    return load_oriented(photo.path, size, at_seconds=photo.poster_seconds)
 
 
-def _crop(photo: Photo, box: tuple[float, float, float, float], size: int) -> Image.Image:
+def _crop(
+    photo: Photo, box: tuple[float, float, float, float], size: int,
+    at_seconds: float | None = None,
+) -> Image.Image:
     x, y, w, h = box
     side = max(w, h) * FACE_MARGIN
     full_long = max(photo.width or 0, photo.height or 0)
     # Decode just big enough that the crop has ``size`` pixels of detail.
     max_side = max(size, math.ceil(full_long * size / side)) if full_long and side > 0 else 1600
-    image = load_oriented(photo.path, min(max_side, full_long) if full_long else max_side)
+    image = load_oriented(
+        photo.path, min(max_side, full_long) if full_long else max_side,
+        at_seconds=photo.poster_seconds if at_seconds is None else at_seconds,
+    )
     scale = image.width / photo.width if photo.width else 1.0
     cx, cy = (x + w / 2) * scale, (y + h / 2) * scale
     # A face that fills the photo gets the largest square the photo holds.

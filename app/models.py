@@ -35,13 +35,15 @@ from PySide6.QtCore import (
 )
 
 from app.describe import describe_operation
-from app.images import ImageCache, crop_key, thumb_key
+from app.images import ImageCache, crop_key, thumb_key, with_play_icon
 from app.session import Session
 from engine import people
 from engine.catalog import Catalog, DatabaseError, Face, FaceState, Operation, Photo, PhotoStatus
 from engine.catalog.folders import Folder, FolderState, folders
 from engine.catalog.people import photos_with_all
 from engine.catalog.persons import resolve_merged
+from engine.catalog.records import MediaKind
+from engine.catalog.scans import frame_seconds
 from engine.errors import FaceAlbumError, NotFoundError
 from engine.people import PersonSummary
 
@@ -399,6 +401,7 @@ class FacesModel(_ImageListModel):
         self.person_id: int | None = None
         self._faces: list[Face] = []
         self._photos: dict[int, Photo] = {}
+        self._seconds: dict[int, float | None] = {}  # of a video's faces: their frame
 
     def show_person(self, person_id: int | None) -> None:
         self.person_id = person_id
@@ -409,13 +412,18 @@ class FacesModel(_ImageListModel):
         self._reader.read(lambda cat: (person_id, *_read_faces(cat, person_id)))
 
     def _apply(
-        self, data: tuple[int | None, list[Face], dict[int, Photo], dict[str, list[int]]]
+        self,
+        data: tuple[
+            int | None, list[Face], dict[int, Photo], dict[str, list[int]],
+            dict[int, float | None],
+        ],
     ) -> None:
-        person_id, faces, photos, rows_by_key = data
+        person_id, faces, photos, rows_by_key, seconds = data
         if person_id != self.person_id:
             return  # another person was opened since; their read comes next
         self.beginResetModel()
         self._faces, self._photos, self._rows_by_key = faces, photos, rows_by_key
+        self._seconds = seconds
         self.endResetModel()
         self.refreshed.emit()
 
@@ -431,7 +439,9 @@ class FacesModel(_ImageListModel):
         face = self._faces[index.row()]
         photo = self._photos[face.photo_id]
         if role == Qt.ItemDataRole.DecorationRole:
-            return self.images.face_crop(photo, face.box, CROP_SIZE)
+            return self.images.face_crop(
+                photo, face.box, CROP_SIZE, self._seconds.get(face.id)
+            )
         if role == Qt.ItemDataRole.ToolTipRole:
             how = "confirmed by you" if face.confirmed else "suggested"
             return f"{photo.display_path}\n{how}"
@@ -478,8 +488,13 @@ class PhotosModel(_ImageListModel):
             return None
         photo = self._photos[index.row()]
         if role == Qt.ItemDataRole.DecorationRole:
-            return self.images.photo_thumb(photo, THUMB_SIZE)
+            pixmap = self.images.photo_thumb(photo, THUMB_SIZE)
+            if pixmap is not None and photo.kind is MediaKind.VIDEO:
+                return with_play_icon(pixmap)  # a video, as the album shows it
+            return pixmap
         if role == Qt.ItemDataRole.ToolTipRole:
+            if photo.kind is MediaKind.VIDEO:
+                return f"{photo.display_path}\nA video; double-click to open it"
             return f"{photo.display_path}\nDouble-click to view"
         if role == Role.ID:
             return photo.id
@@ -635,7 +650,7 @@ def _newest_photos(cat: Catalog) -> dict[int, int]:
 
 def _read_faces(
     cat: Catalog, person_id: int | None
-) -> tuple[list[Face], dict[int, Photo], dict[str, list[int]]]:
+) -> tuple[list[Face], dict[int, Photo], dict[str, list[int]], dict[int, float | None]]:
     if person_id is None:
         faces = people.unassigned_faces(cat)
     else:
@@ -644,8 +659,12 @@ def _read_faces(
         except NotFoundError:  # merged away or gone: the page goes back
             faces = []
     photos = _photos_by_id(cat, {f.photo_id for f in faces})
-    keys = (crop_key(photos[f.photo_id], f.box, CROP_SIZE) for f in faces)
-    return faces, photos, _rows_by_key(keys)
+    seconds = {
+        f.id: frame_seconds(cat, f.id) for f in faces
+        if photos[f.photo_id].kind is MediaKind.VIDEO
+    }
+    keys = (crop_key(photos[f.photo_id], f.box, CROP_SIZE, seconds.get(f.id)) for f in faces)
+    return faces, photos, _rows_by_key(keys), seconds
 
 
 def _read_photos(

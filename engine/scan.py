@@ -41,6 +41,7 @@ import numpy as np
 
 from engine.align import align_faces
 from engine.catalog import Catalog, Face, FaceSource, Photo, PhotoStatus
+from engine.catalog.records import MediaKind
 from engine.catalog.scans import (
     FoundFace,
     mark_scanned,
@@ -50,7 +51,15 @@ from engine.catalog.scans import (
 )
 from engine.detect import DETECT_SIDE, find_faces, in_original
 from engine.errors import PhotoError, ScanError
-from engine.imageio import Decoded, content_hash, decode, is_photo_name, read_bytes
+from engine.imageio import (
+    Decoded,
+    content_hash,
+    decode,
+    is_photo_name,
+    is_raw_name,
+    is_video_name,
+    read_bytes,
+)
 from engine.models.base import Detection, Detector, Embedder
 from engine.models.registry import (
     DEFAULT_DETECTOR,
@@ -59,6 +68,7 @@ from engine.models.registry import (
     get_embedder,
     resolve_device,
 )
+from engine.people.cluster import ClusterParams
 from engine.people.importer import (
     MetadataRefusedError,
     PhotoNames,
@@ -68,6 +78,7 @@ from engine.people.importer import (
 )
 from engine.progress import CancelToken, Progress
 from engine.quality import face_quality
+from engine.video import Frame, distinct_faces, file_hash, sample_frames
 
 EMBED_BATCH = 32  # crops per network call
 COMMIT_EVERY = 32  # photos per transaction...
@@ -137,6 +148,8 @@ class _Result:
     regions_problem: str | None = None  # why its metadata is not imported
     read_seconds: float = 0.0
     decode_seconds: float = 0.0
+    frames: list[Frame] | None = None  # of a video: the frames sampled through it
+    face_seconds: list[float] | None = None  # of a video: when each kept face was seen
 
 
 def scan_folder(
@@ -472,10 +485,15 @@ def _read(
     for a photo to analyse, read the face regions of its metadata too."""
     result = _Result(job)
     path = os.path.join(root, job.relpath)
+    video = is_video_name(job.relpath)
+    data = b""
     try:
         started = time.perf_counter()
-        data = read_bytes(path)
-        result.sha256 = content_hash(data)
+        if video:  # hashed in pieces: a video need not fit in memory
+            result.sha256 = file_hash(path)
+        else:
+            data = read_bytes(path)
+            result.sha256 = content_hash(data)
         result.read_seconds = time.perf_counter() - started
         if job.old is None and not job.reembed_only:
             origin = by_hash.get(result.sha256)
@@ -492,9 +510,13 @@ def _read(
         ):
             return result  # touched, or back after missing: same content, no decode
         started = time.perf_counter()
-        result.decoded = decode(data, min_side=DETECT_SIDE)
+        if video:
+            result.frames = sample_frames(path, min_side=DETECT_SIDE)
+            result.decoded = result.frames[0].decoded
+        else:
+            result.decoded = decode(data, min_side=DETECT_SIDE, raw=is_raw_name(job.relpath))
         result.decode_seconds = time.perf_counter() - started
-        if import_xmp and not job.reembed_only:
+        if import_xmp and not job.reembed_only and not video:
             size = (result.decoded.width, result.decoded.height)
             try:
                 result.names = read_names(os.fsdecode(path), size)
@@ -564,7 +586,7 @@ class _Pipeline:
             for result, detections, sharpness, n in self.photos:
                 chunk = vectors[offset : offset + n]
                 offset += n
-                if result.job.reembed_only:
+                if result.job.reembed_only and result.frames is None:
                     self._write_reembedding(result, chunk)
                 else:
                     self._write_photo(result, root_id, detections, sharpness, chunk)
@@ -576,6 +598,9 @@ class _Pipeline:
     def _analyse(self, result: _Result) -> None:
         decoded = result.decoded
         if decoded is None:
+            return
+        if result.frames is not None:
+            self._analyse_video(result, result.frames)
             return
         if result.job.reembed_only and result.job.old is not None:
             faces = [
@@ -600,6 +625,39 @@ class _Pipeline:
             sharpness = []
         self.summary.stage_seconds["align"] += time.perf_counter() - clock
         self.photos.append((result, detections, sharpness, len(sharpness)))
+
+    def _analyse_video(self, result: _Result, frames: list[Frame]) -> None:
+        """Faces of every sampled frame, then one per person seen: the video's faces.
+
+        People are not known while scanning, so faces of the video's frames
+        close enough to be grouped by clustering are one person, and the best
+        of them stands for the video. A video is analysed whole again when
+        its embeddings are missing: its faces come from many frames.
+        """
+        found: list[tuple[Detection, np.ndarray, float, float]] = []
+        for frame in frames:
+            clock = time.perf_counter()
+            detections, landmarks = self._detect(frame.decoded)
+            self.summary.stage_seconds["detect"] += time.perf_counter() - clock
+            if not landmarks:
+                continue
+            clock = time.perf_counter()
+            crops = align_faces(frame.decoded.image, landmarks, self.embedder)
+            self.summary.stage_seconds["align"] += time.perf_counter() - clock
+            for det, crop in zip(detections, crops, strict=True):
+                found.append((det, crop, face_quality.sharpness(crop), frame.seconds))
+        kept: list[int] = []
+        if found:
+            clock = time.perf_counter()
+            vectors = self._embed([crop for _, crop, _, _ in found])
+            self.summary.stage_seconds["embed"] += time.perf_counter() - clock
+            quality = [face_quality.score(det.box, sharp) for det, _, sharp, _ in found]
+            kept = distinct_faces(vectors, quality, ClusterParams().threshold)
+        self.crops.extend(found[i][1] for i in kept)
+        result.face_seconds = [found[i][3] for i in kept]
+        self.photos.append(
+            (result, [found[i][0] for i in kept], [found[i][2] for i in kept], len(kept))
+        )
 
     def _detect(self, decoded: Decoded) -> tuple[list[Detection], list[np.ndarray]]:
         """Faces in original-photo pixels, and their landmarks in working pixels."""
@@ -628,6 +686,7 @@ class _Pipeline:
             self.catalog.add_photo(
                 root_id, job.relpath, size=job.size, mtime_ns=job.mtime_ns, sha256=None,
                 width=None, height=None, status=PhotoStatus.PROBLEM, problem=reason,
+                kind=_kind(job.relpath),
             )
         self.summary.problems += 1
         self.summary.problem_list.append((job.relpath.decode("utf-8", "replace"), reason))
@@ -648,7 +707,7 @@ class _Pipeline:
             mark_scanned(
                 self.catalog, photo_id, size=job.size, mtime_ns=job.mtime_ns,
                 sha256=result.sha256, width=decoded.width, height=decoded.height,
-                detector=self.detector.name,
+                detector=self.detector.name, kind=_kind(job.relpath),
             )
         else:
             # A row may have appeared at this path since the listing (a catalog
@@ -657,15 +716,20 @@ class _Pipeline:
             photo_id = self.catalog.add_photo(
                 root_id, job.relpath, size=job.size, mtime_ns=job.mtime_ns, sha256=result.sha256,
                 width=decoded.width, height=decoded.height, status=PhotoStatus.OK,
-                detector=self.detector.name,
+                detector=self.detector.name, kind=_kind(job.relpath),
             )
         old_faces = self.catalog.faces(photo_id=photo_id)
+        seconds: list[float | None] = (
+            list(result.face_seconds) if result.face_seconds is not None
+            else [None] * len(detections)
+        )
         found = [
             FoundFace(
                 box=det.box, landmarks=det.landmarks, score=det.score,
                 quality=face_quality.score(det.box, sharp), sharpness=sharp, embedding=vec,
+                frame_seconds=at,
             )
-            for det, sharp, vec in zip(detections, sharpness, vectors, strict=True)
+            for det, sharp, vec, at in zip(detections, sharpness, vectors, seconds, strict=True)
         ]
         same_as = {i: face.id for i, face in _match_old_faces(old_faces, detections).items()}
         replace_faces(
@@ -692,6 +756,10 @@ class _Pipeline:
         for face, vec in zip(faces, vectors, strict=True):
             self.catalog.put_embedding(face.id, self.embedder.name, vec)
         self.summary.reembedded += 1
+
+
+def _kind(relpath: bytes) -> MediaKind:
+    return MediaKind.VIDEO if is_video_name(relpath) else MediaKind.PHOTO
 
 
 def _match_old_faces(old_faces: list[Face], detections: list[Detection]) -> dict[int, Face]:

@@ -18,6 +18,13 @@ class PhotoStatus(StrEnum):
     PROBLEM = "problem"  # could not be read; ``problem`` says why
 
 
+class MediaKind(StrEnum):
+    """What a photo row holds: a still photo (raw files included) or a video."""
+
+    PHOTO = "photo"
+    VIDEO = "video"
+
+
 class FaceState(StrEnum):
     """What a detected region is; only ``FACE`` counts for people."""
 
@@ -55,6 +62,9 @@ class Photo:
     problem: str | None
     detector: str | None
     scanned_at: float
+    kind: MediaKind = MediaKind.PHOTO
+    # Of a video: the second of the frame its best face was seen in (its poster).
+    poster_seconds: float | None = None
 
     @property
     def path(self) -> str:

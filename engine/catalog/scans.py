@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.catalog.records import AssignedBy, FaceSource, FaceState, PhotoStatus
+from engine.catalog.records import AssignedBy, FaceSource, FaceState, MediaKind, PhotoStatus
 from engine.catalog.store import Catalog
 
 
@@ -30,6 +30,7 @@ class FoundFace:
     quality: float
     sharpness: float
     embedding: np.ndarray  # L2-normalised, of the embedder the scan ran
+    frame_seconds: float | None = None  # of a video: when in it the face was seen
 
 
 def photos_missing_embeddings(cat: Catalog, root_id: int, model: str) -> set[int]:
@@ -91,14 +92,15 @@ def mark_scanned(
     width: int,
     height: int,
     detector: str,
+    kind: MediaKind = MediaKind.PHOTO,
 ) -> None:
     """Record that photo ``photo_id`` was read again as it is now on disk, and is fine."""
     with cat.transaction():
         cat._conn.execute(
             "UPDATE photos SET size = ?, mtime_ns = ?, sha256 = ?, width = ?, height = ?,"
-            " status = ?, problem = NULL, detector = ?, scanned_at = ? WHERE id = ?",
+            " status = ?, problem = NULL, detector = ?, scanned_at = ?, kind = ? WHERE id = ?",
             (size, mtime_ns, sha256, width, height, str(PhotoStatus.OK), detector, time.time(),
-             photo_id),
+             str(kind), photo_id),
         )
 
 
@@ -146,12 +148,21 @@ def replace_faces(
                 )
                 cat._conn.execute("DELETE FROM embeddings WHERE face_id = ?", (face_id,))
             cat.put_embedding(face_id, model, face.embedding)
+            cat._conn.execute(
+                "UPDATE faces SET frame_seconds = ? WHERE id = ?", (face.frame_seconds, face_id)
+            )
             ids.append(face_id)
         kept = set(same_as.values())
         for face_id in old:
             if face_id not in kept:
                 _delete_unless_it_carries_a_fact(cat, face_id)
     return ids
+
+
+def frame_seconds(cat: Catalog, face_id: int) -> float | None:
+    """When in its video face ``face_id`` was seen (None for a photo's face)."""
+    row = cat._conn.execute("SELECT frame_seconds FROM faces WHERE id = ?", (face_id,)).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
 
 
 def _delete_unless_it_carries_a_fact(cat: Catalog, face_id: int) -> None:

@@ -163,6 +163,14 @@ CREATE TABLE photo_people (
 );
 """
 
+# Videos are items like photos (one file, one row): ``kind`` says which, and a
+# video's faces say at which second of it they were seen (NULL for photos).
+_V5 = """
+ALTER TABLE photos ADD COLUMN kind TEXT NOT NULL DEFAULT 'photo'
+    CHECK (kind IN ('photo', 'video'));
+ALTER TABLE faces ADD COLUMN frame_seconds REAL;
+"""
+
 
 # MIGRATIONS[i] takes a catalog at version i to version i + 1, using only
 # ``conn.execute`` so that ``migrate`` can run every step in one transaction.
@@ -171,6 +179,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, _V2),
     lambda conn: _run_script(conn, _V3),
     lambda conn: _run_script(conn, _V4),
+    lambda conn: _run_script(conn, _V5),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -44,6 +44,7 @@ from engine.catalog.records import (
     Face,
     FaceSource,
     FaceState,
+    MediaKind,
     Person,
     Photo,
     PhotoStatus,
@@ -255,8 +256,9 @@ class Catalog:
         status: PhotoStatus,
         problem: str | None = None,
         detector: str | None = None,
+        kind: MediaKind = MediaKind.PHOTO,
     ) -> int:
-        """Store the photo found at ``relpath``; returns its id.
+        """Store the photo (or video) found at ``relpath``; returns its id.
 
         A row already at that path (another scan stored it meanwhile, or it
         was a problem) is brought up to date in place, keeping its id and its
@@ -267,14 +269,14 @@ class Catalog:
         with self.transaction():
             self._conn.execute(
                 "INSERT INTO photos(root_id, relpath, size, mtime_ns, sha256, width, height,"
-                " status, problem, detector, scanned_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                " status, problem, detector, scanned_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(root_id, relpath) DO UPDATE SET size = excluded.size,"
                 " mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,"
                 " width = excluded.width, height = excluded.height, status = excluded.status,"
                 " problem = excluded.problem, detector = excluded.detector,"
-                " scanned_at = excluded.scanned_at",
+                " scanned_at = excluded.scanned_at, kind = excluded.kind",
                 (root_id, relpath, size, mtime_ns, sha256, width, height, str(status),
-                 problem, detector, now),
+                 problem, detector, now, str(kind)),
             )
             photo_id = int(self._conn.execute(
                 "SELECT id FROM photos WHERE root_id = ? AND relpath = ?", (root_id, relpath)
@@ -537,7 +539,10 @@ def catalog_failure(exc: sqlite3.Error, path: str | os.PathLike[str]) -> Catalog
 
 _PHOTO_SELECT = (
     "SELECT p.id, r.path, p.relpath, p.size, p.mtime_ns, p.sha256, p.width, p.height, p.status,"
-    " p.problem, p.detector, p.scanned_at FROM photos p JOIN roots r ON r.id = p.root_id"
+    " p.problem, p.detector, p.scanned_at, p.kind,"
+    " (SELECT f.frame_seconds FROM faces f WHERE f.photo_id = p.id"
+    "  AND f.frame_seconds IS NOT NULL ORDER BY f.quality DESC LIMIT 1)"
+    " FROM photos p JOIN roots r ON r.id = p.root_id"
 )
 _FACE_SELECT = (
     "SELECT id, photo_id, x, y, w, h, landmarks, score, quality, sharpness, detector, source,"
@@ -554,7 +559,7 @@ def _photo(r: tuple[Any, ...]) -> Photo:
     return Photo(
         id=r[0], root=bytes(r[1]), relpath=bytes(r[2]), size=r[3], mtime_ns=r[4], sha256=r[5],
         width=r[6], height=r[7], status=PhotoStatus(r[8]), problem=r[9], detector=r[10],
-        scanned_at=r[11],
+        scanned_at=r[11], kind=MediaKind(r[12]), poster_seconds=r[13],
     )
 
 
