@@ -184,3 +184,10 @@ def test_pair_folds_mix_same_and_different_pairs_whatever_the_file_order() -> No
                                 rng.permutation(np.linspace(0.8, 1.6, 50))])
     # balanced folds score 0.84 here; folds of one kind each would score 0.74
     assert score_pairs(distances, same, folds=2).accuracy > 0.8
+
+
+def test_training_folders_take_stills_and_leave_videos_out(tmp_path: Path) -> None:
+    from engine.train.crops import _is_still
+
+    assert _is_still("a.jpg") and _is_still("b.DNG") and _is_still("c.heic")
+    assert not _is_still("d.mp4") and not _is_still("e.MOV") and not _is_still("notes.txt")

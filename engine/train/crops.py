@@ -25,7 +25,7 @@ import platformdirs
 
 from engine.align import align_faces
 from engine.errors import Cancelled, PhotoError
-from engine.imageio import decode, is_photo_name, read_bytes
+from engine.imageio import decode, is_photo_name, is_raw_name, is_video_name, read_bytes
 from engine.models.base import Detector, Embedder
 from engine.progress import CancelToken, Progress
 from engine.train.errors import TrainingError
@@ -58,7 +58,7 @@ def list_photos(data_dir: Path) -> list[tuple[str, list[str]]]:
         )
     people = []
     for person in sorted(p for p in data_dir.iterdir() if p.is_dir()):
-        photos = sorted(f.name for f in person.iterdir() if f.is_file() and is_photo_name(f.name))
+        photos = sorted(f.name for f in person.iterdir() if f.is_file() and _is_still(f.name))
         if photos:
             people.append((person.name, photos))
     if len(people) < 2:
@@ -169,7 +169,8 @@ def pair_set(crops: CropSet, pairs: list[Pair], folds: int) -> tuple[PairSet, in
 
 
 def _central_face(path: Path, embedder: Embedder, detector: Detector) -> np.ndarray | None:
-    decoded = decode(read_bytes(os.fspath(path)), min_side=DETECT_SIDE, max_side=DETECT_SIDE)
+    decoded = decode(read_bytes(os.fspath(path)), min_side=DETECT_SIDE, max_side=DETECT_SIDE,
+                     raw=is_raw_name(path.name))
     image = decoded.image
     found = detector.predict(image)
     if not found:
@@ -199,3 +200,8 @@ def _default_cache_root() -> Path:
     env = os.environ.get(CACHE_ENV)
     base = Path(env) if env else Path(platformdirs.user_cache_dir("facealbum"))
     return base / "train-crops"
+
+
+def _is_still(name: str) -> bool:
+    """Photos and camera raw files: training learns from stills, not videos."""
+    return is_photo_name(name) and not is_video_name(name)
