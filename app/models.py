@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -56,6 +56,8 @@ COVER_BATCH = 64  # covers read at once when a row without one is painted
 
 _Index = QModelIndex | QPersistentModelIndex
 
+
+Row = TypeVar("Row")
 
 class Role(IntEnum):
     ID = Qt.ItemDataRole.UserRole + 1
@@ -526,47 +528,74 @@ class TogetherModel(PhotosModel):
         self.refreshed.emit()
 
 
-class FoldersModel(QAbstractTableModel):
-    """The scanned folders: path, photos, and whether each is still there."""
+class _ReadTable(QAbstractTableModel, Generic[Row]):
+    """A table of rows read off the GUI thread by ``read(catalog)``, again on
+    every change of the session; subclasses say how a row is shown."""
 
-    HEADERS = ("Folder", "Photos", "State")
+    HEADERS: tuple[str, ...] = ()
 
     refreshed = Signal()  # the rows now show the catalog as it was just read
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self._folders: list[Folder] = []
+        self._rows: list[Row] = []
         self._reader = CatalogReader(session, self._apply)
         session.changed.connect(self.refresh)
         self.refresh()
+
+    @staticmethod
+    def read(cat: Catalog) -> list[Row]:
+        raise NotImplementedError
 
     @property
     def loading(self) -> bool:
         return self._reader.loading
 
     def refresh(self) -> None:
-        self._reader.read(folders)
+        self._reader.read(self.read)
 
-    def _apply(self, found: list[Folder]) -> None:
+    def _apply(self, rows: list[Row]) -> None:
         self.beginResetModel()
-        self._folders = found
+        self._rows = rows
         self.endResetModel()
         self.refreshed.emit()
 
-    def folder(self, row: int) -> Folder:
-        return self._folders[row]
+    def row_at(self, index: _Index) -> Row | None:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        return self._rows[index.row()]
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._folders)
+        return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self.HEADERS)
 
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+
+class FoldersModel(_ReadTable[Folder]):
+    """The scanned folders: path, photos, and whether each is still there."""
+
+    HEADERS = ("Folder", "Photos", "State")
+
+    @staticmethod
+    def read(cat: Catalog) -> list[Folder]:
+        return folders(cat)
+
+    def folder(self, row: int) -> Folder:
+        return self._rows[row]
+
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._folders):
+        folder = self.row_at(index)
+        if folder is None:
             return None
-        folder = self._folders[index.row()]
         if role == Role.ID:
             return folder.id
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -578,13 +607,6 @@ class FoldersModel(QAbstractTableModel):
         if index.column() == 1:
             return str(folder.photos)
         return folder_state_text(folder)
-
-    def headerData(  # noqa: N802
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
 
 def folder_state_text(folder: Folder) -> str:
@@ -785,55 +807,23 @@ class CheckablePeople(PeopleFilter):
         return [pid for pid in shown if pid in self.checked]
 
 
-class ProblemsModel(QAbstractTableModel):
+class ProblemsModel(_ReadTable[Photo]):
     """Files a scan skipped, with the reason each one could not be read."""
 
     HEADERS = ("File", "Why it was skipped")
 
-    refreshed = Signal()  # the rows now show the catalog as it was just read
-
-    def __init__(self, session: Session, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
-        self._photos: list[Photo] = []
-        self._reader = CatalogReader(session, self._apply)
-        session.changed.connect(self.refresh)
-        self.refresh()
-
-    @property
-    def loading(self) -> bool:
-        return self._reader.loading
-
-    def refresh(self) -> None:
-        self._reader.read(_read_problems)
-
-    def _apply(self, photos: list[Photo]) -> None:
-        self.beginResetModel()
-        self._photos = photos
-        self.endResetModel()
-        self.refreshed.emit()
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._photos)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else 2
+    @staticmethod
+    def read(cat: Catalog) -> list[Photo]:
+        return _read_problems(cat)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole,
-                                                Qt.ItemDataRole.ToolTipRole):
+        photo = self.row_at(index)
+        if photo is None or role not in (Qt.ItemDataRole.DisplayRole,
+                                         Qt.ItemDataRole.ToolTipRole):
             return None
-        photo = self._photos[index.row()]
         if index.column() == 0:  # the folder too: the same name is often in many
             return os.path.join(photo.root, photo.relpath).decode("utf-8", errors="replace")
         return photo.problem or "unknown"
-
-    def headerData(  # noqa: N802
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
 
 class EditHistory(QObject):
