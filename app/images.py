@@ -29,7 +29,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QPolygonF
 
 from app import APP_NAME
 from app.workers import Runner
-from engine.catalog import Photo
+from engine.catalog import Face, Photo
 from engine.errors import PhotoError
 from engine.imageio import load_oriented
 
@@ -90,6 +90,10 @@ class ImageCache(QObject):
             crop_key(photo, box, size, at_seconds),
             lambda: _crop(photo, box, size, at_seconds),
         )
+
+    def crop_of(self, face: Face, photo: Photo, size: int) -> QPixmap | None:
+        """``face_crop`` of a face record: its box, and its own frame of a video."""
+        return self.face_crop(photo, face.box, size, face.frame_seconds)
 
     def is_broken(self, key: str) -> bool:
         """True when the image behind ``key`` could not be made (the photo is unreadable)."""

@@ -43,7 +43,6 @@ from engine.catalog.folders import Folder, FolderState, folders
 from engine.catalog.people import photos_with_all
 from engine.catalog.persons import resolve_merged
 from engine.catalog.records import MediaKind
-from engine.catalog.scans import frame_seconds
 from engine.errors import FaceAlbumError, NotFoundError
 from engine.people import PersonSummary
 
@@ -285,7 +284,7 @@ class PeopleModel(_ImageListModel):
             cover = self._cover_at(index.row())
             if cover is None:
                 return None
-            return self.images.face_crop(cover[1], cover[0].box, CROP_SIZE)
+            return self.images.crop_of(cover[0], cover[1], CROP_SIZE)
         if role == Qt.ItemDataRole.ToolTipRole:
             state = " (hidden)" if p.hidden else ""
             return (f"{p.name or 'Unnamed'}{state}\n{count_text(p.photo_count, 'photo')}, "
@@ -403,7 +402,6 @@ class FacesModel(_ImageListModel):
         self.person_id: int | None = None
         self._faces: list[Face] = []
         self._photos: dict[int, Photo] = {}
-        self._seconds: dict[int, float | None] = {}  # of a video's faces: their frame
 
     def show_person(self, person_id: int | None) -> None:
         self.person_id = person_id
@@ -415,17 +413,13 @@ class FacesModel(_ImageListModel):
 
     def _apply(
         self,
-        data: tuple[
-            int | None, list[Face], dict[int, Photo], dict[str, list[int]],
-            dict[int, float | None],
-        ],
+        data: tuple[int | None, list[Face], dict[int, Photo], dict[str, list[int]]],
     ) -> None:
-        person_id, faces, photos, rows_by_key, seconds = data
+        person_id, faces, photos, rows_by_key = data
         if person_id != self.person_id:
             return  # another person was opened since; their read comes next
         self.beginResetModel()
         self._faces, self._photos, self._rows_by_key = faces, photos, rows_by_key
-        self._seconds = seconds
         self.endResetModel()
         self.refreshed.emit()
 
@@ -441,9 +435,7 @@ class FacesModel(_ImageListModel):
         face = self._faces[index.row()]
         photo = self._photos[face.photo_id]
         if role == Qt.ItemDataRole.DecorationRole:
-            return self.images.face_crop(
-                photo, face.box, CROP_SIZE, self._seconds.get(face.id)
-            )
+            return self.images.crop_of(face, photo, CROP_SIZE)
         if role == Qt.ItemDataRole.ToolTipRole:
             how = "confirmed by you" if face.confirmed else "suggested"
             return f"{photo.display_path}\n{how}"
@@ -672,7 +664,7 @@ def _newest_photos(cat: Catalog) -> dict[int, int]:
 
 def _read_faces(
     cat: Catalog, person_id: int | None
-) -> tuple[list[Face], dict[int, Photo], dict[str, list[int]], dict[int, float | None]]:
+) -> tuple[list[Face], dict[int, Photo], dict[str, list[int]]]:
     if person_id is None:
         faces = people.unassigned_faces(cat)
     else:
@@ -681,12 +673,8 @@ def _read_faces(
         except NotFoundError:  # merged away or gone: the page goes back
             faces = []
     photos = _photos_by_id(cat, {f.photo_id for f in faces})
-    seconds = {
-        f.id: frame_seconds(cat, f.id) for f in faces
-        if photos[f.photo_id].kind is MediaKind.VIDEO
-    }
-    keys = (crop_key(photos[f.photo_id], f.box, CROP_SIZE, seconds.get(f.id)) for f in faces)
-    return faces, photos, _rows_by_key(keys), seconds
+    keys = (crop_key(photos[f.photo_id], f.box, CROP_SIZE, f.frame_seconds) for f in faces)
+    return faces, photos, _rows_by_key(keys)
 
 
 def _read_photos(

@@ -535,7 +535,7 @@ def _person_badge(model: PeopleModel, person_id: int, widget: QWidget) -> QVBoxL
     if cover is not None:
         from app.models import CROP_SIZE
 
-        pixmap = model.images.face_crop(cover[1], cover[0].box, CROP_SIZE)
+        pixmap = model.images.crop_of(cover[0], cover[1], CROP_SIZE)
     picture = QLabel()
     picture.setPixmap(round_pixmap(pixmap, 88, widget.palette()))
     picture.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -241,7 +241,7 @@ class PersonPage(QWidget):
         cover = self.people_model.cover(pid) if pid is not None else None
         pixmap = None
         if cover is not None:
-            pixmap = self.session.images.face_crop(cover[1], cover[0].box, CROP_SIZE)
+            pixmap = self.session.images.crop_of(cover[0], cover[1], CROP_SIZE)
         self.cover.setPixmap(round_pixmap(pixmap, 72, self.palette()))
         if pid is None:
             self.name_label.setText("Faces without a person")

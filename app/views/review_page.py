@@ -308,7 +308,7 @@ class ReviewPage(QWidget):
 
     def _face_icon(self, person_id: int) -> QIcon:
         cover = self.people_model.cover(person_id)
-        pixmap = (self.session.images.face_crop(cover[1], cover[0].box, CROP_SIZE)
+        pixmap = (self.session.images.crop_of(cover[0], cover[1], CROP_SIZE)
                   if cover is not None else None)
         return QIcon(round_pixmap(pixmap, 24, self.palette()))
 
@@ -402,7 +402,7 @@ class ReviewPage(QWidget):
             return
         palette, images = self.palette(), self.session.images
         cover = self.people_model.cover(self.person_id) if self.person_id else None
-        cover_pixmap = images.face_crop(cover[1], cover[0].box, CROP_SIZE) if cover else None
+        cover_pixmap = images.crop_of(cover[0], cover[1], CROP_SIZE) if cover else None
         self.known_cover.setPixmap(round_pixmap(cover_pixmap, 120, palette))
         size = 200 if len(self._candidates) == 1 else 150 if len(self._candidates) <= 3 else 112
         for labels, faces, side in ((self.example_labels, self._examples, 48),
@@ -411,7 +411,7 @@ class ReviewPage(QWidget):
                 label.setVisible(i < len(faces))
                 if i < len(faces):
                     face, photo = faces[i]
-                    pixmap = images.face_crop(photo, face.box, CROP_SIZE)
+                    pixmap = images.crop_of(face, photo, CROP_SIZE)
                     label.setPixmap(round_pixmap(pixmap, side, palette))
                     label.setToolTip(photo.display_path)
 

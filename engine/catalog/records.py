@@ -92,6 +92,7 @@ class Face:
     assigned_by: AssignedBy | None  # None: in no person, or not placed by anyone yet
     state: FaceState
     created_at: float
+    frame_seconds: float | None = None  # of a video's face: when in the video it was seen
 
     @property
     def confirmed(self) -> bool:

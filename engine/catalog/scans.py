@@ -159,12 +159,6 @@ def replace_faces(
     return ids
 
 
-def frame_seconds(cat: Catalog, face_id: int) -> float | None:
-    """When in its video face ``face_id`` was seen (None for a photo's face)."""
-    row = cat._conn.execute("SELECT frame_seconds FROM faces WHERE id = ?", (face_id,)).fetchone()
-    return None if row is None or row[0] is None else float(row[0])
-
-
 def _delete_unless_it_carries_a_fact(cat: Catalog, face_id: int) -> None:
     cat._conn.execute(
         "DELETE FROM faces WHERE id = ? AND state = ? AND assigned_by IS NOT ?"

@@ -546,7 +546,7 @@ _PHOTO_SELECT = (
 )
 _FACE_SELECT = (
     "SELECT id, photo_id, x, y, w, h, landmarks, score, quality, sharpness, detector, source,"
-    " person_id, assigned_by, state, created_at FROM faces"
+    " person_id, assigned_by, state, created_at, frame_seconds FROM faces"
 )
 _PERSON_SELECT = "SELECT id, name, hidden, cover_face_id, merged_into, created_at FROM persons"
 
@@ -570,6 +570,7 @@ def _face(r: tuple[Any, ...]) -> Face:
         quality=r[8], sharpness=r[9], detector=r[10], source=FaceSource(r[11]),
         person_id=r[12], assigned_by=None if r[13] is None else AssignedBy(r[13]),
         state=FaceState(r[14]), created_at=r[15],
+        frame_seconds=None if r[16] is None else float(r[16]),
     )
 
 
