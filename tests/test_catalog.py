@@ -193,3 +193,26 @@ def test_a_connection_keeps_seeing_what_other_processes_write_after_a_catalog_op
             assert sorted(p.display_path for p in first.photos()) == ["a.jpg", "b.jpg"]
         finally:
             running.communicate(timeout=120)
+
+
+def test_a_full_disk_does_not_stop_a_scan_from_taking_its_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from engine.catalog import store
+
+    def full(*_: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        lock = catalog.scan_lock()
+        monkeypatch.setattr(store.os, "write", full)
+        assert lock.try_acquire()  # the pid is only for the next scan's message
+        monkeypatch.setattr(store.os, "write", os.write)
+        assert not catalog.scan_lock().try_acquire()  # still held
+        lock.release()
+        again = catalog.scan_lock()
+        assert again.try_acquire()
+        again.release()

@@ -23,6 +23,7 @@ albums going out, ``persons`` for following merges, ...): no module outside
 that is ``schema``'s job.
 """
 
+import contextlib
 import errno
 import os
 import shutil
@@ -475,9 +476,11 @@ class ScanLock:
         if not _lock_file(fd):
             os.close(fd)
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
         self._fd = fd
+        # The pid only words the next scan's message: a full disk must not stop this scan.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
         return True
 
     def holder(self) -> int | None:
@@ -492,7 +495,8 @@ class ScanLock:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
-        os.ftruncate(fd, 0)
+        with contextlib.suppress(OSError):  # a stale pid only words a message
+            os.ftruncate(fd, 0)
         os.close(fd)  # closing releases the lock
 
 
