@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.errors import ModelError
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -64,3 +66,13 @@ class Embedder(ABC):
     @abstractmethod
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """(N, dim) float32 L2-normalised embeddings of (N, S, S, 3) uint8 RGB aligned crops."""
+
+    def check_crops(self, crops: np.ndarray) -> None:
+        """Refuse crops that are not what ``predict`` takes, saying how to make them."""
+        size = self.input_size
+        if crops.ndim != 4 or crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
+            raise ModelError(
+                f"{self.name} expects aligned crops as a uint8 array of shape "
+                f"(N, {size}, {size}, 3), got {crops.dtype} {crops.shape}; align faces "
+                f"with engine.align.align_faces(image, landmarks, embedder)"
+            )

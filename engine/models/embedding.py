@@ -82,13 +82,7 @@ class TorchEmbedder(Embedder):
         self._loaded = True
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
-        size = self.input_size
-        if crops.ndim != 4 or crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
-            raise ModelError(
-                f"{self.name} expects aligned crops as a uint8 array of shape "
-                f"(N, {size}, {size}, 3), got {crops.dtype} {crops.shape}; align faces "
-                f"with engine.align.align_faces(image, landmarks, embedder)"
-            )
+        self.check_crops(crops)
         if len(crops) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = np.empty((len(crops), self.dim), dtype=np.float32)

@@ -35,7 +35,6 @@ import numpy as np
 import torch
 
 from engine.align import similarity_transform
-from engine.errors import ModelError
 from engine.models.base import Embedder
 from engine.models.embedding import FLIP_SUFFIX
 from engine.models.facenet import CARD as FACENET_CARD
@@ -94,13 +93,7 @@ class FusionEmbedder(Embedder):
         self._loaded = True
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
-        size = self.input_size
-        if crops.ndim != 4 or crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
-            raise ModelError(
-                f"{self.name} expects aligned canvas crops as a uint8 array of shape "
-                f"(N, {size}, {size}, 3), got {crops.dtype} {crops.shape}; align faces "
-                f"with engine.align.align_faces(image, landmarks, embedder)"
-            )
+        self.check_crops(crops)
         sface = self.sface.predict(sface_crops(crops))
         facenet = self.facenet.predict(self.facenet_crops(crops))
         fused = np.concatenate(
