@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	# would let pip fetch a multi-gigabyte build from the network.
 	$(BIN)/python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1" || \
 		$(BIN)/python -m pip install --quiet "torch>=2.4,<2.15" "torchvision>=0.19,<0.30"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,cluster]"
 	touch $(STAMP)
 
 # Without a display, or without the system libraries Qt needs to open a window

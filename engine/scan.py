@@ -36,10 +36,9 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from engine.align import align_faces
+from engine.analyse import EMBED_BATCH, Analyser, Analysis, Job, Result, read
 from engine.catalog import Catalog, Face, FaceSource, Photo, PhotoStatus
 from engine.catalog.records import MediaKind
 from engine.catalog.scans import (
@@ -49,17 +48,8 @@ from engine.catalog.scans import (
     record_folder_problems,
     replace_faces,
 )
-from engine.detect import DETECT_SIDE, find_faces, in_original
-from engine.errors import PhotoError, ScanError
-from engine.imageio import (
-    Decoded,
-    content_hash,
-    decode,
-    is_photo_name,
-    is_raw_name,
-    is_video_name,
-    read_bytes,
-)
+from engine.errors import ScanError
+from engine.imageio import is_photo_name, is_video_name
 from engine.models.base import Detection, Detector, Embedder
 from engine.models.registry import (
     DEFAULT_DETECTOR,
@@ -68,19 +58,13 @@ from engine.models.registry import (
     get_embedder,
     resolve_device,
 )
-from engine.people.cluster import ClusterParams
-from engine.people.importer import (
-    MetadataRefusedError,
-    PhotoNames,
-    import_queued,
-    queue_regions,
-    read_names,
-)
+from engine.people.importer import import_queued, queue_regions
 from engine.progress import CancelToken, Progress
 from engine.quality import face_quality
-from engine.video import Frame, distinct_faces, file_hash, sample_frames
 
-EMBED_BATCH = 32  # crops per network call
+if TYPE_CHECKING:
+    from engine.ray_scan import Cluster
+
 COMMIT_EVERY = 32  # photos per transaction...
 COMMIT_SECONDS = 2.0  # ...or sooner, so a stop loses little and viewers see progress
 
@@ -98,6 +82,9 @@ class ScanOptions:
     # The scanned folder was emptied on purpose: mark its photos missing
     # rather than stop, as for a disk that is not mounted.
     folder_emptied: bool = False
+    # A Ray cluster to analyse the photos on ("host:port" as `ray start`
+    # prints it, or "auto"); empty: on this machine (engine.ray_scan).
+    ray_address: str = ""
 
 
 @dataclass
@@ -118,6 +105,8 @@ class ScanSummary:
     detector: str = ""
     embedder: str = ""
     cancelled: bool = False
+    workers: int = 0  # on a Ray cluster: its workers
+    retried: int = 0  # on a Ray cluster: photos sent again after their worker was lost
     problem_list: list[tuple[str, str]] = field(default_factory=list)
     # Seconds spent per stage. "read" and "decode" run on worker threads and
     # overlap the others; "wait" is the main thread idle for a decoded photo.
@@ -126,30 +115,6 @@ class ScanSummary:
             ("read", "decode", "wait", "detect", "align", "embed", "write"), 0.0
         )
     )
-
-
-@dataclass(frozen=True)
-class _Job:
-    relpath: bytes
-    size: int
-    mtime_ns: int
-    old: Photo | None  # the catalog's row at this path, if any
-    reembed_only: bool = False
-
-
-@dataclass
-class _Result:
-    job: _Job
-    sha256: str | None = None
-    decoded: Decoded | None = None
-    problem: str | None = None
-    moved_from: Photo | None = None
-    names: PhotoNames = field(default_factory=PhotoNames)  # from the photo's metadata
-    regions_problem: str | None = None  # why its metadata is not imported
-    read_seconds: float = 0.0
-    decode_seconds: float = 0.0
-    frames: list[Frame] | None = None  # of a video: the frames sampled through it
-    face_seconds: list[float] | None = None  # of a video: when each kept face was seen
 
 
 def scan_folder(
@@ -187,11 +152,18 @@ def scan_folder(
             )
         yield Progress("waiting for another scan", 0, 0)
         time.sleep(0.2)
+    cluster = None
     try:
+        if options.ray_address:
+            from engine.ray_scan import Cluster  # Ray is an optional extra
+
+            cluster = Cluster(options)
         yield from _scan_locked(
-            catalog, folder, options, cancel, summary, detector, embedder
+            catalog, folder, options, cancel, summary, detector, embedder, cluster
         )
     finally:
+        if cluster is not None:
+            cluster.close()
         lock.release()
 
 
@@ -203,6 +175,7 @@ def _scan_locked(
     summary: ScanSummary,
     detector: Detector | None,
     embedder: Embedder | None,
+    cluster: "Cluster | None",
 ) -> Iterator[Progress]:
     start = time.perf_counter()
     place = _place(catalog, folder)
@@ -230,10 +203,13 @@ def _scan_locked(
         )
     summary.photos = len(on_disk)
 
-    device = resolve_device(options.device)
+    # On a cluster the networks run on its workers: here they only name the results.
+    device = resolve_device(options.device) if cluster is None else resolve_device("cpu")
     detector = detector or get_detector(options.detector, device=device)
     embedder = embedder or get_embedder(options.embedder, device=device)
     summary.device, summary.detector, summary.embedder = str(device), detector.name, embedder.name
+    if cluster is not None:
+        summary.device = f"ray {options.ray_address}"
     catalog.set_meta("embedder", embedder.name)
     root_id = place.root_id if place.root_id is not None else catalog.root_id(os.fsdecode(root))
     record_folder_problems(catalog, root_id, place.below, listing.unreadable)
@@ -243,12 +219,12 @@ def _scan_locked(
         summary.problems += 1
         summary.problem_list.append((_shown(rel) + "/", f"cannot read the folder: {reason}{note}"))
 
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
     needs_embedding = photos_missing_embeddings(catalog, root_id, embedder.name)
     for relpath, entry in on_disk.items():
         old = known.get(relpath)
         if isinstance(entry, str):  # cannot even stat it: a problem, recorded below
-            jobs.append(_Job(relpath, 0, 0, old))
+            jobs.append(Job(relpath, 0, 0, old))
             continue
         size, mtime_ns = entry
         unchanged = (
@@ -259,11 +235,15 @@ def _scan_locked(
             and not (old.status is PhotoStatus.PROBLEM and _worth_retrying(old.problem))
         )
         if unchanged and old is not None and old.id in needs_embedding:
-            jobs.append(_Job(relpath, size, mtime_ns, old, reembed_only=True))
+            faces = tuple(
+                Detection(box=f.box, landmarks=f.landmarks, score=f.score)
+                for f in catalog.faces(photo_id=old.id) if f.landmarks is not None
+            )
+            jobs.append(Job(relpath, size, mtime_ns, old, reembed_only=True, old_faces=faces))
         elif unchanged:
             summary.unchanged += 1
         else:
-            jobs.append(_Job(relpath, size, mtime_ns, old))
+            jobs.append(Job(relpath, size, mtime_ns, old))
 
     # Photos under a folder that could not be read are not gone: they keep their state.
     vanished = [
@@ -274,51 +254,29 @@ def _scan_locked(
     by_hash.update(
         {p.sha256: p for p in catalog.photos(status=PhotoStatus.MISSING) if p.sha256}
     )
-    claimed: set[int] = set()
+    moves = Moves(by_hash)
 
-    pipeline = _Pipeline(catalog, detector, embedder, options, summary)
+    pipeline = _Pipeline(catalog, detector, embedder, options, summary, root_id)
     total = len(jobs)
     done = 0
     yield Progress("scanning", 0, total, _info(summary))
-    workers = options.workers or min(4, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-        pending: queue.Queue[Future[_Result]] = queue.Queue()
-        feed = iter(jobs)
-        stop_feeding = threading.Event()
-
-        def submit_next() -> None:
-            if stop_feeding.is_set():
-                return
-            job = next(feed, None)
-            if job is not None:
-                pending.put(
-                    pool.submit(_read, root, job, by_hash, claimed, options.import_xmp)
-                )
-
-        for _ in range(workers * 2):  # bounded read-ahead keeps memory flat
-            submit_next()
-        while not pending.empty():
-            if cancel.cancelled:
-                stop_feeding.set()
-                summary.cancelled = True
-                break
-            waited = time.perf_counter()
-            result = pending.get().result()
-            summary.stage_seconds["wait"] += time.perf_counter() - waited
-            summary.stage_seconds["read"] += result.read_seconds
-            summary.stage_seconds["decode"] += result.decode_seconds
-            submit_next()
-            pipeline.add(result, root_id)
-            done += 1
-            yield Progress("scanning", done, total, _info(summary))
-        stop_feeding.set()
-        for future in list(pending.queue):
-            future.cancel()
-    pipeline.flush(root_id)
+    if cluster is not None:
+        stream = cluster.analyse(root, jobs, moves, cancel, summary)
+    else:
+        stream = (
+            (result, None)
+            for result in _read_here(root, jobs, moves, options, cancel, summary.stage_seconds)
+        )
+    for result, analysis in stream:
+        pipeline.add(result, analysis)
+        done += 1
+        yield Progress("scanning", done, total, _info(summary))
+    summary.cancelled = summary.cancelled or cancel.cancelled
+    pipeline.flush()
 
     if not summary.cancelled:
         for photo in vanished:
-            if photo.id not in claimed and photo.status is not PhotoStatus.MISSING:
+            if photo.id not in moves.claimed and photo.status is not PhotoStatus.MISSING:
                 catalog.update_photo(photo.id, status=PhotoStatus.MISSING)
                 summary.missing += 1
     if options.import_xmp:
@@ -475,62 +433,62 @@ def _walk(root: bytes, below: bytes = b"", skip: frozenset[bytes] = frozenset())
     return listing
 
 
-_claim_lock = threading.Lock()
+class Moves:
+    """Vanished photos by content: each may become the move of one file found
+    with its content, the first to claim it."""
+
+    def __init__(self, by_hash: dict[str, Photo]) -> None:
+        self.by_hash = by_hash
+        self.claimed: set[int] = set()
+        self._lock = threading.Lock()
+
+    def claim(self, photo: Photo) -> bool:
+        with self._lock:
+            if photo.id in self.claimed:
+                return False
+            self.claimed.add(photo.id)
+            return True
+
+    def claim_content(self, sha256: str) -> Photo | None:
+        photo = self.by_hash.get(sha256)
+        return photo if photo is not None and self.claim(photo) else None
 
 
-def _read(
-    root: bytes, job: _Job, by_hash: dict[str, Photo], claimed: set[int], import_xmp: bool
-) -> _Result:
-    """Runs on a decode thread: read, hash, and decode unless it is a move;
-    for a photo to analyse, read the face regions of its metadata too."""
-    result = _Result(job)
-    path = os.path.join(root, job.relpath)
-    video = is_video_name(job.relpath)
-    data = b""
-    try:
-        started = time.perf_counter()
-        if video:  # hashed in pieces: a video need not fit in memory
-            result.sha256 = file_hash(path)
-        else:
-            data = read_bytes(path)
-            result.sha256 = content_hash(data)
-        result.read_seconds = time.perf_counter() - started
-        if job.old is None and not job.reembed_only:
-            origin = by_hash.get(result.sha256)
-            with _claim_lock:
-                if origin is not None and origin.id not in claimed:
-                    claimed.add(origin.id)
-                    result.moved_from = origin
-                    return result
-        if (
-            job.old is not None
-            and not job.reembed_only
-            and job.old.status in (PhotoStatus.OK, PhotoStatus.MISSING)
-            and job.old.sha256 == result.sha256
-        ):
-            return result  # touched, or back after missing: same content, no decode
-        started = time.perf_counter()
-        if video:
-            result.frames = sample_frames(path, min_side=DETECT_SIDE)
-            result.decoded = result.frames[0].decoded
-        else:
-            result.decoded = decode(data, min_side=DETECT_SIDE, raw=is_raw_name(job.relpath))
-        result.decode_seconds = time.perf_counter() - started
-        if import_xmp and not job.reembed_only and not video:
-            size = (result.decoded.width, result.decoded.height)
-            try:
-                result.names = read_names(os.fsdecode(path), size)
-            except MetadataRefusedError as exc:
-                result.regions_problem = str(exc)
-    except PhotoError as exc:
-        result.problem = str(exc)
-    except MemoryError:
-        result.problem = "not enough memory to decode this image"
-    return result
+def _read_here(
+    root: bytes, jobs: list[Job], moves: Moves, options: ScanOptions, cancel: CancelToken,
+    stage_seconds: dict[str, float],
+) -> Iterator[Result]:
+    """Read and decode the jobs' files on a bounded pool of threads, in order,
+    while the caller analyses each one as it comes."""
+    workers = options.workers or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        pending: queue.Queue[Future[Result]] = queue.Queue()
+        feed = iter(jobs)
+
+        def submit_next() -> None:
+            job = next(feed, None)
+            if job is not None:
+                pending.put(
+                    pool.submit(read, root, job, moves.claim_content, options.import_xmp)
+                )
+
+        try:
+            for _ in range(workers * 2):  # bounded read-ahead keeps memory flat
+                submit_next()
+            while not pending.empty() and not cancel.cancelled:
+                waited = time.perf_counter()
+                result = pending.get().result()
+                stage_seconds["wait"] += time.perf_counter() - waited
+                submit_next()
+                yield result
+        finally:
+            for future in list(pending.queue):
+                future.cancel()
 
 
 class _Pipeline:
-    """Main-thread half of the scan: networks, then batched catalog writes."""
+    """The scan's half on this machine: analyse what was not analysed
+    elsewhere, then write the photos in batches, one transaction each."""
 
     def __init__(
         self,
@@ -539,23 +497,27 @@ class _Pipeline:
         embedder: Embedder,
         options: ScanOptions,
         summary: ScanSummary,
+        root_id: int,
     ) -> None:
         self.catalog = catalog
-        self.detector = detector
-        self.embedder = embedder
+        self.analyser = Analyser(detector, embedder, summary.stage_seconds)
         self.options = options
         self.summary = summary
+        self.root_id = root_id
         self.last_flush = time.perf_counter()
-        self.crops: list[np.ndarray] = []
-        self.photos: list[tuple[_Result, list[Detection], list[float], int]] = []
+        self.photos: list[tuple[Result, Analysis]] = []
+        self.crops = 0  # waiting to be embedded
 
-    def add(self, result: _Result, root_id: int) -> None:
+    def add(self, result: Result, analysis: Analysis | None = None) -> None:
+        """Take one read photo, with its analysis when it was analysed elsewhere."""
         job = result.job
+        self.summary.stage_seconds["read"] += result.read_seconds
+        self.summary.stage_seconds["decode"] += result.decode_seconds
         if result.problem is not None:
-            self._write_problem(result, root_id)
+            self._write_problem(result)
         elif result.moved_from is not None:
             self.catalog.update_photo(
-                result.moved_from.id, root_id=root_id, relpath=job.relpath, size=job.size,
+                result.moved_from.id, root_id=self.root_id, relpath=job.relpath, size=job.size,
                 mtime_ns=job.mtime_ns, status=PhotoStatus.OK, problem=None,
             )
             self.summary.moved += 1
@@ -565,115 +527,35 @@ class _Pipeline:
             )
             self.summary.unchanged += 1
         elif result.decoded is not None:
-            self._analyse(result)
+            if analysis is None:
+                analysis = self.analyser.analyse(result)
+            self.photos.append((result, analysis))
+            self.crops += len(analysis.crops)
         if (
             len(self.photos) >= COMMIT_EVERY
-            or len(self.crops) >= EMBED_BATCH * 2
+            or self.crops >= EMBED_BATCH * 2
             or time.perf_counter() - self.last_flush > COMMIT_SECONDS
         ):
-            self.flush(root_id)
+            self.flush()
 
-    def flush(self, root_id: int) -> None:
+    def flush(self) -> None:
         self.last_flush = time.perf_counter()
         if not self.photos:
             return
+        self.analyser.embed_all([analysis for _, analysis in self.photos])
         clock = time.perf_counter()
-        vectors = self._embed(self.crops)
-        self.summary.stage_seconds["embed"] += time.perf_counter() - clock
-        clock = time.perf_counter()
-        offset = 0
         with self.catalog.transaction():
-            for result, detections, sharpness, n in self.photos:
-                chunk = vectors[offset : offset + n]
-                offset += n
-                if result.job.reembed_only and result.frames is None:
-                    self._write_reembedding(result, chunk)
+            for result, analysis in self.photos:
+                if result.job.reembed_only and not is_video_name(result.job.relpath):
+                    self._write_reembedding(result, analysis)
                 else:
-                    self._write_photo(result, root_id, detections, sharpness, chunk)
+                    self._write_photo(result, analysis)
         self.summary.stage_seconds["write"] += time.perf_counter() - clock
-        self.crops, self.photos = [], []
+        self.photos, self.crops = [], 0
 
     # -- private ---------------------------------------------------------------
 
-    def _analyse(self, result: _Result) -> None:
-        decoded = result.decoded
-        if decoded is None:
-            return
-        if result.frames is not None:
-            self._analyse_video(result, result.frames)
-            return
-        if result.job.reembed_only and result.job.old is not None:
-            faces = [
-                f for f in self.catalog.faces(photo_id=result.job.old.id)
-                if f.landmarks is not None
-            ]
-            landmarks = [f.landmarks * decoded.scale for f in faces if f.landmarks is not None]
-            detections = [
-                Detection(box=f.box, landmarks=f.landmarks, score=f.score)
-                for f in faces if f.landmarks is not None
-            ]
-        else:
-            clock = time.perf_counter()
-            detections, landmarks = self._detect(decoded)
-            self.summary.stage_seconds["detect"] += time.perf_counter() - clock
-        clock = time.perf_counter()
-        if landmarks:
-            crops = align_faces(decoded.image, landmarks, self.embedder)
-            sharpness = [face_quality.sharpness(c) for c in crops]
-            self.crops.extend(crops)
-        else:
-            sharpness = []
-        self.summary.stage_seconds["align"] += time.perf_counter() - clock
-        self.photos.append((result, detections, sharpness, len(sharpness)))
-
-    def _analyse_video(self, result: _Result, frames: list[Frame]) -> None:
-        """Faces of every sampled frame, then one per person seen: the video's faces.
-
-        People are not known while scanning, so faces of the video's frames
-        close enough to be grouped by clustering are one person, and the best
-        of them stands for the video. A video is analysed whole again when
-        its embeddings are missing: its faces come from many frames.
-        """
-        found: list[tuple[Detection, np.ndarray, float, float]] = []
-        for frame in frames:
-            clock = time.perf_counter()
-            detections, landmarks = self._detect(frame.decoded)
-            self.summary.stage_seconds["detect"] += time.perf_counter() - clock
-            if not landmarks:
-                continue
-            clock = time.perf_counter()
-            crops = align_faces(frame.decoded.image, landmarks, self.embedder)
-            self.summary.stage_seconds["align"] += time.perf_counter() - clock
-            for det, crop in zip(detections, crops, strict=True):
-                found.append((det, crop, face_quality.sharpness(crop), frame.seconds))
-        kept: list[int] = []
-        if found:
-            clock = time.perf_counter()
-            vectors = self._embed([crop for _, crop, _, _ in found])
-            self.summary.stage_seconds["embed"] += time.perf_counter() - clock
-            quality = [face_quality.score(det.box, sharp) for det, _, sharp, _ in found]
-            kept = distinct_faces(vectors, quality, ClusterParams().threshold)
-        self.crops.extend(found[i][1] for i in kept)
-        result.face_seconds = [found[i][3] for i in kept]
-        self.photos.append(
-            (result, [found[i][0] for i in kept], [found[i][2] for i in kept], len(kept))
-        )
-
-    def _detect(self, decoded: Decoded) -> tuple[list[Detection], list[np.ndarray]]:
-        """Faces in original-photo pixels, and their landmarks in working pixels."""
-        found = find_faces(self.detector, decoded.image)
-        return in_original(found, decoded.scale), [d.landmarks for d in found]
-
-    def _embed(self, crops: list[np.ndarray]) -> np.ndarray:
-        if not crops:
-            return np.zeros((0, self.embedder.dim), np.float32)
-        out = [
-            self.embedder.predict(np.stack(crops[i : i + EMBED_BATCH]))
-            for i in range(0, len(crops), EMBED_BATCH)
-        ]
-        return np.concatenate(out)
-
-    def _write_problem(self, result: _Result, root_id: int) -> None:
+    def _write_problem(self, result: Result) -> None:
         job = result.job
         reason = result.problem or "unknown problem"
         if job.old is not None and job.old.status is PhotoStatus.OK:
@@ -684,41 +566,36 @@ class _Pipeline:
             )
         else:
             self.catalog.add_photo(
-                root_id, job.relpath, size=job.size, mtime_ns=job.mtime_ns, sha256=None,
+                self.root_id, job.relpath, size=job.size, mtime_ns=job.mtime_ns, sha256=None,
                 width=None, height=None, status=PhotoStatus.PROBLEM, problem=reason,
                 kind=_kind(job.relpath),
             )
         self.summary.problems += 1
         self.summary.problem_list.append((job.relpath.decode("utf-8", "replace"), reason))
 
-    def _write_photo(
-        self,
-        result: _Result,
-        root_id: int,
-        detections: list[Detection],
-        sharpness: list[float],
-        vectors: np.ndarray,
-    ) -> None:
+    def _write_photo(self, result: Result, analysis: Analysis) -> None:
         job, decoded = result.job, result.decoded
-        if decoded is None:
+        if decoded is None or analysis.vectors is None:
             return
+        detector, model = self.analyser.detector.name, self.analyser.embedder.name
         if job.old is not None:
             photo_id = job.old.id
             mark_scanned(
                 self.catalog, photo_id, size=job.size, mtime_ns=job.mtime_ns,
                 sha256=result.sha256, width=decoded.width, height=decoded.height,
-                detector=self.detector.name, kind=_kind(job.relpath),
+                detector=detector, kind=_kind(job.relpath),
             )
         else:
             # A row may have appeared at this path since the listing (a catalog
             # written by an older program's concurrent scan): ``add_photo``
             # keeps it and its faces, and they are matched like any old faces.
             photo_id = self.catalog.add_photo(
-                root_id, job.relpath, size=job.size, mtime_ns=job.mtime_ns, sha256=result.sha256,
-                width=decoded.width, height=decoded.height, status=PhotoStatus.OK,
-                detector=self.detector.name, kind=_kind(job.relpath),
+                self.root_id, job.relpath, size=job.size, mtime_ns=job.mtime_ns,
+                sha256=result.sha256, width=decoded.width, height=decoded.height,
+                status=PhotoStatus.OK, detector=detector, kind=_kind(job.relpath),
             )
         old_faces = self.catalog.faces(photo_id=photo_id)
+        detections = analysis.detections
         seconds: list[float | None] = (
             list(result.face_seconds) if result.face_seconds is not None
             else [None] * len(detections)
@@ -729,13 +606,12 @@ class _Pipeline:
                 quality=face_quality.score(det.box, sharp), sharpness=sharp, embedding=vec,
                 frame_seconds=at,
             )
-            for det, sharp, vec, at in zip(detections, sharpness, vectors, seconds, strict=True)
+            for det, sharp, vec, at in zip(
+                detections, analysis.sharpness, analysis.vectors, seconds, strict=True
+            )
         ]
         same_as = {i: face.id for i, face in _match_old_faces(old_faces, detections).items()}
-        replace_faces(
-            self.catalog, photo_id, found, same_as,
-            detector=self.detector.name, model=self.embedder.name,
-        )
+        replace_faces(self.catalog, photo_id, found, same_as, detector=detector, model=model)
         self.summary.scanned += 1
         self.summary.faces += len(detections)
         if self.options.import_xmp:
@@ -748,13 +624,16 @@ class _Pipeline:
                     (job.relpath.decode("utf-8", "replace"), result.regions_problem)
                 )
 
-    def _write_reembedding(self, result: _Result, vectors: np.ndarray) -> None:
+    def _write_reembedding(self, result: Result, analysis: Analysis) -> None:
         old = result.job.old
-        if old is None:
+        if old is None or analysis.vectors is None:
             return
         faces = [f for f in self.catalog.faces(photo_id=old.id) if f.landmarks is not None]
-        for face, vec in zip(faces, vectors, strict=True):
-            self.catalog.put_embedding(face.id, self.embedder.name, vec)
+        if len(faces) != len(analysis.vectors):
+            return  # its faces changed since the listing (a tag): the next scan embeds them
+        model = self.analyser.embedder.name
+        for face, vec in zip(faces, analysis.vectors, strict=True):
+            self.catalog.put_embedding(face.id, model, vec)
         self.summary.reembedded += 1
 
 

@@ -43,6 +43,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         help="how long to wait for another scan of the same catalog to end (default: 10)",
     )
     p.add_argument(
+        "--ray", default="", metavar="ADDRESS",
+        help="analyse the photos on a Ray cluster: its address as `ray start` prints it "
+        "(HOST:PORT) or `auto`; every machine must see the folder at the same path "
+        "(needs: pip install 'facealbum[cluster]')",
+    )
+    p.add_argument(
         "--folder-emptied", action="store_true",
         help="the folder was emptied on purpose: mark its photos missing (without this, "
         "an empty folder that held photos stops the scan, as for a disk not mounted)",
@@ -122,6 +128,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             defaults.wait_for_other_scan if args.wait is None else max(0.0, args.wait)
         ),
         folder_emptied=args.folder_emptied,
+        ray_address=args.ray.strip(),
     )
     cancel = CancelToken()
     summary = ScanSummary()
@@ -149,6 +156,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         "device": summary.device,
         "models": {"detector": summary.detector, "embedder": summary.embedder},
         "cancelled": summary.cancelled,
+        "workers": summary.workers,
+        "retried": summary.retried,
         "people_updated": people_changed,
         "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
     }

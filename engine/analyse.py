@@ -1,0 +1,232 @@
+"""One photo's analysis: read it, decode it, find, align and embed its faces.
+
+This is the work on pixels, and it runs wherever the pixels are: on the decode
+threads and main thread of a scan on this machine (``engine.scan``), or on the
+workers of a Ray cluster (``engine.ray_scan``). Nothing here touches the
+catalog: a ``Job`` carries what the catalog knew of the file, and a ``Result``
+with its ``Analysis`` carries back what the scan writes.
+"""
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from engine.align import align_faces
+from engine.catalog import Photo, PhotoStatus
+from engine.detect import DETECT_SIDE, find_faces, in_original
+from engine.errors import PhotoError
+from engine.imageio import (
+    Decoded,
+    content_hash,
+    decode,
+    is_raw_name,
+    is_video_name,
+    read_bytes,
+)
+from engine.models.base import Detection, Detector, Embedder
+from engine.people.cluster import ClusterParams
+from engine.people.importer import MetadataRefusedError, PhotoNames, read_names
+from engine.quality import face_quality
+from engine.video import Frame, distinct_faces, file_hash, sample_frames
+
+EMBED_BATCH = 32  # crops per network call
+
+
+@dataclass(frozen=True)
+class Job:
+    """A file to look at, and what the catalog knew of it."""
+
+    relpath: bytes
+    size: int
+    mtime_ns: int
+    old: Photo | None  # the catalog's row at this path, if any
+    reembed_only: bool = False
+    # Of a photo only re-embedded: its faces as the catalog holds them, in order.
+    old_faces: tuple[Detection, ...] = ()
+    # Its content matched a vanished photo that another file has already
+    # claimed: it is a new photo, to analyse.
+    not_moved: bool = False
+
+
+@dataclass
+class Result:
+    """What reading a file found: its problem, its move, or its pixels."""
+
+    job: Job
+    sha256: str | None = None
+    decoded: Decoded | None = None
+    problem: str | None = None
+    moved_from: Photo | None = None
+    names: PhotoNames = field(default_factory=PhotoNames)  # from the photo's metadata
+    regions_problem: str | None = None  # why its metadata is not imported
+    read_seconds: float = 0.0
+    decode_seconds: float = 0.0
+    frames: list[Frame] | None = None  # of a video: the frames sampled through it
+    face_seconds: list[float] | None = None  # of a video: when each kept face was seen
+
+    def without_pixels(self) -> "Result":
+        """The same result without its pixels, to send back from a worker."""
+        decoded = self.decoded
+        if decoded is not None:
+            decoded = replace(decoded, image=np.zeros((0, 0, 3), np.uint8))
+        return replace(self, decoded=decoded, frames=None)
+
+
+@dataclass
+class Analysis:
+    """The faces of one analysed photo, in original-photo pixels."""
+
+    detections: list[Detection]
+    sharpness: list[float]
+    crops: list[np.ndarray]  # aligned, until embedded
+    vectors: np.ndarray | None = None  # once embedded
+
+
+Claim = Callable[[str], Photo | None]
+
+
+def read(root: bytes, job: Job, claim: Claim, import_xmp: bool) -> Result:
+    """Read, hash, and decode unless it is a move; for a photo to analyse,
+    read the face regions of its metadata too.
+
+    ``claim`` is asked for the vanished photo with this content, if any: a
+    file that is one is recorded as its move, not decoded.
+    """
+    result = Result(job)
+    path = os.path.join(root, job.relpath)
+    video = is_video_name(job.relpath)
+    data = b""
+    try:
+        started = time.perf_counter()
+        if video:  # hashed in pieces: a video need not fit in memory
+            result.sha256 = file_hash(path)
+        else:
+            data = read_bytes(path)
+            result.sha256 = content_hash(data)
+        result.read_seconds = time.perf_counter() - started
+        if job.old is None and not job.reembed_only and not job.not_moved:
+            result.moved_from = claim(result.sha256)
+            if result.moved_from is not None:
+                return result
+        if (
+            job.old is not None
+            and not job.reembed_only
+            and job.old.status in (PhotoStatus.OK, PhotoStatus.MISSING)
+            and job.old.sha256 == result.sha256
+        ):
+            return result  # touched, or back after missing: same content, no decode
+        started = time.perf_counter()
+        if video:
+            result.frames = sample_frames(path, min_side=DETECT_SIDE)
+            result.decoded = result.frames[0].decoded
+        else:
+            result.decoded = decode(data, min_side=DETECT_SIDE, raw=is_raw_name(job.relpath))
+        result.decode_seconds = time.perf_counter() - started
+        if import_xmp and not job.reembed_only and not video:
+            size = (result.decoded.width, result.decoded.height)
+            try:
+                result.names = read_names(os.fsdecode(path), size)
+            except MetadataRefusedError as exc:
+                result.regions_problem = str(exc)
+    except PhotoError as exc:
+        result.problem = str(exc)
+    except MemoryError:
+        result.problem = "not enough memory to decode this image"
+    return result
+
+
+class Analyser:
+    """Finds, aligns and embeds the faces of decoded photos with one pair of
+    networks, adding the seconds of each stage to ``stage_seconds``."""
+
+    def __init__(
+        self, detector: Detector, embedder: Embedder, stage_seconds: dict[str, float]
+    ) -> None:
+        self.detector = detector
+        self.embedder = embedder
+        self.stage_seconds = stage_seconds
+
+    def analyse(self, result: Result) -> Analysis:
+        """The faces of a decoded photo, aligned but not yet embedded (a
+        video's come embedded: choosing them needs their embeddings)."""
+        decoded = result.decoded
+        if decoded is None:
+            raise ValueError("only a decoded photo can be analysed")
+        if result.frames is not None:
+            return self._analyse_video(result, result.frames)
+        if result.job.reembed_only:
+            detections = list(result.job.old_faces)
+            landmarks = [d.landmarks * decoded.scale for d in detections]
+        else:
+            clock = time.perf_counter()
+            detections, landmarks = self._detect(decoded)
+            self.stage_seconds["detect"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        crops: list[np.ndarray] = (
+            list(align_faces(decoded.image, landmarks, self.embedder)) if landmarks else []
+        )
+        sharpness = [face_quality.sharpness(c) for c in crops]
+        self.stage_seconds["align"] += time.perf_counter() - clock
+        return Analysis(detections, sharpness, crops)
+
+    def embed(self, crops: list[np.ndarray]) -> np.ndarray:
+        clock = time.perf_counter()
+        if not crops:
+            return np.zeros((0, self.embedder.dim), np.float32)
+        out = [
+            self.embedder.predict(np.stack(crops[i : i + EMBED_BATCH]))
+            for i in range(0, len(crops), EMBED_BATCH)
+        ]
+        self.stage_seconds["embed"] += time.perf_counter() - clock
+        return np.concatenate(out)
+
+    def embed_all(self, analyses: list[Analysis]) -> None:
+        """Embed the crops of every analysis not yet embedded, in shared batches."""
+        todo = [a for a in analyses if a.vectors is None]
+        if not todo:
+            return
+        vectors = self.embed([crop for a in todo for crop in a.crops])
+        offset = 0
+        for a in todo:
+            a.vectors = vectors[offset : offset + len(a.crops)]
+            offset += len(a.crops)
+            a.crops = []
+
+    def _analyse_video(self, result: Result, frames: list[Frame]) -> Analysis:
+        """Faces of every sampled frame, then one per person seen: the video's faces.
+
+        People are not known while scanning, so faces of the video's frames
+        close enough to be grouped by clustering are one person, and the best
+        of them stands for the video. A video is analysed whole again when
+        its embeddings are missing: its faces come from many frames.
+        """
+        found: list[tuple[Detection, np.ndarray, float, float]] = []
+        for frame in frames:
+            clock = time.perf_counter()
+            detections, landmarks = self._detect(frame.decoded)
+            self.stage_seconds["detect"] += time.perf_counter() - clock
+            if not landmarks:
+                continue
+            clock = time.perf_counter()
+            crops = align_faces(frame.decoded.image, landmarks, self.embedder)
+            self.stage_seconds["align"] += time.perf_counter() - clock
+            for det, crop in zip(detections, crops, strict=True):
+                found.append((det, crop, face_quality.sharpness(crop), frame.seconds))
+        if not found:
+            result.face_seconds = []
+            return Analysis([], [], [], np.zeros((0, self.embedder.dim), np.float32))
+        vectors = self.embed([crop for _, crop, _, _ in found])
+        quality = [face_quality.score(det.box, sharp) for det, _, sharp, _ in found]
+        kept = distinct_faces(vectors, quality, ClusterParams().threshold)
+        result.face_seconds = [found[i][3] for i in kept]
+        return Analysis(
+            [found[i][0] for i in kept], [found[i][2] for i in kept], [], vectors[kept]
+        )
+
+    def _detect(self, decoded: Decoded) -> tuple[list[Detection], list[np.ndarray]]:
+        """Faces in original-photo pixels, and their landmarks in working pixels."""
+        found = find_faces(self.detector, decoded.image)
+        return in_original(found, decoded.scale), [d.landmarks for d in found]
