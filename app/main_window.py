@@ -309,7 +309,7 @@ class MainWindow(QMainWindow):
             settings.last_folder = str(folders[0])
             self.store.save(settings)
         options = ScanOptions(detector=settings.detector, embedder=settings.embedder,
-                              device=settings.device)
+                              device=settings.device, ray_address=settings.ray_address)
         title = f"Scanning {folders[0].name}" if len(folders) == 1 else "Scanning folders"
         work = scan_work(folders, options, settings.strictness)
         self.show_people()

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from app import APP_NAME
+from engine import ray_scan
 from engine.catalog import default_catalog_path
 from engine.models import registry
 from engine.people import DEFAULT_STRICTNESS
@@ -49,6 +50,8 @@ class Settings:
     catalog_path: str = field(default_factory=lambda: str(default_catalog_path()))
     last_folder: str = ""
     people_sort: str = "photos"  # one of PEOPLE_SORTS
+    # Where scans run: "" on this computer, else a Ray cluster (see ray_address_problem).
+    ray_address: str = ""
 
     def validated(self) -> "Settings":
         """A copy with every out-of-range value replaced by its default."""
@@ -63,7 +66,19 @@ class Settings:
             catalog_path=self.catalog_path or default.catalog_path,
             people_sort=(self.people_sort if self.people_sort in PEOPLE_SORTS
                          else default.people_sort),
+            ray_address=(self.ray_address.strip()
+                         if not ray_address_problem(self.ray_address) else default.ray_address),
         )
+
+
+def ray_address_problem(address: str) -> str:
+    """Why ``address`` is not a Ray cluster's address ("" when it is, or when empty)."""
+    address = address.strip()
+    if not address:
+        return ""
+    if any(c.isspace() for c in address):
+        return "an address has no spaces; write it as host:port, e.g. 127.0.0.1:6379"
+    return ray_scan.address_problem(address)
 
 
 class SettingsStore:

@@ -46,20 +46,34 @@ POLL_SECONDS = 0.5  # how often a waiting command looks at its stop button
 CONNECT_SECONDS = 10.0
 RESTART_SECONDS = 300.0  # for a lost worker to answer again
 
-_ADDRESS = re.compile(r"^(auto|\[?[A-Za-z0-9.:-]+\]?:\d{1,5})$")
+# host:port as `ray start` prints it (an IPv6 host in brackets), or "auto".
+_ADDRESS = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
 
 INSTALL_HINT = "pip install 'facealbum[cluster]'"
+
+
+def address_problem(address: str) -> str:
+    """Why ``address`` is not a Ray cluster's address; "" when it is one."""
+    if address == "auto":
+        return ""
+    match = _ADDRESS.fullmatch(address)
+    if match is None:
+        return (
+            f"{address!r} is not the address of a Ray cluster: give it as `ray start` "
+            "prints it (HOST:PORT, e.g. 127.0.0.1:6379) or `auto` for the one this "
+            "machine belongs to"
+        )
+    if not 1 <= int(match.group(1)) <= 65535:
+        return f"the port of {address} must be a number from 1 to 65535 (Ray's usual is 6379)"
+    return ""
 
 
 def connect(address: str) -> ModuleType:
     """Ray, connected to the cluster at ``address``; a ``ScanError`` saying
     why when it cannot be."""
-    if not _ADDRESS.match(address):
-        raise ScanError(
-            f"{address!r} is not the address of a Ray cluster: give it as `ray start` "
-            "prints it (HOST:PORT, e.g. 127.0.0.1:6379) or `auto` for the one this "
-            "machine belongs to"
-        )
+    problem = address_problem(address)
+    if problem:
+        raise ScanError(problem)
     host, _, port = address.rpartition(":")
     if host.strip("[]") in ("127.0.0.1", "localhost", "::1"):
         # A cluster on this machine alone: Ray must not swap the loopback

@@ -1,11 +1,13 @@
-"""Settings: device and model, clustering strictness, catalog location.
+"""Settings: device and model, the Ray cluster scans run on, clustering
+strictness, catalog location.
 
 Moving the strictness slider shows how many people the current faces would
 make (``people.preview_cluster_count``, counted off the GUI thread and
 debounced, so dragging stays smooth even on a large catalog); at the setting
 in force it shows the people the catalog holds, so the number matches the
 People page. Only the devices this computer has are offered. The catalog
-shown is the one open now. The dialog
+shown is the one open now. A malformed cluster address is explained under
+its field and OK stays off until it is fixed or emptied. The dialog
 edits a copy of ``Settings``; the window saves it and decides what must
 happen (a re-clustering, a new catalog at next start). It never changes the
 catalog.
@@ -31,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.models import CatalogReader
 from app.session import Session
-from app.settings import DEVICES, EMBEDDER_LABELS, Settings, embedders
+from app.settings import DEVICES, EMBEDDER_LABELS, Settings, embedders, ray_address_problem
 from app.views.common import SPACING, heading, muted
 from engine import people
 from engine.models.registry import available_devices
@@ -79,6 +81,22 @@ class SettingsDialog(QDialog):
         self.device.setToolTip("Where faces are found and recognised")
         form.addRow("Run on", self.device)
 
+        cluster_row = QVBoxLayout()
+        self.ray_address = QLineEdit(settings.ray_address)
+        self.ray_address.setPlaceholderText(
+            "address, e.g. 127.0.0.1:6379 \u2014 empty scans on this computer")
+        self.ray_address.setToolTip("Scans run on the Ray cluster at this address, as "
+                                    "\u201cray start\u201d prints it, or auto for the "
+                                    "cluster this computer has joined")
+        self.ray_address_error = QLabel()
+        self.ray_address_error.setWordWrap(True)
+        self.ray_address_error.hide()
+        cluster_row.addWidget(self.ray_address)
+        cluster_row.addWidget(self.ray_address_error)
+        cluster_row.addWidget(muted("Every computer of the cluster must reach your photos at "
+                                    "the same paths as this one (shared storage)."))
+        form.addRow("Scan on a Ray cluster", cluster_row)
+
         self.embedder = QComboBox()
         for name in embedders():
             self.embedder.addItem(EMBEDDER_LABELS.get(name, f"{name} (trained here)"), name)
@@ -122,6 +140,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self._ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -129,7 +148,13 @@ class SettingsDialog(QDialog):
         self._timer.timeout.connect(self.update_preview)
         self.strictness.valueChanged.connect(lambda _v: self._timer.start())
         browse.clicked.connect(self._browse)
+        self.ray_address.textChanged.connect(lambda _t: self._check_address())
+        self._check_address()
         self.update_preview()
+
+    def accept(self) -> None:
+        if self._check_address():
+            super().accept()
 
     def update_preview(self) -> None:
         if self._session.closed:
@@ -168,7 +193,16 @@ class SettingsDialog(QDialog):
             embedder=str(self.embedder.currentData()),
             strictness=self.strictness.value() / 100,
             catalog_path=self._chosen_catalog(),
+            ray_address=self.ray_address.text().strip(),
         )
+
+    def _check_address(self) -> bool:
+        """Show why the cluster address is malformed, if it is; True when it is not."""
+        problem = ray_address_problem(self.ray_address.text())
+        self.ray_address_error.setText(problem[:1].upper() + problem[1:] + "." if problem else "")
+        self.ray_address_error.setVisible(bool(problem))
+        self._ok.setEnabled(not problem)
+        return not problem
 
     def _in_force(self, strictness: float) -> bool:
         return round(strictness * 100) == round(self._settings.strictness * 100)
