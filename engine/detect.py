@@ -12,6 +12,10 @@ upright original's pixels. The search, cheapest first:
    crowds, and this is where the detector misses them. A face is kept if one
    look scores it at the detector's threshold, or if both looks see it (same
    box, IoU >= ``SAME_FACE``) with a mean score of at least ``CONFIRM``.
+   A weak face cut by the copy's edge gets a look of its own at the same
+   resolution with the detector's grid moved by ``EDGE_SHIFT``: half a face
+   scores by where the grid falls on it more than a whole face does, so one
+   grid alone decides too much. That look may only confirm the cut faces.
 3. Nothing found: the detector's padded retry for faces filling the frame,
    then a smaller copy (long side at most ``TURN_SIDE``) turned by 90, 180
    and 270 degrees (scanned prints and sideways photos), keeping the turn
@@ -53,6 +57,16 @@ SAME_FACE = 0.5
 # ...and a weaker box overlapping a kept one this much is dropped (the
 # detector's own NMS threshold).
 OVERLAP = 0.3
+# A weak candidate reaching this close to the copy's edge (pixels) is cut by
+# it...
+EDGE = 1.0
+# ...and is looked at again on the copy moved right and down by this many
+# pixels: half a cell of YuNet's finest grid (strides 8, 16 and 32), so each
+# of its grids moves by a fraction of a cell. The chirac_3 face cut by the
+# right edge scores 0.71 on the 960 px copy and 0.82 moved by 4 px; on the
+# WIDER dev photos, the score of a face cut by an edge moves four times as
+# much with the grid as a whole face's (see docs/PERFORMANCE.md).
+EDGE_SHIFT = 4
 # Faces shorter than this (detection-copy pixels) are dropped: most false
 # faces are this small, and an aligned crop of such a face is mostly blur.
 MIN_FACE = 12.0
@@ -82,12 +96,14 @@ def find_faces(
     image: np.ndarray,
     *,
     second_look: bool = True,
+    edge_look: bool = True,
     turns: bool = True,
 ) -> list[Detection]:
     """Faces in an RGB uint8 working image, in its pixels, best first.
 
-    ``second_look`` and ``turns`` switch off steps 2 and 3 (for measuring
-    what each brings); the scan leaves both on.
+    ``second_look``, ``edge_look`` and ``turns`` switch off the second look,
+    the look at cut faces and the turns (for measuring what each brings);
+    the scan leaves all on.
     """
     height, width = image.shape[:2]
     factor = min(1.0, DETECT_SIDE / max(height, width))
@@ -98,13 +114,19 @@ def find_faces(
         return found or (_turned(detector, image) if turns else [])
 
     threshold = detector.score_threshold
-    seen = _scaled(detector.candidates(copy, FLOOR), 1.0 / factor)
+    first = detector.candidates(copy, FLOOR)
+    seen = _scaled(first, 1.0 / factor)
     looks = [_kept_size(seen, factor)]
     # Even a candidate too small to keep says that small faces may be there.
     if second_look and any(d.box[3] * factor < SMALL_FACE for d in seen):
         detail = DETAIL * factor
         closer = detector.candidates(_resized(image, detail), FLOOR)
         looks.append(_kept_size(_scaled(closer, 1.0 / detail), factor))
+    cut = [d for d in _kept_size(first, 1.0) if d.score < threshold and _is_cut(d, copy)]
+    if edge_look and cut:
+        moved = _moved_look(detector, copy)
+        again = [d for d in moved if any(_iou(d.box, c.box) >= SAME_FACE for c in cut)]
+        looks.append(_kept_size(_scaled(again, 1.0 / factor), factor))
     found = _confirmed(looks, threshold)
     if not found:
         found = _kept_size(_scaled(detector.frame_filling(copy), 1.0 / factor), factor)
@@ -131,6 +153,27 @@ def _resized(image: np.ndarray, factor: float) -> np.ndarray:
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     interpolation = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_LINEAR
     return cv2.resize(image, size, interpolation=interpolation)
+
+
+def _is_cut(det: Detection, copy: np.ndarray) -> bool:
+    """Whether the face's box reaches the copy's edge: part of the face is outside."""
+    x, y, w, h = det.box
+    height, width = copy.shape[:2]
+    return x < EDGE or y < EDGE or x + w > width - EDGE or y + h > height - EDGE
+
+
+def _moved_look(detector: WeakFaceDetector, copy: np.ndarray) -> list[Detection]:
+    """Candidates of the copy moved right and down by EDGE_SHIFT, in the copy's pixels."""
+    shift = EDGE_SHIFT
+    moved = cv2.copyMakeBorder(copy, shift, 0, shift, 0, cv2.BORDER_CONSTANT)
+    return [
+        Detection(
+            box=(d.box[0] - shift, d.box[1] - shift, d.box[2], d.box[3]),
+            landmarks=(d.landmarks - shift).astype(np.float32),
+            score=d.score,
+        )
+        for d in detector.candidates(moved, FLOOR)
+    ]
 
 
 def _scaled(found: list[Detection], by: float) -> list[Detection]:

@@ -132,6 +132,47 @@ def test_a_large_photo_is_searched_on_a_copy_and_answered_in_its_own_pixels() ->
     assert in_original(found, 0.5)[0].box == pytest.approx((400, 400, 80, 80))
 
 
+def test_a_weak_face_cut_by_the_edge_is_kept_when_the_moved_grid_confirms_it() -> None:
+    # A 960 x 640 photo is its own copy; the moved look is 4 px wider and
+    # sees the same face 4 px further right and down.
+    detector = ScriptedDetector({
+        960: [face(930, 300, 60, 0.71)],
+        964: [face(934, 304, 60, 0.82)],
+    })
+    assert find_faces(detector, blank(), edge_look=False) == []
+    detector.widths.clear()
+
+    found = find_faces(detector, blank())
+
+    assert detector.widths == [960, 964]
+    assert len(found) == 1
+    assert found[0].box == pytest.approx((930, 300, 60, 60))
+    assert found[0].score == pytest.approx(0.82)
+
+
+def test_a_weak_face_cut_by_the_edge_that_the_moved_grid_loses_is_dropped() -> None:
+    detector = ScriptedDetector({960: [face(930, 300, 60, 0.71)], 964: [face(934, 304, 60, 0.6)]})
+    assert find_faces(detector, blank()) == []
+
+
+def test_the_moved_grid_confirms_only_faces_cut_by_the_edge() -> None:
+    # The cut face calls for the moved look; the weak face inside the photo
+    # is seen by both grids, but only the second look may confirm it.
+    detector = ScriptedDetector({
+        960: [face(930, 300, 60, 0.71), face(400, 300, 60, 0.75)],
+        964: [face(934, 304, 60, 0.82), face(404, 304, 60, 0.75)],
+    })
+    found = find_faces(detector, blank())
+    assert detector.widths == [960, 964]
+    assert [d.box[0] for d in found] == [pytest.approx(930)]
+
+
+def test_a_photo_without_weak_faces_at_its_edges_gets_no_moved_look() -> None:
+    detector = ScriptedDetector({960: [face(930, 300, 60, 0.9), face(400, 300, 60, 0.7)]})
+    assert len(find_faces(detector, blank())) == 1
+    assert detector.widths == [960]
+
+
 @pytest.mark.parametrize("quarter", [1, 2, 3])
 def test_a_turned_photo_is_found_with_box_and_landmarks_in_its_own_pixels(
     quarter: int,
