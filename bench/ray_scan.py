@@ -61,7 +61,8 @@ def scan(folder: Path, catalog: Path, *extra: str) -> tuple[dict, float]:
 def with_head(cpus: int, work):
     temp = tempfile.mkdtemp(prefix="fa-bench-ray-", dir="/tmp")
     port = free_port()
-    env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    # Every process of this head inherits the marker, whatever it renames itself.
+    env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", FACEALBUM_BENCH_RAY_HEAD=temp)
     subprocess.run(
         [str(BIN / "ray"), "start", "--head", "--num-cpus", str(cpus), "--node-ip-address",
          "127.0.0.1", "--port", str(port), "--include-dashboard=false",
@@ -74,10 +75,10 @@ def with_head(cpus: int, work):
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
-                    args = (entry / "cmdline").read_bytes()
+                    environ = (entry / "environ").read_bytes()
                 except OSError:
                     continue
-                if temp.encode() in args:
+                if f"FACEALBUM_BENCH_RAY_HEAD={temp}".encode() in environ:
                     os.kill(int(entry.name), signal.SIGKILL)
         shutil.rmtree(temp, ignore_errors=True)
 

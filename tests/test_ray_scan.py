@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +36,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Head:
+    address: str
+    marker: str  # in the environment of every process of this head
+
+    def workers(self, title: str = "ray::ScanWorker") -> list[int]:
+        ours = set(_processes_with(self.marker, "environ"))
+        return [pid for pid in _processes_with(title) if pid in ours]
+
+
 @pytest.fixture(scope="module")
-def ray_head() -> Iterator[str]:
+def ray_head() -> Iterator[Head]:
     if RAY is None:
         pytest.skip("Ray is not installed (pip install -e '.[cluster]'); make test installs it")
     temp = tempfile.mkdtemp(prefix="fa-ray-", dir="/tmp")  # short: Ray's socket paths
     port = _free_port()
-    env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    # Every process of this head inherits the marker, whatever it renames itself.
+    env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", FACEALBUM_TEST_RAY_HEAD=temp)
     started = subprocess.run(
         [RAY, "start", "--head", "--num-cpus", "2", "--node-ip-address", "127.0.0.1",
          "--port", str(port), "--include-dashboard=false", "--disable-usage-stats",
@@ -49,23 +61,25 @@ def ray_head() -> Iterator[str]:
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     assert started.returncode == 0, started.stdout + started.stderr
+    head = Head(f"127.0.0.1:{port}", f"FACEALBUM_TEST_RAY_HEAD={temp}")
     try:
-        yield f"127.0.0.1:{port}"
+        yield head
     finally:
-        for pid in _processes_with(temp):
+        for pid in _processes_with(head.marker, "environ"):
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def _processes_with(text: str) -> list[int]:
+def _processes_with(text: str, where: str = "cmdline") -> list[int]:
+    """Processes whose command line (or environment) holds ``text``."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
-                args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                data = (entry / where).read_bytes().replace(b"\0", b" ")
             except OSError:
                 continue
-            if text in args:
+            if text.encode() in data:
                 found.append(int(entry.name))
     return found
 
@@ -116,61 +130,58 @@ def _scan(catalog: Path, folder: Path, address: str, summary: ScanSummary) -> No
 
 @pytest.mark.slow
 def test_a_scan_on_the_cluster_finds_the_faces_and_people_of_a_local_scan(
-    ray_head: str, demo_dir: Path, scanned_demo_template: Path, tmp_path: Path
+    ray_head: Head, demo_dir: Path, scanned_demo_template: Path, tmp_path: Path
 ) -> None:
     catalog = tmp_path / "cluster.sqlite"
     summary = ScanSummary()
-    _scan(catalog, demo_dir, ray_head, summary)
+    _scan(catalog, demo_dir, ray_head.address, summary)
     assert summary.workers == 2 and summary.scanned == 48 and summary.problems == 0
-    assert summary.device.startswith(f"ray {ray_head}, 2 workers")
+    assert summary.device.startswith(f"ray {ray_head.address}, 2 workers")
     _assert_same_faces(catalog, scanned_demo_template)
     local = tmp_path / "local.sqlite"
     shutil.copy(scanned_demo_template, local)
     assert _people(catalog) == _people(local)
 
     again = ScanSummary()  # incremental as a local scan: nothing changed, nothing read
-    _scan(catalog, demo_dir, ray_head, again)
+    _scan(catalog, demo_dir, ray_head.address, again)
     assert (again.scanned, again.unchanged, again.workers) == (0, 48, 0)
 
 
 @pytest.mark.slow
 def test_a_photo_moved_while_the_catalog_slept_is_a_move_on_the_cluster_too(
-    ray_head: str, demo_dir: Path, scanned_demo: Path, tmp_path: Path
+    ray_head: Head, demo_dir: Path, scanned_demo: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "photos"
     shutil.copytree(demo_dir, folder)
     with Catalog(scanned_demo) as cat:
-        for _ in scan_folder(cat, folder, ScanOptions(ray_address=ray_head)):
+        for _ in scan_folder(cat, folder, ScanOptions(ray_address=ray_head.address)):
             pass
         before = {os.fsdecode(p.relpath): p.id for p in cat.photos(root_id=cat.roots()[-1][0])}
     (folder / "obama_1.jpg").rename(folder / "renamed.jpg")
     shutil.copy(folder / "chirac_1.jpg", folder / "copy_of_chirac.jpg")
     summary = ScanSummary()
+    options = ScanOptions(ray_address=ray_head.address)
     with Catalog(scanned_demo) as cat:
-        for _ in scan_folder(cat, folder, ScanOptions(ray_address=ray_head), summary=summary):
+        for _ in scan_folder(cat, folder, options, summary=summary):
             pass
         after = {os.fsdecode(p.relpath): p.id for p in cat.photos(root_id=cat.roots()[-1][0])}
     assert (summary.moved, summary.scanned) == (1, 1)  # the copy is a new photo
     assert after["renamed.jpg"] == before["obama_1.jpg"]
 
 
-def _worker_pids(title: str = "ray::ScanWorker") -> list[int]:
-    return _processes_with(title)
-
-
 @pytest.mark.slow
 def test_a_worker_killed_during_a_scan_is_replaced_and_nothing_is_lost_or_doubled(
-    ray_head: str, demo_dir: Path, scanned_demo_template: Path, tmp_path: Path
+    ray_head: Head, demo_dir: Path, scanned_demo_template: Path, tmp_path: Path
 ) -> None:
     catalog = tmp_path / "cluster.sqlite"
     summary = ScanSummary()
     killed = 0
     with Catalog(catalog) as cat:
         for progress in scan_folder(
-            cat, demo_dir, ScanOptions(ray_address=ray_head), summary=summary
+            cat, demo_dir, ScanOptions(ray_address=ray_head.address), summary=summary
         ):
             if not killed and progress.done >= 1:
-                busy = _worker_pids("ray::ScanWorker.analyse") or _worker_pids()
+                busy = ray_head.workers("ray::ScanWorker.analyse") or ray_head.workers()
                 assert busy, "no worker process found"
                 os.kill(busy[0], signal.SIGKILL)
                 killed = busy[0]
@@ -182,11 +193,11 @@ def test_a_worker_killed_during_a_scan_is_replaced_and_nothing_is_lost_or_double
 
 @pytest.mark.slow
 def test_a_cluster_scan_killed_with_sigkill_resumes_where_it_stopped(
-    ray_head: str, demo_dir: Path, scanned_demo_template: Path, tmp_path: Path
+    ray_head: Head, demo_dir: Path, scanned_demo_template: Path, tmp_path: Path
 ) -> None:
     catalog = tmp_path / "cluster.sqlite"
     command = [sys.executable, "-m", "engine.cli.main", "--catalog", str(catalog), "scan",
-               str(demo_dir), "--ray", ray_head, "--no-people", "--json"]
+               str(demo_dir), "--ray", ray_head.address, "--no-people", "--json"]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     committed = 0
