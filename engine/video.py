@@ -185,4 +185,9 @@ def _upright(image: Image.Image, min_side: int, max_side: int) -> Decoded:
 
 
 def _why(exc: BaseException) -> str:
+    # FFmpeg's errors carry an error number and the file they were given (here
+    # a handle's number): its words alone say the same to a user, every time.
+    words = getattr(exc, "strerror", None)
+    if isinstance(exc, av.error.FFmpegError) and words:
+        return str(words)
     return str(exc).replace(os.linesep, " ") or type(exc).__name__

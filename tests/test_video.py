@@ -72,8 +72,12 @@ def test_frames_are_sampled_through_the_whole_video(tmp_path: Path) -> None:
 def test_a_corrupt_video_is_a_problem_with_a_reason(tmp_path: Path) -> None:
     path = tmp_path / "broken.mp4"
     path.write_bytes(b"\0\0\0\x18ftypmp42" + b"not a video at all" * 50)
-    with pytest.raises(PhotoError, match="video"):
+    with pytest.raises(PhotoError, match="video") as caught:
         sample_frames(str(path))
+    # FFmpeg's own words, without its error number or the file handle it was given.
+    assert str(caught.value) == (
+        "not a video this program can read (Invalid data found when processing input)"
+    )
 
 
 def test_faces_nearer_than_the_clustering_threshold_are_one_person() -> None:
