@@ -253,3 +253,32 @@ def test_a_cluster_that_does_not_answer_is_a_clear_error_at_once(
                 pass
         assert cat.roots() == []
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.slow
+def test_videos_and_broken_files_come_back_from_the_cluster_as_from_a_local_scan(
+    ray_head: Head, demo_dir: Path, tmp_path: Path
+) -> None:
+    from tests.test_video import write_video
+
+    folder = tmp_path / "library"
+    folder.mkdir()
+    write_video(folder / "clip.mp4", ["obama_1.jpg", "chirac_1.jpg"])
+    (folder / "broken.mp4").write_bytes(b"\0\0\0\x18ftypmp42" + b"\x01" * 900)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a photo")
+    shutil.copy(demo_dir / "obama_2.jpg", folder / "obama_2.jpg")
+    local, cluster = tmp_path / "local.sqlite", tmp_path / "cluster.sqlite"
+    summaries = []
+    for catalog, options in ((local, ScanOptions(device="cpu")),
+                             (cluster, ScanOptions(ray_address=ray_head.address))):
+        summary = ScanSummary()
+        with Catalog(catalog) as cat:
+            for _ in scan_folder(cat, folder, options, summary=summary):
+                pass
+        summaries.append(summary)
+    assert sorted(summaries[0].problem_list) == sorted(summaries[1].problem_list)
+    assert [s.faces for s in summaries] == [3, 3]  # two in the video, one in the photo
+    _assert_same_faces(cluster, local)
+    with Catalog(cluster) as cat:
+        clip = next(p for p in cat.photos() if p.relpath == b"clip.mp4")
+        assert clip.poster_seconds is not None
