@@ -171,6 +171,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
             f"({summary.seconds:.1f} s on {summary.device}, {summary.detector} + "
             f"{summary.embedder})"
         )
+        if summary.retried:
+            emit(f"  {summary.retried} photos were sent again after a worker of the cluster "
+                 "was lost; none was lost or written twice")
         for name, reason in summary.problem_list[:20]:
             emit(f"  problem: {name}: {reason}")
         if len(summary.problem_list) > 20:
