@@ -49,6 +49,9 @@ class Job:
     # Its content matched a vanished photo that another file has already
     # claimed: it is a new photo, to analyse.
     not_moved: bool = False
+    # Unchanged, but a sidecar beside it is newer than its scan: read the
+    # names other tools wrote for it, nothing else.
+    names_only: bool = False
 
 
 @dataclass
@@ -97,6 +100,13 @@ def read(root: bytes, job: Job, claim: Claim, import_xmp: bool) -> Result:
     """
     result = Result(job)
     path = os.path.join(root, job.relpath)
+    if job.names_only and job.old is not None:
+        size = (int(job.old.width or 0), int(job.old.height or 0))
+        try:
+            result.names = read_names(os.fsdecode(path), size)
+        except MetadataRefusedError as exc:
+            result.regions_problem = str(exc)
+        return result
     video = is_video_name(job.relpath)
     data = b""
     try:

@@ -13,7 +13,8 @@ deleted one is marked missing, not forgotten. Names other tools wrote in a
 photo's metadata are read with the photo, queued with it in the catalog, and
 imported at the end of the scan as one undoable operation
 (``engine.people.importer``); a scan stopped before that leaves them queued
-for the next one. The scan never writes a fact itself, and never reads a file
+for the next one. A sidecar written beside an unchanged photo after its scan
+is read the same way, without analysing the photo again. The scan never writes a fact itself, and never reads a file
 inside a transaction.
 
 One scan at a time writes a catalog (``Catalog.scan_lock``, an OS lock that
@@ -27,6 +28,7 @@ so a sub-folder of a scanned folder, or a link to one, is scanned as part of
 it, and a scanned folder inside a new one stays with its own.
 """
 
+import contextlib
 import errno
 import os
 import queue
@@ -240,6 +242,11 @@ def _scan_locked(
                 for f in catalog.faces(photo_id=old.id) if f.landmarks is not None
             )
             jobs.append(Job(relpath, size, mtime_ns, old, reembed_only=True, old_faces=faces))
+        elif (
+            unchanged and old is not None and options.import_xmp
+            and old.status is PhotoStatus.OK and _sidecar_since(relpath, old, listing)
+        ):
+            jobs.append(Job(relpath, size, mtime_ns, old, names_only=True))
         elif unchanged:
             summary.unchanged += 1
         else:
@@ -295,6 +302,17 @@ def _info(summary: ScanSummary) -> dict[str, float | int | str]:
     return {"faces": summary.faces, "problems": summary.problems}
 
 
+def _sidecar_since(relpath: bytes, photo: Photo, listing: "_Listing") -> bool:
+    """Whether a sidecar of the photo (``photo.jpg.xmp`` or ``photo.xmp``) was
+    written after the photo was last scanned: another tool named its people."""
+    stem = os.path.splitext(relpath)[0]
+    since = int(photo.scanned_at * 1e9)
+    return any(
+        listing.sidecars.get(name, 0) > since
+        for name in (relpath + b".xmp", relpath + b".XMP", stem + b".xmp", stem + b".XMP")
+    )
+
+
 def _worth_retrying(problem: str | None) -> bool:
     """Problems that can go away without the file changing."""
     return bool(problem) and (
@@ -307,6 +325,7 @@ class _Listing:
     """What the walk found under a scanned folder."""
 
     files: dict[bytes, tuple[int, int] | str] = field(default_factory=dict)  # or a problem
+    sidecars: dict[bytes, int] = field(default_factory=dict)  # XMP sidecars: mtime_ns
     unreadable: list[tuple[bytes, str]] = field(default_factory=list)  # folders, and why
     root_problem: str | None = None  # the folder scanned could not be read at all
 
@@ -418,6 +437,10 @@ def _walk(root: bytes, below: bytes = b"", skip: frozenset[bytes] = frozenset())
                 if not entry.name.startswith(b"."):
                     stack.append(entry.path)
                 continue
+            if entry.name.lower().endswith(b".xmp"):
+                with contextlib.suppress(OSError):  # read, or not, with its photo
+                    listing.sidecars[rel] = entry.stat(follow_symlinks=True).st_mtime_ns
+                continue
             if not is_photo_name(entry.name):
                 continue
             try:
@@ -515,6 +538,8 @@ class _Pipeline:
         self.summary.stage_seconds["decode"] += result.decode_seconds
         if result.problem is not None:
             self._write_problem(result)
+        elif job.names_only:
+            self._write_names(result)
         elif result.moved_from is not None:
             self.catalog.update_photo(
                 result.moved_from.id, root_id=self.root_id, relpath=job.relpath, size=job.size,
@@ -554,6 +579,20 @@ class _Pipeline:
         self.photos, self.crops = [], 0
 
     # -- private ---------------------------------------------------------------
+
+    def _write_names(self, result: Result) -> None:
+        """Queue the names a new sidecar gives an unchanged photo; the photo
+        counts as scanned now, so the same sidecar is not read again."""
+        old = result.job.old
+        if old is None:
+            return
+        with self.catalog.transaction():
+            queue_regions(self.catalog, old.id, old.sha256, result.names)
+            self.catalog.update_photo(old.id, scanned_at=time.time())
+        self.summary.unchanged += 1
+        if result.regions_problem is not None:
+            self.summary.problems += 1
+            self.summary.problem_list.append((_shown(result.job.relpath), result.regions_problem))
 
     def _write_problem(self, result: Result) -> None:
         job = result.job

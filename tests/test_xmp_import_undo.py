@@ -164,3 +164,29 @@ def test_a_sidecar_with_absurdly_many_regions_is_a_problem_not_a_crowd(tmp_path:
     assert where == "b.jpg"
     # 20,000 regions make a sidecar larger than any real one: refused unread.
     assert "b.jpg.xmp" in why and "not read" in why
+
+
+def test_a_sidecar_written_after_the_scan_is_read_by_the_next_scan(tmp_path: Path) -> None:
+    """Names another tool writes beside photos already scanned arrive with the
+    next scan, without the photos being analysed again, and only once."""
+    folder = _folder(tmp_path, {})
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        _scan(catalog, folder)
+        assert _named_faces(catalog) == {}
+        (folder / "a.jpg.xmp").write_bytes(
+            merge_face_metadata(None, [Region.from_box("Ann", FACE_BOX, SIZE)], SIZE)
+        )
+        (folder / "b.xmp").write_bytes(  # the photo.xmp convention
+            merge_face_metadata(None, [Region.from_box("Ben", FACE_BOX, SIZE)], SIZE)
+        )
+        summary = _scan(catalog, folder)
+        assert (summary.scanned, summary.unchanged) == (0, 3)  # no photo analysed again
+        assert summary.imported_names == 2
+        assert _named_faces(catalog) == {"Ann": ["a.jpg"], "Ben": ["b.jpg"]}
+
+        # The user takes Ann's name back: the sidecar, unchanged, does not bring it again.
+        main(["--catalog", str(tmp_path / "c.sqlite"), "undo"])
+        assert _named_faces(catalog) == {}
+        again = _scan(catalog, folder)
+        assert again.imported_names == 0
+        assert _named_faces(catalog) == {}
