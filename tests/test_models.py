@@ -13,7 +13,7 @@ from PIL import Image
 
 from engine.align import align_faces
 from engine.errors import ModelError
-from engine.models import weights
+from engine.models import registry, weights
 from engine.models.embedding import TorchEmbedder
 from engine.models.facenet import FaceNetEmbedder
 from engine.models.registry import (
@@ -27,6 +27,8 @@ from engine.models.registry import (
     resolve_device,
 )
 from engine.models.sface import SFaceEmbedder, SFaceNet, dequantize_blocked
+from engine.models.yunet import YuNetDetector
+from engine.models.yunet_torch import YuNetTorchDetector
 
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
 
@@ -67,6 +69,18 @@ def test_registry_offers_yunet_sface_and_facenet_with_their_defaults() -> None:
     assert model_card("facenet").template_array().shape == (5, 2)
     assert get_embedder("facenet").crop_aspect == model_card("facenet").crop_aspect > 1.0
     assert get_embedder("sface").crop_aspect == 1.0
+
+
+def test_yunet_runs_on_opencv_on_the_cpu_and_in_torch_on_a_gpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert type(get_detector("yunet", "cpu")) is YuNetDetector
+    monkeypatch.setattr(registry, "available_devices", lambda: ["cuda", "mps", "cpu"])
+    for name in ("cuda", "mps"):
+        on_gpu = get_detector("yunet", name)
+        assert isinstance(on_gpu, YuNetTorchDetector)
+        assert on_gpu.device == torch.device(name) and not on_gpu._loaded
+        assert on_gpu.name == "yunet"  # the same faces under the same name
 
 
 def test_unknown_embedder_is_an_error_naming_the_registered_ones() -> None:

@@ -118,7 +118,7 @@ def sface_mobilefacenet(*, weights: StateDict | None = None) -> SFaceNet:
 
 def convert_onnx(source: Path) -> StateDict:
     """State dict of ``SFaceNet`` from the int8 block-quantized SFace ONNX file."""
-    tensors = _onnx_tensors(source)
+    tensors = onnx_tensors(source)
 
     def get(name: str) -> np.ndarray:
         if name not in tensors:
@@ -167,7 +167,7 @@ class SFaceEmbedder(TorchEmbedder):
         return (pixels - 127.5) * 0.0078125
 
 
-def _onnx_tensors(source: Path) -> dict[str, np.ndarray]:
+def onnx_tensors(source: Path) -> dict[str, np.ndarray]:
     """Every constant of the graph as float32, dequantized and reshaped as the graph does."""
     try:
         model = onnx.load(str(source))
