@@ -14,8 +14,8 @@ photo's metadata are read with the photo, queued with it in the catalog, and
 imported at the end of the scan as one undoable operation
 (``engine.people.importer``); a scan stopped before that leaves them queued
 for the next one. A sidecar written beside an unchanged photo after its scan
-is read the same way, without analysing the photo again. The scan never writes a fact itself, and never reads a file
-inside a transaction.
+is read the same way, without analysing the photo again. The scan never
+writes a fact itself, and never reads a file inside a transaction.
 
 One scan at a time writes a catalog (``Catalog.scan_lock``, an OS lock that
 dies with its process): a second one waits ``wait_for_other_scan`` seconds,
