@@ -325,3 +325,36 @@ def test_a_small_photo_is_shown_at_its_own_size_until_the_user_zooms_in(
     viewer.set_zoom(2.0)
     QApplication.processEvents()
     assert viewer.canvas.photo_rect().width() > size.width() * 1.5
+
+
+def test_a_video_has_a_play_button_that_opens_it_in_the_systems_player(
+    qtbot: QtBot, viewer: PhotoViewer
+) -> None:
+    import dataclasses
+
+    from engine.catalog.records import MediaKind
+
+    assert viewer.play_button.isHidden()  # a photo has nothing to play
+    video = dataclasses.replace(viewer.photos[1], kind=MediaKind.VIDEO)
+    viewer.photos[1] = video
+    viewer.show_row(1)
+    assert not viewer.play_button.isHidden()
+
+    class Opened(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.urls: list[QUrl] = []
+
+        @Slot(QUrl)
+        def open(self, url: QUrl) -> None:
+            self.urls.append(url)
+
+    opened = Opened()
+    QDesktopServices.setUrlHandler("file", opened, "open")  # type: ignore[arg-type]
+    try:
+        viewer.play_button.click()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert [u.toLocalFile() for u in opened.urls] == [video.path]
+    viewer.show_row(0)
+    assert viewer.play_button.isHidden()

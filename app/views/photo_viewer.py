@@ -9,7 +9,9 @@ the GUI thread (``engine.people.tagging``) and added by the same engine
 operation as ``facealbum tag``. B shows or hides the boxes, the Left and
 Right arrows step through the album, + and - zoom (Ctrl+wheel too), 0 fits
 the photo; the photo's date and path are shown, and "Show in Folder" opens
-its folder. Ctrl+Z and Ctrl+Shift+Z undo and redo here as in the window.
+its folder; a video, shown by the frame of its best face, has "Play" to open
+it in the system's player. Ctrl+Z and Ctrl+Shift+Z undo and redo here as in
+the window.
 
 Every change goes through ``Session.apply`` to an engine operation, and the
 faces shown are read off the GUI thread (``CatalogReader``), again whenever
@@ -61,6 +63,7 @@ from engine import people
 from engine.catalog import Catalog, FaceSource, FaceState, Photo
 from engine.catalog.faces import DrawnFace
 from engine.catalog.persons import resolve_merged
+from engine.catalog.records import MediaKind
 from engine.errors import FaceAlbumError
 from engine.models.base import Detector, Embedder
 from engine.people.facts import (
@@ -400,9 +403,12 @@ class PhotoViewer(QDialog):
         self.zoom_in_button.setToolTip("Zoom in (+, Ctrl+wheel)")
         self.folder_button = QPushButton(icon("folder"), "Show in Folder")
         self.folder_button.setToolTip("Open the folder that holds this photo")
+        self.play_button = QPushButton("\u25b6 Play")
+        self.play_button.setToolTip("Play this video in your video player")
+        self.play_button.hide()  # for videos only
         for button in (self.previous, self.next, self.boxes_button, self.draw_button,
                        self.zoom_out_button, self.fit_button, self.zoom_in_button,
-                       self.folder_button):
+                       self.folder_button, self.play_button):
             # Arrow keys page through photos; they must not move focus between buttons.
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         bar.addWidget(self.previous)
@@ -411,8 +417,9 @@ class PhotoViewer(QDialog):
         bar.addLayout(texts, 1)
         bar.addWidget(self.position)
         bar.addSpacing(SPACING)
-        for widget in (self.boxes_button, self.draw_button, self.zoom_out_button,
-                       self.fit_button, self.zoom_in_button, self.folder_button):
+        for widget in (self.play_button, self.boxes_button, self.draw_button,
+                       self.zoom_out_button, self.fit_button, self.zoom_in_button,
+                       self.folder_button):
             bar.addWidget(widget)
         self.previous.clicked.connect(lambda: self.show_row(self.row - 1))
         self.next.clicked.connect(lambda: self.show_row(self.row + 1))
@@ -422,6 +429,7 @@ class PhotoViewer(QDialog):
         self.zoom_in_button.clicked.connect(lambda: self.zoom_by(ZOOM_STEP))
         self.fit_button.clicked.connect(lambda: self.set_zoom(1.0))
         self.folder_button.clicked.connect(self.show_in_folder)
+        self.play_button.clicked.connect(self.play)
         return bar
 
     def _add_shortcuts(self) -> None:
@@ -484,6 +492,7 @@ class PhotoViewer(QDialog):
         self.date_label.setText("")
         self.previous.setEnabled(self.row > 0)
         self.next.setEnabled(self.row < len(self.photos) - 1)
+        self.play_button.setVisible(photo.kind is MediaKind.VIDEO)
         self._update_panel()
         self._reread()
         self._load()
@@ -541,6 +550,13 @@ class PhotoViewer(QDialog):
         self.fit_button.setEnabled(self.zoom > 1.0)
         self.zoom_out_button.setEnabled(self.zoom > 1.0)
         self.zoom_in_button.setEnabled(self.zoom < MAX_ZOOM)
+
+    def play(self) -> None:
+        """A video is shown by its face's frame; its own player shows the rest."""
+        path = self.photo.path
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+            self.session.error.emit("Play", (
+                f"no program opened the video {path}; open it in your video player"))
 
     def show_in_folder(self) -> None:
         folder = os.path.dirname(self.photo.path)
