@@ -143,3 +143,30 @@ def test_sampler_skips_people_with_one_face_and_repeats_with_the_same_seed() -> 
 def test_sampler_refuses_a_dataset_with_one_person() -> None:
     with pytest.raises(TrainingError, match="two people"):
         PKSampler([0, 0, 0, 1], p=2, k=2)
+
+
+def test_sampler_with_groups_gives_each_person_faces_of_both_groups() -> None:
+    # ten frontal faces and four profiles per person, as in CFP
+    labels = np.repeat(np.arange(8), 14)
+    groups = np.tile(np.r_[np.zeros(10), np.ones(4)], 8).astype(np.int64)
+    sampler = PKSampler(labels, p=4, k=4, seed=2, batches_per_epoch=20, groups=groups)
+    for batch in sampler:
+        assert len(set(batch)) == len(batch)
+        for person in set(labels[batch].tolist()):
+            mine = [i for i in batch if labels[i] == person]
+            assert len(mine) == 4
+            assert groups[mine].sum() == 2  # two profiles and two frontal faces
+
+
+def test_sampler_with_groups_takes_what_a_person_has_of_a_scarce_group() -> None:
+    labels = np.repeat(np.arange(3), 5)
+    groups = np.array([0, 0, 0, 0, 1] * 3)
+    for batch in PKSampler(labels, p=3, k=4, seed=0, batches_per_epoch=5, groups=groups):
+        for person in range(3):
+            mine = [i for i in batch if labels[i] == person]
+            assert len(mine) == 4 and groups[mine].sum() == 1
+
+
+def test_sampler_refuses_groups_that_do_not_match_the_faces() -> None:
+    with pytest.raises(TrainingError, match="one group per face"):
+        PKSampler([0, 0, 1, 1], p=2, k=2, groups=[0, 1, 0])

@@ -136,6 +136,30 @@ def test_unknown_options_are_named_in_the_error() -> None:
         TrainOptions(optimiser="sgd").check()
 
 
+def test_train_from_leaves_the_early_layers_as_they_were(tmp_path: Path) -> None:
+    crops, labels = _faces(12, 6, seed=1)
+    net = TinyEmbedder()
+    trainer = Trainer(
+        net, lambda x: (x - 127.5) / 128.0, crops, labels,
+        TrainOptions(epochs=1, people_per_batch=6, faces_per_person=4, steps_per_epoch=4,
+                     lr=3e-3, warmup_steps=1, train_from="head"),
+    )
+    features = {k: v.clone() for k, v in net.features.state_dict().items()}
+    head = net.head.weight.detach().clone()
+    list(trainer.run())
+    after = net.features.state_dict()
+    assert all(torch.equal(features[k], after[k]) for k in features)
+    assert not torch.equal(head, net.head.weight)
+
+
+def test_train_from_an_unknown_module_names_the_ones_there() -> None:
+    crops, labels = _faces(3, 2, seed=0)
+    with pytest.raises(TrainingError, match=r"'features.0'.*'head'"):
+        Trainer(TinyEmbedder(), lambda x: x, crops, labels,
+                TrainOptions(epochs=1, people_per_batch=3, faces_per_person=2,
+                             train_from="trunk"))
+
+
 def test_augment_keeps_shape_and_pixel_range() -> None:
     x = torch.rand(4, 3, SIDE, SIDE) * 255
     y = Augment()(x, torch.Generator().manual_seed(0))
@@ -184,6 +208,19 @@ def test_pair_folds_mix_same_and_different_pairs_whatever_the_file_order() -> No
                                 rng.permutation(np.linspace(0.8, 1.6, 50))])
     # balanced folds score 0.84 here; folds of one kind each would score 0.74
     assert score_pairs(distances, same, folds=2).accuracy > 0.8
+
+
+def test_crops_turned_past_the_profile_angle_form_the_profile_group() -> None:
+    from engine.train.crops import CropSet
+
+    crops = np.zeros((3, SIDE, SIDE, 3), np.uint8)
+    labels = np.array([0, 0, 1])
+    turned = CropSet(crops, labels, ["a", "b"], ["a/1", "a/2", "b/1"], [],
+                     np.array([4.0, 58.0, 20.0]))
+    assert turned.pose_groups().tolist() == [0, 1, 0]
+    old = CropSet(crops, labels, ["a", "b"], ["a/1", "a/2", "b/1"], [])
+    with pytest.raises(TrainingError, match="delete it"):
+        old.pose_groups()
 
 
 def test_training_folders_take_stills_and_leave_videos_out(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ import torch
 
 from engine.catalog import AssignedBy, Catalog, PhotoStatus
 from engine.cli.main import main
+from engine.models.embedding import TorchEmbedder
 from engine.models.registry import embedder_names, get_detector, get_embedder
 from engine.scan import ScanOptions, scan_folder
-from engine.train.crops import prepare_crops
+from engine.train.crops import load_crops, prepare_crops
 from engine.train.registered import TrainedEmbedder
 
 IDENTITIES = {
@@ -66,6 +67,36 @@ def test_train_registers_a_model_that_scan_can_use(
             pass
         ids, vectors = catalog.embeddings("sface-demo")
     assert len(ids) == 2 and vectors.shape == (2, 128)
+
+
+@pytest.mark.slow  # fine-tunes the real SFace network's head on demo photos
+def test_train_from_keeps_the_frozen_layers_of_the_registered_model(
+    people_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    torch.set_num_threads(1)
+    monkeypatch.setenv("FACEALBUM_DATA_DIR", str(tmp_path / "data"))
+    code = main(["train", str(people_dir), "--name", "sface-head", "--epochs", "1",
+                 "--steps-per-epoch", "2", "-P", "3", "-K", "2", "--lr", "1e-3",
+                 "--train-from", "features.conv_14", "--pose-balanced", "--device", "cpu",
+                 "--crops-cache", str(tmp_path / "crops"), "--json"])
+    assert code == 0
+    tuned = torch.load(json.loads(capsys.readouterr().out)["path"], weights_only=True)
+    cached = load_crops(people_dir, get_embedder("sface"), get_detector("yunet"),
+                        tmp_path / "crops")
+    assert cached.yaw is not None and len(cached.yaw) == 8
+    assert (cached.pose_groups() == 0).all()  # the demo photos are all frontal
+    sface = get_embedder("sface", "cpu")
+    assert isinstance(sface, TorchEmbedder)
+    base = sface.network.state_dict()
+    assert torch.equal(tuned["features.conv_13.conv.weight"], base["features.conv_13.conv.weight"])
+    assert not torch.equal(tuned["features.conv_14.conv.weight"],
+                           base["features.conv_14.conv.weight"])
+    assert not torch.equal(tuned["fc.weight"], base["fc.weight"])
+    code = main(["train", str(people_dir), "--name", "sface-head", "--train-from", "trunk",
+                 "--device", "cpu", "--crops-cache", str(tmp_path / "crops"), "--fresh"])
+    assert code == 2
+    assert "features.conv_13_dw" in capsys.readouterr().err
 
 
 def test_train_on_a_flat_folder_says_how_to_lay_out_the_data(

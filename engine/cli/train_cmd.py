@@ -41,6 +41,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--warmup-steps", type=int, default=50)
     p.add_argument("--no-fp16", action="store_true", help="train in fp32 on CUDA too")
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--train-from", default=None, metavar="MODULE",
+                   help="freeze the layers before MODULE and train it and the rest, e.g. "
+                        "features.conv_13_dw for sface's last blocks and head (default: all)")
+    p.add_argument("--pose-balanced", action="store_true",
+                   help="give each person in a batch both profile and frontal faces when "
+                        "they have both (pose read from the landmarks)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pairs", type=Path, default=None,
                    help="LFW-style pairs file to score after every epoch")
@@ -96,6 +102,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                                        cache_root=cache, cancel=cancel))
     crops = load_crops(data_dir, embedder, detector, cache)
     images, labels = crops.crops, crops.labels.copy()
+    groups = crops.pose_groups() if args.pose_balanced else None
     pairs, missing_pairs, held_out = None, 0, 0
     if args.pairs is not None:
         pair_list, folds = read_pairs(args.pairs)
@@ -107,6 +114,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             extra = load_crops(pairs_dir, embedder, detector, cache)
             images = np.concatenate([images, extra.crops])
             labels = np.concatenate([labels, np.full(len(extra.labels), -1)])
+            if groups is not None:
+                groups = np.concatenate([groups, np.zeros(len(extra.labels), np.int64)])
             shifted = type(extra)(extra.crops, extra.labels, extra.identities,
                                   [""] * len(crops.paths) + extra.paths, extra.skipped)
             pairs, missing_pairs = pair_set(shifted, pair_list, folds)
@@ -124,7 +133,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         margin=args.margin, mining=args.mining, optimiser=args.optimiser,
         lr=args.lr or (1e-3 if args.scratch else 1e-4), weight_decay=args.weight_decay,
         schedule=args.schedule, warmup_steps=args.warmup_steps, fp16=not args.no_fp16,
-        augment=not args.no_augment, freeze_batchnorm=not args.scratch, seed=args.seed,
+        augment=not args.no_augment, freeze_batchnorm=not args.scratch,
+        train_from=args.train_from, seed=args.seed,
     )
     net = embedder.build(weights=None) if args.scratch else embedder.network
     out_dir = args.out or models_dir() / "runs" / name
@@ -132,7 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.fresh and checkpoint.exists():
         checkpoint.unlink()
     trainer = Trainer(net, embedder.scale, images, labels, options, device=device,
-                      checkpoint=checkpoint, pairs=pairs)
+                      checkpoint=checkpoint, pairs=pairs, groups=groups)
     started = time.perf_counter()
     with stop_on_interrupt(cancel, "step"):
         ProgressBar(unit="steps").drive(trainer.run(cancel))
@@ -142,7 +152,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "trained_at": time.time(), "data": str(data_dir), "start": (
             "scratch" if args.scratch else "pretrained"),
         "faces": int((labels >= 0).sum()), "people": len(np.unique(labels[labels >= 0])),
-        "options": asdict(options), "pairs_before": trainer.baseline, "history": history,
+        "options": asdict(options), "pose_balanced": args.pose_balanced,
+        "pairs_before": trainer.baseline, "history": history,
     })
     report = {
         "name": model.name, "arch": args.arch, "path": str(model.path), "device": str(device),

@@ -6,6 +6,8 @@ datasets, whose subject is centred) is detected with the scan's detector and
 aligned to the embedder's template. The crops go into one uint8 array on
 disk, keyed by the photos' names, sizes and times and by the detector,
 template and crop size, so a second run with the same data starts at once.
+Each crop keeps how far its face is turned (``face_quality.yaw`` of its
+landmarks), which lets training mix profiles and frontal faces of a person.
 Photos without a face, or that cannot be read, are listed with the reason.
 
 This module never trains and never writes outside its cache folder.
@@ -28,6 +30,7 @@ from engine.errors import Cancelled, PhotoError
 from engine.imageio import decode, is_photo_name, is_raw_name, is_video_name, read_bytes
 from engine.models.base import Detector, Embedder
 from engine.progress import CancelToken, Progress
+from engine.quality import face_quality
 from engine.train.errors import TrainingError
 from engine.train.pairs import Pair
 from engine.train.trainer import PairSet
@@ -35,6 +38,7 @@ from engine.train.trainer import PairSet
 CACHE_ENV = "FACEALBUM_CACHE_DIR"
 DETECT_SIDE = 960  # the detector misses faces much wider than this, as in the scan
 STAGE = "crops"
+PROFILE_YAW = 35.0  # degrees: CFP's frontal photos read under 20, its profiles over 40
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,19 @@ class CropSet:
     identities: list[str]
     paths: list[str]  # "person/photo.jpg", relative to the data folder
     skipped: list[tuple[str, str]]  # (path, why)
+    yaw: np.ndarray | None = None  # (N,) degrees; None in a cache written before yaw was kept
 
     def index(self) -> dict[str, int]:
         return {p: i for i, p in enumerate(self.paths)}
+
+    def pose_groups(self) -> np.ndarray:
+        """0 for a frontal face, 1 for a profile (turned over ``PROFILE_YAW``)."""
+        if self.yaw is None:
+            raise TrainingError(
+                "this crop cache was written before poses were kept; delete it (or pass "
+                "another --crops-cache) so the photos are aligned again"
+            )
+        return (self.yaw > PROFILE_YAW).astype(np.int64)
 
 
 def list_photos(data_dir: Path) -> list[tuple[str, list[str]]]:
@@ -100,6 +114,7 @@ def prepare_crops(
         crops = np.lib.format.open_memmap(work / "crops.npy", mode="w+", dtype=np.uint8,
                                           shape=(total, size, size, 3))
         labels: list[int] = []
+        yaws: list[float] = []
         paths: list[str] = []
         skipped: list[tuple[str, str]] = []
         done = 0
@@ -109,14 +124,15 @@ def prepare_crops(
                     raise Cancelled(f"crop preparation stopped after {done} of {total} photos")
                 rel = f"{person}/{photo}"
                 try:
-                    crop = _central_face(data_dir / person / photo, embedder, detector)
+                    found = _central_face(data_dir / person / photo, embedder, detector)
                 except PhotoError as exc:
                     skipped.append((rel, str(exc)))
                 else:
-                    if crop is None:
+                    if found is None:
                         skipped.append((rel, "no face found"))
                     else:
-                        crops[len(paths)] = crop
+                        crops[len(paths)] = found[0]
+                        yaws.append(found[1])
                         labels.append(label)
                         paths.append(rel)
                 done += 1
@@ -125,7 +141,7 @@ def prepare_crops(
         del crops
         _truncate(work / "crops.npy", len(paths), size)
         index = {"identities": [p for p, _ in people], "labels": labels, "paths": paths,
-                 "skipped": skipped, "detector": detector.name, "size": size}
+                 "yaw": yaws, "skipped": skipped, "detector": detector.name, "size": size}
         (work / "index.json").write_text(json.dumps(index), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
@@ -147,8 +163,9 @@ def load_crops(data_dir: Path, embedder: Embedder, detector: Detector,
             f"the crop cache {folder} is missing or damaged ({exc}); run prepare_crops "
             "first, or delete the folder to rebuild it"
         ) from exc
+    yaw = np.asarray(index["yaw"], dtype=np.float64) if "yaw" in index else None
     return CropSet(crops, np.asarray(index["labels"], dtype=np.int64), index["identities"],
-                   index["paths"], [tuple(s) for s in index["skipped"]])
+                   index["paths"], [tuple(s) for s in index["skipped"]], yaw)
 
 
 def pair_set(crops: CropSet, pairs: list[Pair], folds: int) -> tuple[PairSet, int]:
@@ -168,7 +185,10 @@ def pair_set(crops: CropSet, pairs: list[Pair], folds: int) -> tuple[PairSet, in
     ), len(pairs) - len(kept)
 
 
-def _central_face(path: Path, embedder: Embedder, detector: Detector) -> np.ndarray | None:
+def _central_face(
+    path: Path, embedder: Embedder, detector: Detector
+) -> tuple[np.ndarray, float] | None:
+    """The aligned crop of the face nearest the photo's centre, and its yaw."""
     decoded = decode(read_bytes(os.fspath(path)), min_side=DETECT_SIDE, max_side=DETECT_SIDE,
                      raw=is_raw_name(path.name))
     image = decoded.image
@@ -182,7 +202,7 @@ def _central_face(path: Path, embedder: Embedder, detector: Detector) -> np.ndar
         return float((x + bw / 2 - w / 2) ** 2 + (y + bh / 2 - h / 2) ** 2)
 
     best = min(found, key=lambda d: off_centre(d.box))
-    return align_faces(image, [best.landmarks], embedder)[0]
+    return align_faces(image, [best.landmarks], embedder)[0], face_quality.yaw(best.landmarks)
 
 
 def _truncate(path: Path, rows: int, size: int) -> None:

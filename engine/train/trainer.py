@@ -4,7 +4,12 @@
 ``forward`` ends in L2 normalisation, on aligned crops grouped by identity:
 P x K batches, on-device augmentation, triplet loss with online mining,
 AdamW or Adagrad under a warm-up + cosine / step / constant schedule, fp16
-autocast with a gradient scaler on CUDA. After each epoch it scores
+autocast with a gradient scaler on CUDA. ``train_from`` freezes every
+parameter registered before the named module: the early layers, whose
+generic features a small dataset should not move, and whose backward pass
+is then skipped, which is what makes fine-tuning on a CPU affordable.
+``groups`` (a pose bin per face, say) makes each person's faces in a batch
+come from all of that person's groups. After each epoch it scores
 verification pairs (when given) and writes a checkpoint from which ``run``
 resumes exactly where it stopped.
 
@@ -55,6 +60,7 @@ class TrainOptions:
     fp16: bool = True  # used on CUDA only
     augment: bool = True
     freeze_batchnorm: bool = True  # keep pretrained statistics when fine-tuning
+    train_from: str | None = None  # first module trained; None: the whole network
     seed: int = 0
 
     def check(self) -> None:
@@ -108,6 +114,7 @@ class Trainer:
         device: torch.device | str = "cpu",
         checkpoint: Path | None = None,
         pairs: PairSet | None = None,
+        groups: np.ndarray | None = None,
     ) -> None:
         options.check()
         if crops.ndim != 4 or crops.shape[3] != 3 or crops.dtype != np.uint8:
@@ -119,6 +126,8 @@ class Trainer:
         self.options = options
         self.device = torch.device(device)
         self.net = net.to(self.device)
+        if options.train_from is not None:
+            freeze_before(self.net, options.train_from)
         self.scale = scale
         self.crops = crops
         self.labels = np.asarray(labels, dtype=np.int64)
@@ -126,7 +135,7 @@ class Trainer:
         self.checkpoint = checkpoint
         self.sampler = PKSampler(
             self.labels, options.people_per_batch, options.faces_per_person,
-            seed=options.seed, batches_per_epoch=options.steps_per_epoch,
+            seed=options.seed, batches_per_epoch=options.steps_per_epoch, groups=groups,
         )
         self.steps_per_epoch = len(self.sampler)
         self.total_steps = self.steps_per_epoch * options.epochs
@@ -289,6 +298,26 @@ def resolve_device(device: str) -> torch.device:
             "use --device cpu or auto"
         )
     return torch.device(device)
+
+
+def freeze_before(net: nn.Module, module: str) -> int:
+    """Freeze the parameters registered before ``module`` (and train the rest); how many froze.
+
+    Registration order is the order of the forward pass for the embedders
+    here (``features`` first, the head last), so this freezes the early layers.
+    """
+    names = [name for name, _ in net.named_parameters()]
+    first = next((i for i, n in enumerate(names) if n.startswith(f"{module}.")), None)
+    if first is None:
+        blocks = [n for n, m in net.named_modules()
+                  if n and n.count(".") < 2 and any(True for _ in m.parameters())]
+        raise TrainingError(
+            f"--train-from {module!r} names no module with parameters in this network; "
+            f"use one of {blocks}"
+        )
+    for i, parameter in enumerate(net.parameters()):
+        parameter.requires_grad_(i >= first)
+    return first
 
 
 def atomic_save(state: object, path: Path) -> None:
