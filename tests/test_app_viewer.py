@@ -8,7 +8,7 @@ Ctrl+Z takes it back. Most stories run on tiny generated photos scanned with
 stand-in models; the last one draws the demo album's jockey with the real ones.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +51,29 @@ def viewer(qtbot: QtBot, tmp_path: Path) -> Iterator[PhotoViewer]:
     assert QTest.qWaitForWindowActive(shown, 5000)
     yield shown
     session.close()
+
+
+class _Opened(QObject):
+    """Stands in for the system's handler of file URLs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url)
+
+
+def opened_by(action: Callable[[], None]) -> list[str]:
+    """The local files ``action`` asked the system to open."""
+    opened = _Opened()
+    QDesktopServices.setUrlHandler("file", opened, "open")  # type: ignore[arg-type]
+    try:
+        action()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    return [u.toLocalFile() for u in opened.urls]
 
 
 def face_point(viewer: PhotoViewer, box: tuple[float, float, float, float]) -> QPoint:
@@ -269,22 +292,7 @@ def test_the_photo_date_and_path_are_shown_and_show_in_folder_opens_its_folder(
     assert viewer.date_label.text() == "Taken 5 June 2021, 14:30"
     assert viewer.caption.text() == str(path)
 
-    class Opened(QObject):
-        def __init__(self) -> None:
-            super().__init__()
-            self.urls: list[QUrl] = []
-
-        @Slot(QUrl)
-        def open(self, url: QUrl) -> None:
-            self.urls.append(url)
-
-    opened = Opened()
-    QDesktopServices.setUrlHandler("file", opened, "open")  # type: ignore[arg-type]
-    try:
-        viewer.folder_button.click()
-    finally:
-        QDesktopServices.unsetUrlHandler("file")
-    assert [u.toLocalFile() for u in opened.urls] == [str(path.parent)]
+    assert opened_by(viewer.folder_button.click) == [str(path.parent)]
 
 
 @pytest.mark.slow
@@ -340,21 +348,6 @@ def test_a_video_has_a_play_button_that_opens_it_in_the_systems_player(
     viewer.show_row(1)
     assert not viewer.play_button.isHidden()
 
-    class Opened(QObject):
-        def __init__(self) -> None:
-            super().__init__()
-            self.urls: list[QUrl] = []
-
-        @Slot(QUrl)
-        def open(self, url: QUrl) -> None:
-            self.urls.append(url)
-
-    opened = Opened()
-    QDesktopServices.setUrlHandler("file", opened, "open")  # type: ignore[arg-type]
-    try:
-        viewer.play_button.click()
-    finally:
-        QDesktopServices.unsetUrlHandler("file")
-    assert [u.toLocalFile() for u in opened.urls] == [video.path]
+    assert opened_by(viewer.play_button.click) == [video.path]
     viewer.show_row(0)
     assert viewer.play_button.isHidden()
