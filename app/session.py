@@ -24,7 +24,7 @@ from app.images import ImageCache
 from app.settings import Settings
 from app.workers import Job, Runner, Work
 from engine import people
-from engine.catalog import Catalog, Operation
+from engine.catalog import Catalog, DatabaseError, Operation
 from engine.errors import FaceAlbumError
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,18 @@ class Session(QObject):
         self.images = images
         self.jobs: list[Job] = []
         self.closed = False
+        # The first write checks the whole file (``Catalog.verify``: 1.7 s
+        # for 100,000 photos). Done now, off the GUI thread, the file is known
+        # whole when the user's first edit comes, unless it changed meanwhile.
+        runner.submit(self._check_catalog, lane="queries")
+
+    def _check_catalog(self) -> None:
+        try:
+            with Catalog(self.catalog_path) as catalog:
+                catalog.verify()
+        except (FaceAlbumError, DatabaseError) as exc:
+            # The first edit meets it again, and shows the user why.
+            log.warning("checking the catalog failed: %s", exc)
 
     def close(self) -> None:
         """Stop the workers and close the catalog; signals still queued are dropped."""
