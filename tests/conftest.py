@@ -91,3 +91,20 @@ def scanned_demo(scanned_demo_template: Path, tmp_path: Path) -> Iterator[Path]:
     target = tmp_path / "catalog.sqlite"
     shutil.copy(scanned_demo_template, target)
     yield target
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture
+def private_model_cache(monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> None:
+    """Converted weights in this session's own cache, one torch thread: a test
+    of the converters neither reads nor writes the user's cache."""
+    import torch
+
+    from engine.models import weights
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv(weights.CACHE_ENV, str(model_cache))

@@ -33,15 +33,8 @@ from engine.models.yunet_torch import YuNetTorchDetector
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_and_private_cache(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
-    torch.set_num_threads(1)
-    monkeypatch.setenv(weights.CACHE_ENV, str(cache))
-
-
-@pytest.fixture(scope="session")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("model-cache")
+# One torch thread, and converted weights in a cache of this test session's own.
+pytestmark = pytest.mark.usefixtures("private_model_cache")
 
 
 @pytest.fixture(scope="module")

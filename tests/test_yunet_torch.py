@@ -13,7 +13,7 @@ from PIL import Image
 from engine.detect import DETECT_SIDE, FLOOR, find_faces
 from engine.errors import ModelError
 from engine.imageio import decode
-from engine.models import weights, yunet_torch
+from engine.models import yunet_torch
 from engine.models.base import Detection
 from engine.models.yunet import YuNetDetector
 from engine.models.yunet_torch import (
@@ -33,15 +33,8 @@ PIXELS = 1e-3
 SCORE = 1e-4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_and_private_cache(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
-    torch.set_num_threads(1)
-    monkeypatch.setenv(weights.CACHE_ENV, str(cache))
-
-
-@pytest.fixture(scope="session")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("model-cache")
+# One torch thread, and converted weights in a cache of this test session's own.
+pytestmark = pytest.mark.usefixtures("private_model_cache")
 
 
 @pytest.fixture(scope="module")
