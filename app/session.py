@@ -55,9 +55,10 @@ class Session(QObject):
         self.jobs: list[Job] = []
         self.closed = False
         # The first write checks the whole file (``Catalog.verify``: 1.7 s
-        # for 100,000 photos). Done now, off the GUI thread, the file is known
-        # whole when the user's first edit comes, unless it changed meanwhile.
-        runner.submit(self._check_catalog, lane="queries")
+        # for 100,000 photos). Done now, off the GUI thread and beside the
+        # views' first reads rather than before them, the file is known whole
+        # when the user's first edit comes, unless it changed meanwhile.
+        runner.submit(self._check_catalog, lane="checks")
 
     def _check_catalog(self) -> None:
         try:

@@ -219,9 +219,9 @@ class ThreadRunner:
     """Jobs and small tasks on separate Qt thread pools ("lanes"), so a long scan
     never keeps a thumbnail waiting and a pile of thumbnails never delays the
     catalog reads that item models make (the "queries" lane, one thread, in
-    order)."""
+    order); checks nobody waits for (the "checks" lane) delay neither."""
 
-    LANES: ClassVar[dict[str, int]] = {"images": 2, "queries": 1}
+    LANES: ClassVar[dict[str, int]] = {"images": 2, "queries": 1, "checks": 1}
 
     def __init__(self, child_processes: bool = True) -> None:
         # Work that can run in a child process does (``Job.run_in_child``);
@@ -249,9 +249,10 @@ class ThreadRunner:
         self._job_pool.start(job.run_in_child if in_child else job.run)
 
     def submit(self, task: Callable[[], None], lane: str = "images") -> None:
-        if lane == "images":
+        if lane in ("images", "checks"):
             # Decoding thumbnails is the heaviest thing the window's own
-            # process does; it must not take a core the GUI thread wants.
+            # process does; neither it nor a check may take a core the GUI
+            # thread wants.
             self._lanes[lane].start(lambda: _in_background(task))
         else:
             self._lanes[lane].start(task)

@@ -278,8 +278,9 @@ def test_the_catalog_is_checked_whole_off_the_gui_thread_before_the_first_edit(
     tmp_path: Path,
 ) -> None:
     """``quick_check`` reads every page before the first write (1.7 s on a
-    catalog of 100,000 photos); the session has it done on its query lane when
-    it opens, so the user's first edit does not wait for it."""
+    catalog of 100,000 photos); the session has it done on a lane of its own
+    when it opens (the views' first reads do not queue behind it), so the
+    user's first edit does not wait for it."""
     path = tmp_path / "c.sqlite"
     with Catalog(path) as cat:
         cat.set_meta("made", "here")  # a catalog written before: one to check
@@ -298,7 +299,7 @@ def test_the_catalog_is_checked_whole_off_the_gui_thread_before_the_first_edit(
         statements: list[str] = []
         session.catalog._conn.set_trace_callback(statements.append)
         session.catalog.set_meta("edited", "yes")  # the GUI thread's first write
-        assert "queries" in checked
+        assert "checks" in checked
         assert not [s for s in statements if "quick_check" in s]
         assert session.catalog.get_meta("edited") == "yes"
     finally:
