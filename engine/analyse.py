@@ -25,12 +25,13 @@ from engine.imageio import (
     is_raw_name,
     is_video_name,
     read_bytes,
+    read_taken,
 )
 from engine.models.base import Detection, Detector, Embedder
 from engine.people.cluster import ClusterParams
 from engine.people.importer import MetadataRefusedError, PhotoNames, read_names
 from engine.quality import face_quality
-from engine.video import Frame, distinct_faces, file_hash, sample_frames
+from engine.video import Frame, distinct_faces, file_hash, sample_video
 
 EMBED_BATCH = 32  # crops per network call
 
@@ -52,6 +53,9 @@ class Job:
     # Unchanged, but a sidecar beside it is newer than its scan: read the
     # names other tools wrote for it, nothing else.
     names_only: bool = False
+    # Unchanged, but its capture date was never read (a catalog from before
+    # dates were): read its metadata, nothing else.
+    dates_only: bool = False
 
 
 @dataclass
@@ -69,6 +73,8 @@ class Result:
     decode_seconds: float = 0.0
     frames: list[Frame] | None = None  # of a video: the frames sampled through it
     face_seconds: list[float] | None = None  # of a video: when each kept face was seen
+    taken: float | None = None  # capture time from the metadata (engine.imageio)
+    taken_read: bool = False  # the metadata was looked at for ``taken``
 
     def without_pixels(self) -> "Result":
         """The same result without its pixels, to send back from a worker."""
@@ -100,12 +106,16 @@ def read(root: bytes, job: Job, claim: Claim, import_xmp: bool) -> Result:
     """
     result = Result(job)
     path = os.path.join(root, job.relpath)
+    if job.dates_only or job.names_only:
+        _read_date_unless_known(result, path, job.old)
     if job.names_only and job.old is not None:
         size = (int(job.old.width or 0), int(job.old.height or 0))
         try:
             result.names = read_names(os.fsdecode(path), size)
         except MetadataRefusedError as exc:
             result.regions_problem = str(exc)
+        return result
+    if job.dates_only:
         return result
     video = is_video_name(job.relpath)
     data = b""
@@ -120,6 +130,7 @@ def read(root: bytes, job: Job, claim: Claim, import_xmp: bool) -> Result:
         if job.old is None and not job.reembed_only and not job.not_moved:
             result.moved_from = claim(result.sha256)
             if result.moved_from is not None:
+                _read_date_unless_known(result, path, result.moved_from, data)
                 return result
         if (
             job.old is not None
@@ -127,13 +138,19 @@ def read(root: bytes, job: Job, claim: Claim, import_xmp: bool) -> Result:
             and job.old.status in (PhotoStatus.OK, PhotoStatus.MISSING)
             and job.old.sha256 == result.sha256
         ):
-            return result  # touched, or back after missing: same content, no decode
+            # Touched, or back after missing: same content, no decode.
+            _read_date_unless_known(result, path, job.old, data)
+            return result
         started = time.perf_counter()
         if video:
-            result.frames = sample_frames(path, min_side=DETECT_SIDE)
+            sampled = sample_video(path, min_side=DETECT_SIDE)
+            result.frames = sampled.frames
             result.decoded = result.frames[0].decoded
+            result.taken = sampled.taken
         else:
             result.decoded = decode(data, min_side=DETECT_SIDE, raw=is_raw_name(job.relpath))
+            result.taken = result.decoded.taken
+        result.taken_read = True
         result.decode_seconds = time.perf_counter() - started
         if import_xmp and not job.reembed_only and not video:
             size = (result.decoded.width, result.decoded.height)
@@ -146,6 +163,17 @@ def read(root: bytes, job: Job, claim: Claim, import_xmp: bool) -> Result:
     except MemoryError:
         result.problem = "not enough memory to decode this image"
     return result
+
+
+def _read_date_unless_known(
+    result: Result, path: bytes, photo: Photo | None, data: bytes = b""
+) -> None:
+    """The capture date of a file not decoded now, from its metadata alone
+    (``data``: its bytes, when read already), unless the catalog's row
+    already holds what a date reader found."""
+    if photo is not None and not photo.taken_read:
+        result.taken = read_taken(path, data)
+        result.taken_read = True
 
 
 class Analyser:

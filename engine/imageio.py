@@ -10,6 +10,21 @@ file. Anything that stops a
 photo from being read raises ``PhotoError`` whose message is the reason the
 scan records; this module never decides whether a scan goes on.
 
+A photo's capture time (``Decoded.taken``, ``read_taken``) comes from its
+metadata: EXIF DateTimeOriginal, then DateTimeDigitized, then the file's
+DateTime (IFD0); a raw file's from libraw, which reads the same tags of every
+raw format it knows; a video's from its container's ``creation_time``. EXIF
+writes the camera's wall clock without a zone: the time is kept as written,
+read as if it were UTC (seconds since 1970), and a video's ISO 8601 time is
+kept as written too, its zone aside. Hours do not matter to what reads it
+(years between photos of one person do), and the catalog shows back the very
+time the camera showed. DateTime is the time the file was last written by
+a camera or an editor, so after an edit it is the edit's time; it is still
+taken as the last resort, since the only other clue, the file's own
+modification time, is never earlier than it. A date that cannot be one
+(zeros, blank, before 1826 or after tomorrow, a clock's zero, not text) is
+no date, and no date is ever worth a failed photo: reading one never raises.
+
 Only regular files are ever opened (``open_regular``): a named pipe, a device
 or a socket where a photo or its metadata should be would block a reader
 forever or feed it without end, so it is refused before it is opened, and
@@ -20,9 +35,13 @@ import errno
 import hashlib
 import io
 import os
+import re
 import stat
+import struct
+import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 import numpy as np
@@ -60,6 +79,24 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+# Where a capture time is read, best first: DateTimeOriginal and
+# DateTimeDigitized in the Exif IFD, then DateTime in IFD0.
+_EXIF_IFD = 0x8769
+_TAKEN_TAGS = (0x9003, 0x9004)
+_DATETIME = 0x0132
+# "2009:07:04 10:00:00" as EXIF writes it, or ISO 8601 ("2009-07-04T10:00:00Z").
+_WHEN = re.compile(
+    r"\s*(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?\s*\Z",
+    re.ASCII,
+)
+FIRST_PHOTOGRAPH = datetime(1826, 1, 1, tzinfo=UTC).timestamp()
+# A clock that was never set: the Unix and the QuickTime/MP4 zero, each give or take a day.
+_CLOCK_ZEROS = (0.0, datetime(1904, 1, 1, tzinfo=UTC).timestamp())
+_DAY = 86400.0
+# What Pillow raises on metadata it cannot make sense of.
+_BAD_METADATA = (OSError, ValueError, SyntaxError, EOFError, KeyError, IndexError, TypeError,
+                 struct.error, UnidentifiedImageError, Image.DecompressionBombError)
 # Opening a FIFO for reading waits for a writer unless it is non-blocking.
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 # What a path is, when it is not a regular file, in the words of a problem.
@@ -84,6 +121,7 @@ class Decoded:
     scale: float
     width: int  # of the upright original
     height: int
+    taken: float | None = None  # capture time from the metadata (see the module's words)
 
 
 class NotRegularFileError(OSError):
@@ -188,6 +226,81 @@ def decode(
             raise PhotoError(f"damaged or truncated image data ({exc})") from exc
 
 
+def read_taken(path: str | bytes, data: bytes = b"") -> float | None:
+    """The capture time in a file's metadata, without decoding its pixels.
+
+    For a file already in the catalog whose date was never read; ``data``:
+    its bytes when they are in memory already. A photo is opened by Pillow,
+    which reads its header and metadata only; a raw file is read whole for
+    libraw; a video's container is opened without decoding a frame. None when
+    the file has no date or cannot be read: never raises.
+    """
+    if is_video_name(path):
+        from engine.video import video_taken  # PyAV loads only where videos are read
+
+        return video_taken(path)
+    try:
+        if is_raw_name(path):
+            with rawpy.imread(io.BytesIO(data or read_bytes(path))) as raw:
+                return _raw_taken(raw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with (io.BytesIO(data) if data else open_regular(path)) as handle, \
+                    Image.open(handle) as im:
+                if im.format == "PNG" and "exif" not in im.info:
+                    # Pillow would decode the whole PNG to look for an eXIf
+                    # chunk after its pixels; writers put it before them.
+                    return None
+                return exif_taken(im)
+    except (PhotoError, rawpy.LibRawError, *_BAD_METADATA):
+        return None
+
+
+def exif_taken(im: Image.Image) -> float | None:
+    """The capture time in an open image's EXIF, or None; never raises."""
+    try:
+        exif = im.getexif()
+        inner = exif.get_ifd(_EXIF_IFD)
+        for value in (*(inner.get(tag) for tag in _TAKEN_TAGS), exif.get(_DATETIME)):
+            taken = taken_from_text(value)
+            if taken is not None:
+                return taken
+    except _BAD_METADATA:
+        return None
+    return None
+
+
+def taken_from_text(value: object) -> float | None:
+    """Seconds since 1970 of a date as EXIF ("2009:07:04 10:00:00") or ISO 8601
+    writes it, read as UTC; None for anything that is not a plausible date."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(value, str):
+        return None
+    found = _WHEN.match(value.rstrip("\0"))
+    if found is None:
+        return None
+    try:
+        year, month, day, hour, minute, second = (int(part) for part in found.groups())
+        when = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:  # 0000:00:00, month 13, hour 25
+        return None
+    return plausible(when.timestamp())
+
+
+def plausible(seconds: float) -> float | None:
+    """``seconds`` when a photo can have been taken then, else None: from the
+    first photograph to tomorrow, and not a clock's zero."""
+    if not FIRST_PHOTOGRAPH <= seconds <= time.time() + _DAY:
+        return None
+    if any(abs(seconds - zero) <= _DAY for zero in _CLOCK_ZEROS):
+        return None
+    return seconds
+
+
 def load_oriented(
     path: str | bytes, max_side: int, *, at_seconds: float | None = None
 ) -> Image.Image:
@@ -232,12 +345,14 @@ def _decode_raw(data: bytes, min_side: int, max_side: int) -> Decoded:
             _check_size(sizes.raw_width, sizes.raw_height)
             orientation = _FLIP_TO_EXIF.get(int(sizes.flip), 1)
             full_long = max(sizes.width, sizes.height)
+            taken = _raw_taken(raw)
             preview = _raw_preview(raw)
             # A preview smaller than the detection copy would lose small faces;
             # one at least that big is what the camera showed, decoded in a blink.
             if preview is not None and max(preview.size) >= min(min_side, full_long):
                 with preview:
-                    return _decode_open(preview, min_side, max_side, orientation)
+                    decoded = _decode_open(preview, min_side, max_side, orientation)
+                return replace(decoded, taken=taken)
             # Half size: one pixel per 2x2 Bayer block, no interpolation, 4x faster.
             rgb = raw.postprocess(half_size=True, output_bps=8, use_camera_wb=True)
     except rawpy.LibRawError as exc:
@@ -251,7 +366,26 @@ def _decode_raw(data: bytes, min_side: int, max_side: int) -> Decoded:
     image = np.ascontiguousarray(
         np.asarray(shrink(Image.fromarray(rgb), max_side), dtype=np.uint8)
     )
-    return Decoded(image=image, scale=image.shape[1] / width, width=width, height=height)
+    return Decoded(
+        image=image, scale=image.shape[1] / width, width=width, height=height, taken=taken
+    )
+
+
+def _raw_taken(raw: "rawpy.RawPy") -> float | None:
+    """The capture time libraw read from a raw file's metadata, or None.
+
+    libraw parses the date as the machine's local time and rawpy hands it
+    back as local: the wall clock the camera wrote, read here as UTC like
+    every other date. libraw's "no date" is 0, the Unix zero in local time,
+    which ``plausible`` refuses.
+    """
+    try:
+        when = raw.other.timestamp
+    except (rawpy.LibRawError, AttributeError, ValueError, OverflowError, OSError):
+        return None
+    if not isinstance(when, datetime):
+        return None
+    return plausible(when.replace(tzinfo=UTC).timestamp())
 
 
 def _raw_preview(raw: "rawpy.RawPy") -> Image.Image | None:
@@ -286,6 +420,7 @@ def _decode_open(
     _check_size(width, height)
     # A raw file's preview carries its own EXIF orientation, or none: then the raw's.
     orientation = _orientation(im) or fallback_orientation
+    taken = exif_taken(im)  # the EXIF Pillow just parsed for the orientation
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     if im.format == "JPEG" and max(width, height) > min_side:
@@ -301,7 +436,9 @@ def _decode_open(
     image = np.asarray(rgb, dtype=np.uint8)
     if image.ndim != 3 or image.shape[2] != 3:
         raise PhotoError(f"unexpected pixel layout {image.shape} after conversion to RGB")
-    return Decoded(image=image, scale=image.shape[1] / width, width=width, height=height)
+    return Decoded(
+        image=image, scale=image.shape[1] / width, width=width, height=height, taken=taken
+    )
 
 
 def _orientation(im: Image.Image) -> int | None:

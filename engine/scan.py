@@ -14,8 +14,11 @@ photo's metadata are read with the photo, queued with it in the catalog, and
 imported at the end of the scan as one undoable operation
 (``engine.people.importer``); a scan stopped before that leaves them queued
 for the next one. A sidecar written beside an unchanged photo after its scan
-is read the same way, without analysing the photo again. The scan never
-writes a fact itself, and never reads a file inside a transaction.
+is read the same way, without analysing the photo again. Each photo's
+capture time is read from its metadata with its pixels; an unchanged photo
+whose date was never read (a catalog from before dates were kept) has its
+metadata alone read, not its pixels. The scan never writes a fact itself,
+and never reads a file inside a transaction.
 
 One scan at a time writes a catalog (``Catalog.scan_lock``, an OS lock that
 dies with its process): a second one waits ``wait_for_other_scan`` seconds,
@@ -48,6 +51,7 @@ from engine.catalog.scans import (
     mark_scanned,
     photos_missing_embeddings,
     record_folder_problems,
+    record_taken,
     replace_faces,
 )
 from engine.errors import ScanError
@@ -69,6 +73,7 @@ if TYPE_CHECKING:
 
 COMMIT_EVERY = 32  # photos per transaction...
 COMMIT_SECONDS = 2.0  # ...or sooner, so a stop loses little and viewers see progress
+DATES_EVERY = 256  # dates of photos not analysed again, per transaction
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class ScanSummary:
     faces: int = 0  # faces found this time
     problems: int = 0
     reembedded: int = 0
+    dated: int = 0  # photos not analysed again whose capture date was read (metadata only)
     imported_names: int = 0  # faces named from other tools' metadata, in one operation
     seconds: float = 0.0
     device: str = ""
@@ -247,6 +253,8 @@ def _scan_locked(
             and old.status is PhotoStatus.OK and _sidecar_since(relpath, old, listing)
         ):
             jobs.append(Job(relpath, size, mtime_ns, old, names_only=True))
+        elif unchanged and old is not None and old.status is PhotoStatus.OK and not old.taken_read:
+            jobs.append(Job(relpath, size, mtime_ns, old, dates_only=True))
         elif unchanged:
             summary.unchanged += 1
         else:
@@ -530,6 +538,7 @@ class _Pipeline:
         self.last_flush = time.perf_counter()
         self.photos: list[tuple[Result, Analysis]] = []
         self.crops = 0  # waiting to be embedded
+        self.dates: list[tuple[int, float | None]] = []  # of photos not analysed again
 
     def add(self, result: Result, analysis: Analysis | None = None) -> None:
         """Take one read photo, with its analysis when it was analysed elsewhere."""
@@ -540,6 +549,8 @@ class _Pipeline:
             self._write_problem(result)
         elif job.names_only:
             self._write_names(result)
+        elif job.dates_only:
+            self.summary.unchanged += 1
         elif result.moved_from is not None:
             self.catalog.update_photo(
                 result.moved_from.id, root_id=self.root_id, relpath=job.relpath, size=job.size,
@@ -556,16 +567,23 @@ class _Pipeline:
                 analysis = self.analyser.analyse(result)
             self.photos.append((result, analysis))
             self.crops += len(analysis.crops)
+        if result.problem is None and result.decoded is None and result.taken_read:
+            # Its metadata alone was read: the date waits for the next batch.
+            photo = result.moved_from or job.old
+            if photo is not None:
+                self.dates.append((photo.id, result.taken))
+                self.summary.dated += 1
         if (
             len(self.photos) >= COMMIT_EVERY
             or self.crops >= EMBED_BATCH * 2
+            or len(self.dates) >= DATES_EVERY
             or time.perf_counter() - self.last_flush > COMMIT_SECONDS
         ):
             self.flush()
 
     def flush(self) -> None:
         self.last_flush = time.perf_counter()
-        if not self.photos:
+        if not self.photos and not self.dates:
             return
         self.analyser.embed_all([analysis for _, analysis in self.photos])
         clock = time.perf_counter()
@@ -575,8 +593,10 @@ class _Pipeline:
                     self._write_reembedding(result, analysis)
                 else:
                     self._write_photo(result, analysis)
+            for photo_id, taken in self.dates:
+                record_taken(self.catalog, photo_id, taken)
         self.summary.stage_seconds["write"] += time.perf_counter() - clock
-        self.photos, self.crops = [], 0
+        self.photos, self.crops, self.dates = [], 0, []
 
     # -- private ---------------------------------------------------------------
 
@@ -651,6 +671,8 @@ class _Pipeline:
         ]
         same_as = {i: face.id for i, face in _match_old_faces(old_faces, detections).items()}
         replace_faces(self.catalog, photo_id, found, same_as, detector=detector, model=model)
+        if result.taken_read:
+            record_taken(self.catalog, photo_id, result.taken)
         self.summary.scanned += 1
         self.summary.faces += len(detections)
         if self.options.import_xmp:
@@ -673,6 +695,8 @@ class _Pipeline:
         model = self.analyser.embedder.name
         for face, vec in zip(faces, analysis.vectors, strict=True):
             self.catalog.put_embedding(face.id, model, vec)
+        if result.taken_read:
+            record_taken(self.catalog, old.id, result.taken)
         self.summary.reembedded += 1
 
 

@@ -7,6 +7,11 @@ Decoding goes through PyAV (FFmpeg). Anything that stops a video from being
 read raises ``PhotoError`` whose message is the reason the scan records; this
 module never decides whether a scan goes on, and never reads more of a file
 than the frames it returns need (a video can be many gigabytes).
+
+A video's capture time is its container's ``creation_time`` (or its video
+stream's), ISO 8601 as phones and cameras write it, kept as written like a
+photo's EXIF date (``engine.imageio``): read with the frames
+(``sample_video``), or alone (``video_taken``).
 """
 
 import hashlib
@@ -21,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from engine.errors import PhotoError
-from engine.imageio import Decoded, open_regular, read_bytes, shrink
+from engine.imageio import Decoded, open_regular, read_bytes, shrink, taken_from_text
 
 MAX_FRAMES = 16  # frames looked at per video, however long
 EVERY_SECONDS = 2.0  # one frame every this many seconds, for short videos
@@ -34,6 +39,14 @@ class Frame:
 
     seconds: float
     decoded: Decoded
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """The frames sampled through a video, and its capture time (None: not in it)."""
+
+    frames: list[Frame]
+    taken: float | None
 
 
 def file_hash(path: str | bytes) -> str:
@@ -54,7 +67,18 @@ def sample_frames(
     max_frames: int = MAX_FRAMES, every: float = EVERY_SECONDS,
 ) -> list[Frame]:
     """Frames spread evenly through the video (at most ``max_frames``)."""
+    return sample_video(
+        path, min_side=min_side, max_side=max_side, max_frames=max_frames, every=every
+    ).frames
+
+
+def sample_video(
+    path: str | bytes, *, min_side: int = 960, max_side: int = 1920,
+    max_frames: int = MAX_FRAMES, every: float = EVERY_SECONDS,
+) -> Sampled:
+    """``sample_frames``, with the capture time read from the same opened file."""
     with _opened(path) as (container, stream):
+        taken = _taken(container, stream)
         duration = _duration(container, stream)
         count = max(1, min(max_frames, math.ceil(duration / every) if duration > 0 else 1))
         times = [duration * (i + 0.5) / count for i in range(count)]
@@ -65,7 +89,17 @@ def sample_frames(
                 frames.append(Frame(frame.seconds, _upright(frame.image, min_side, max_side)))
     if not frames:
         raise PhotoError("a video without a frame that can be decoded")
-    return frames
+    return Sampled(frames, taken)
+
+
+def video_taken(path: str | bytes) -> float | None:
+    """The capture time in a video's metadata, no frame decoded; None when it
+    has none or cannot be read: never raises."""
+    try:
+        with _opened(path) as (container, stream):
+            return _taken(container, stream)
+    except (PhotoError, OSError):
+        return None
 
 
 def frame_at(path: str | bytes, seconds: float | None, *, max_side: int) -> Decoded:
@@ -137,6 +171,15 @@ class _opened:  # noqa: N801 - used as a context manager, like open()
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+
+def _taken(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream"
+           ) -> float | None:
+    for metadata in (container.metadata, stream.metadata):
+        taken = taken_from_text(metadata.get("creation_time"))
+        if taken is not None:
+            return taken
+    return None
 
 
 def _duration(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream"

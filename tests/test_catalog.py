@@ -136,6 +136,45 @@ def test_an_older_catalog_is_upgraded_in_place_and_keeps_its_facts(tmp_path: Pat
     conn.close()
 
 
+def test_a_version_5_catalog_keeps_its_photos_and_faces_and_has_dates_to_read(
+    tmp_path: Path,
+) -> None:
+    from engine.catalog.schema import MIGRATIONS
+
+    path = tmp_path / "c.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in MIGRATIONS[:5]:  # a catalog as version 5 of the program wrote it
+        step(conn)
+    conn.execute("PRAGMA user_version = 5")
+    conn.execute("INSERT INTO roots(id, path) VALUES (1, x'2f70')")
+    conn.execute(
+        "INSERT INTO photos(id, root_id, relpath, size, mtime_ns, sha256, width, height, status,"
+        " scanned_at, kind) VALUES (1, 1, x'612e6a7067', 9, 1234, 'abc', 640, 480, 'ok', 5,"
+        " 'photo')"
+    )
+    conn.execute("INSERT INTO persons(id, name, created_at) VALUES (7, 'Anna', 0)")
+    conn.execute(
+        "INSERT INTO faces(id, photo_id, x, y, w, h, score, quality, sharpness, detector,"
+        " person_id, assigned_by, created_at) VALUES (3, 1, 1, 2, 30, 40, 0.9, 0.5, 10, 'yunet',"
+        " 7, 'user', 0)"
+    )
+    conn.close()
+
+    with Catalog(path) as catalog:
+        photo = catalog.photo(1)
+        assert (photo.relpath, photo.size, photo.mtime_ns, photo.sha256) == (b"a.jpg", 9, 1234,
+                                                                              "abc")
+        assert (photo.taken, photo.taken_read) == (None, False)
+        face = catalog.face(3)
+        assert (face.photo_id, face.box, face.person_id, face.confirmed) == (
+            1, (1.0, 2.0, 30.0, 40.0), 7, True)
+        assert catalog.person(7).name == "Anna"
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("SELECT taken, taken_read FROM photos").fetchall() == [(None, 0)]
+    conn.close()
+
+
 def test_queued_regions_go_with_their_photo(tmp_path: Path) -> None:
     from engine.catalog.imports import queue_regions, take_queued_regions
 

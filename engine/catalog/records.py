@@ -65,6 +65,10 @@ class Photo:
     kind: MediaKind = MediaKind.PHOTO
     # Of a video: the second of the frame its best face was seen in (its poster).
     poster_seconds: float | None = None
+    # Capture time from the metadata, seconds since 1970 of the camera's
+    # wall clock read as UTC; None: none in it, or not looked at yet...
+    taken: float | None = None
+    taken_read: bool = False  # ...which this tells apart
 
     @property
     def path(self) -> str:

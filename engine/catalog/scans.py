@@ -3,7 +3,7 @@
 The scan decides (which file changed, which new detection is which old face);
 this module stores its decisions, in the scan's transaction. It writes
 automatic data only: photo bookkeeping, boxes, landmarks, scores and
-embeddings. It never writes a fact (a face's person, ``assigned_by`` or
+embeddings, capture dates. It never writes a fact (a face's person, ``assigned_by`` or
 ``state``, a name, a rejection), and it never deletes a face that carries one:
 a rescan must never undo what a user decided.
 """
@@ -102,6 +102,14 @@ def mark_scanned(
             (size, mtime_ns, sha256, width, height, str(PhotoStatus.OK), detector, time.time(),
              str(kind), photo_id),
         )
+
+
+def record_taken(cat: Catalog, photo_id: int, taken: float | None) -> None:
+    """Store the capture time a date reader found in photo ``photo_id``'s
+    metadata (None: it holds none), so that it is not looked for again."""
+    cat._conn.execute(
+        "UPDATE photos SET taken = ?, taken_read = 1 WHERE id = ?", (taken, photo_id)
+    )
 
 
 def replace_faces(

@@ -172,6 +172,18 @@ ALTER TABLE faces ADD COLUMN frame_seconds REAL;
 """
 
 
+# A photo's capture time from its metadata (EXIF DateTimeOriginal and the
+# like, a video's creation_time; engine.imageio says how it is read), in
+# seconds since 1970 of the camera's wall clock read as UTC; NULL when the
+# metadata holds none. ``taken_read`` tells a photo a date reader looked at
+# (1; NULL ``taken`` then means "no date in it") from one it never did (0:
+# catalogs from before dates, whose next scan reads them).
+_V6 = """
+ALTER TABLE photos ADD COLUMN taken REAL;
+ALTER TABLE photos ADD COLUMN taken_read INTEGER NOT NULL DEFAULT 0;
+"""
+
+
 # MIGRATIONS[i] takes a catalog at version i to version i + 1, using only
 # ``conn.execute`` so that ``migrate`` can run every step in one transaction.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
@@ -180,6 +192,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, _V3),
     lambda conn: _run_script(conn, _V4),
     lambda conn: _run_script(conn, _V5),
+    lambda conn: _run_script(conn, _V6),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

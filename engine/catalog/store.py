@@ -545,7 +545,8 @@ _PHOTO_SELECT = (
     "SELECT p.id, r.path, p.relpath, p.size, p.mtime_ns, p.sha256, p.width, p.height, p.status,"
     " p.problem, p.detector, p.scanned_at, p.kind,"
     " (SELECT f.frame_seconds FROM faces f WHERE f.photo_id = p.id"
-    "  AND f.frame_seconds IS NOT NULL ORDER BY f.quality DESC LIMIT 1)"
+    "  AND f.frame_seconds IS NOT NULL ORDER BY f.quality DESC LIMIT 1),"
+    " p.taken, p.taken_read"
     " FROM photos p JOIN roots r ON r.id = p.root_id"
 )
 _FACE_SELECT = (
@@ -563,7 +564,8 @@ def _photo(r: tuple[Any, ...]) -> Photo:
     return Photo(
         id=r[0], root=bytes(r[1]), relpath=bytes(r[2]), size=r[3], mtime_ns=r[4], sha256=r[5],
         width=r[6], height=r[7], status=PhotoStatus(r[8]), problem=r[9], detector=r[10],
-        scanned_at=r[11], kind=MediaKind(r[12]), poster_seconds=r[13],
+        scanned_at=r[11], kind=MediaKind(r[12]), poster_seconds=r[13], taken=r[14],
+        taken_read=bool(r[15]),
     )
 
 

@@ -150,6 +150,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         "faces": summary.faces,
         "problems": summary.problems,
         "reembedded": summary.reembedded,
+        "dated": summary.dated,
         "seconds": round(summary.seconds, 3),
         "photos_per_second": round(summary.scanned / summary.seconds, 2)
         if summary.seconds > 0 else 0.0,
@@ -171,6 +172,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             f"({summary.seconds:.1f} s on {summary.device}, {summary.detector} + "
             f"{summary.embedder})"
         )
+        if summary.dated:
+            emit(f"  {summary.dated} photos scanned before had their capture dates read")
         if summary.retried:
             emit(f"  {summary.retried} photos were sent again after a worker of the cluster "
                  "was lost; none was lost or written twice")
