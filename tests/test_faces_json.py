@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from engine import people
 from engine.catalog import Catalog, PhotoStatus
 from engine.catalog.faces_export import ExportedFace, iter_all_faces
+from engine.catalog.scans import record_taken
 from engine.cli import faces_cmd
 from engine.cli.main import main
 
@@ -53,9 +55,24 @@ def test_faces_all_json_lists_every_face_with_photo_box_score_person_and_state(
     faces = json.loads(out)
     assert [f["photo"] for f in faces] == ["trip/a.jpg", "trip/a.jpg", "b.jpg", "b.jpg"]
     assert faces[0] == {"id": first, "photo": "trip/a.jpg", "box": [10.0, 20.2, 40.0, 52.5],
-                        "score": 0.91, "person": person, "state": "face"}
+                        "score": 0.91, "person": person, "state": "face", "taken": None}
     assert [f["person"] for f in faces] == [person, person, None, None]
     assert [f["state"] for f in faces] == ["face", "face", "stranger", "face"]
+
+
+def test_each_face_carries_its_photo_s_capture_time_or_null(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = _catalog(tmp_path, [b"dated.jpg", b"plain.jpg", b"unread.jpg"], faces_per_photo=1)
+    with Catalog(catalog) as cat:
+        dated, plain, _ = (p.id for p in cat.photos())
+        with cat.transaction():
+            record_taken(cat, dated, datetime(2009, 7, 4, 10, 0, 5, tzinfo=UTC).timestamp())
+            record_taken(cat, plain, None)
+    faces = json.loads(_run(capsys, catalog, "faces", "--all", "--json")[1])
+    assert [(f["photo"], f["taken"]) for f in faces] == [
+        ("dated.jpg", "2009-07-04T10:00:05"), ("plain.jpg", None), ("unread.jpg", None)
+    ]
 
 
 def test_a_face_of_a_merged_person_is_reported_with_the_person_holding_it_now(

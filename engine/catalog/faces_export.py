@@ -3,7 +3,8 @@
 ``iter_all_faces`` answers ``facealbum faces --all``: each face with its
 photo's path relative to the scanned folder, its box in pixels of the
 upright photo, the detector's score, the person holding it now (merges
-followed through ``final_persons``) and its state. Rows come from one SQLite
+followed through ``final_persons``), its state, and its photo's capture
+time from the metadata (``photos.taken``). Rows come from one SQLite
 cursor as the caller consumes them, so a catalog of a hundred thousand faces
 is never held as one list; only the small map of merged persons is.
 
@@ -30,12 +31,14 @@ class ExportedFace:
     score: float
     person_id: int | None  # the person holding the face now; None: in no person
     state: FaceState
+    taken: float | None = None  # the photo's capture time (records.Photo.taken)
 
 
 # Ordered by photo, then face: the faces of one photo come together, and the
 # faces_photo index serves the order without a sort of the whole table.
 _ALL_FACES = (
-    "SELECT f.id, f.photo_id, p.relpath, f.x, f.y, f.w, f.h, f.score, f.person_id, f.state"
+    "SELECT f.id, f.photo_id, p.relpath, f.x, f.y, f.w, f.h, f.score, f.person_id, f.state,"
+    " p.taken"
     " FROM faces f JOIN photos p ON p.id = f.photo_id ORDER BY f.photo_id, f.id"
 )
 
@@ -53,4 +56,5 @@ def iter_all_faces(cat: Catalog) -> Iterator[ExportedFace]:
             score=float(row[7]),
             person_id=None if person is None else merged.get(int(person), int(person)),
             state=FaceState(row[9]),
+            taken=None if row[10] is None else float(row[10]),
         )

@@ -3,7 +3,9 @@
 Each face is printed with ``id``, ``photo`` (its path relative to the scanned
 folder, as ``facealbum people --json`` prints photos), ``box`` ``[x, y, w, h]``
 in pixels of the upright photo, ``score`` (the detector's), ``person`` (the
-person holding it now, or null) and ``state``. The faces are streamed: each
+person holding it now, or null), ``state`` and ``taken`` (its photo's
+capture time from the metadata, "YYYY-MM-DDTHH:MM:SS" as the camera's clock
+showed it, or null). The faces are streamed: each
 line is printed as the catalog yields its row, so a large catalog is never
 built as one list in memory; ``--json`` is one JSON array with a face per
 line. Names that are not UTF-8 travel as the output layer escapes them
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from engine.catalog.faces_export import ExportedFace, iter_all_faces
 from engine.cli.common import open_catalog
@@ -60,7 +63,16 @@ def face_json(face: ExportedFace) -> dict[str, object]:
         "score": round(face.score, 4),
         "person": face.person_id,
         "state": str(face.state),
+        "taken": _iso(face.taken),
     }
+
+
+def _iso(taken: float | None) -> str | None:
+    # Stored as the camera's wall clock read as UTC: shown back as UTC, it
+    # is the time the camera showed.
+    if taken is None:
+        return None
+    return datetime.fromtimestamp(taken, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _stream_json(faces: Iterator[ExportedFace]) -> None:
