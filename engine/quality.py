@@ -58,15 +58,23 @@ class _FaceQuality:
         points = np.asarray(landmarks, dtype=np.float64)
         if points.shape != (5, 2) or not np.isfinite(points).all():
             raise ValueError(f"expected five finite (x, y) landmarks; got shape {points.shape}")
-        eyes, nose, mouth = points[:2].mean(axis=0), points[2], points[3:].mean(axis=0)
-        down = mouth - eyes
-        height = float(np.hypot(*down))
-        if height < 1e-6:
-            return 90.0  # eyes on the mouth: no face shape to read, count it as turned away
-        across = np.array([down[1], -down[0]]) / height
-        span = abs(float((points[1] - points[0]) @ across)) / height
-        offset = abs(float((nose - (eyes + mouth) / 2) @ across)) / height
-        return float(np.degrees(np.arctan2(offset / self.nose_depth, span / self.eye_span)))
+        return float(self.yaws(points[None])[0])
 
+    def yaws(self, landmarks: np.ndarray) -> np.ndarray:
+        """``yaw`` of many faces at once: landmarks (N, 5, 2) -> degrees (N,);
+        NaN where a face's landmarks are not finite."""
+        points = np.asarray(landmarks, dtype=np.float64).reshape(-1, 5, 2)
+        eyes, nose, mouth = points[:, :2].mean(axis=1), points[:, 2], points[:, 3:].mean(axis=1)
+        down = mouth - eyes
+        height = np.hypot(down[:, 0], down[:, 1])
+        flat = ~(height >= 1e-6)
+        height = np.where(flat, 1.0, height)
+        across = np.stack([down[:, 1], -down[:, 0]], axis=1) / height[:, None]
+        span = np.abs(np.einsum("ij,ij->i", points[:, 1] - points[:, 0], across)) / height
+        offset = np.abs(np.einsum("ij,ij->i", nose - (eyes + mouth) / 2, across)) / height
+        angle = np.degrees(np.arctan2(offset / self.nose_depth, span / self.eye_span))
+        # Eyes on the mouth: no face shape to read, count it as turned away.
+        angle = np.where(flat, 90.0, angle)
+        return np.asarray(np.where(np.isfinite(points).all(axis=(1, 2)), angle, np.nan))
 
 face_quality = _FaceQuality()

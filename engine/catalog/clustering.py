@@ -1,9 +1,9 @@
 """What the automatic clustering reads from the catalog and writes back.
 
 The clustering (``engine.people.update``) reads the faces that count for
-people with their photo, person, quality and whether the user confirmed them, the
-user's rejections, and a signature that changes whenever any of those or a
-trained adapter changes. It writes one thing: automatic assignments (and
+people with their photo, person, quality, capture date, landmarks and
+whether the user confirmed them, the user's rejections, and a signature that changes whenever
+any of those or a trained adapter changes. It writes one thing: automatic assignments (and
 notes, as bookkeeping beside them, what the last people update ran on, so an
 update with nothing new to group can return at once).
 
@@ -14,20 +14,52 @@ are returned as stored; following ``merged_into`` is ``engine.catalog.persons``'
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
 
 from engine.catalog.records import AssignedBy, FaceState
 from engine.catalog.store import Catalog
 
 
-def faces_to_cluster(cat: Catalog) -> list[tuple[int, int, int | None, bool, float]]:
-    """Every face that counts for people, by id: (face id, photo id, person id
-    as stored or None, whether the user put it in that person, its quality)."""
+@dataclass
+class FacesToCluster:
+    """Every face that counts for people, by id, one row each."""
+
+    ids: np.ndarray  # face ids, ascending
+    photo: np.ndarray  # photo id
+    person: np.ndarray  # person id as stored, -1 for none
+    confirmed: np.ndarray  # bool: the user put it in that person
+    quality: np.ndarray
+    # When its photo was taken, in seconds since 1970: the date the photo's
+    # metadata gives (``photos.taken``), else the file's modification time,
+    # the best guess at when it was taken.
+    taken: np.ndarray
+    landmarks: np.ndarray  # (N, 5, 2) float32, NaN for a face without them
+
+
+def faces_to_cluster(cat: Catalog) -> FacesToCluster:
+    """Every face that counts for people (state ``FACE``), with what clustering weighs."""
     rows = cat._conn.execute(
-        f"SELECT id, photo_id, person_id, assigned_by IS '{AssignedBy.USER}', quality FROM faces "
-        f"WHERE state = '{FaceState.FACE}' ORDER BY id"
+        f"SELECT f.id, f.photo_id, f.person_id, f.assigned_by IS '{AssignedBy.USER}', f.quality, "
+        "COALESCE(p.taken, p.mtime_ns / 1e9), f.landmarks "
+        "FROM faces AS f JOIN photos AS p ON p.id = f.photo_id "
+        f"WHERE f.state = '{FaceState.FACE}' ORDER BY f.id"
     ).fetchall()
-    return [(int(f), int(p), None if person is None else int(person), bool(user), float(q))
-            for f, p, person, user, q in rows]
+    n = len(rows)
+    landmarks = np.full((n, 5, 2), np.nan, dtype=np.float32)
+    for i, row in enumerate(rows):
+        if row[6] is not None and len(row[6]) == 40:
+            landmarks[i] = np.frombuffer(row[6], np.float32).reshape(5, 2)
+    return FacesToCluster(
+        ids=np.array([r[0] for r in rows], dtype=np.int64),
+        photo=np.array([r[1] for r in rows], dtype=np.int64),
+        person=np.array([-1 if r[2] is None else r[2] for r in rows], dtype=np.int64),
+        confirmed=np.array([bool(r[3]) for r in rows], dtype=bool),
+        quality=np.array([r[4] for r in rows], dtype=np.float64),
+        taken=np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=np.float64),
+        landmarks=landmarks,
+    )
 
 
 def rejections(cat: Catalog) -> list[tuple[int, int]]:
@@ -98,4 +130,8 @@ def clustering_signature(cat: Catalog) -> tuple[tuple[float, ...], ...]:
     adapters = cat._conn.execute(
         "SELECT COALESCE(MAX(created_at), 0), COALESCE(SUM(enabled), 0) FROM adapters"
     ).fetchone()
-    return tuple(faces), tuple(facts), tuple(adapters)
+    # Dates a scan read for photos it had not read them for (an upgraded catalog).
+    dates = cat._conn.execute(
+        "SELECT COUNT(taken), COALESCE(SUM(taken), 0) FROM photos"
+    ).fetchone()
+    return tuple(faces), tuple(facts), tuple(adapters), tuple(dates)

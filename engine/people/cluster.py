@@ -29,6 +29,24 @@ of poor quality (tiny, blurred: ``engine.quality``) take no part in
 merging, so they never start a person nor bridge two; they may join one
 later, at a stricter distance.
 
+Capture dates, when known, are evidence too: a child at two and the same
+child at twelve look less alike than two children of one age do. Each
+cluster keeps the range of dates of its faces, and two clusters whose
+ranges lie more than ``date_free`` years apart merge only when nearer by up
+to ``date_penalty`` (reached at ``date_full`` years). Faces years apart are
+thus not linked directly on a look-alike distance, while a person's photos
+across the years chain through the photos between them: every merge widens
+a cluster's range, and the next year is near it again.
+
+Pose is evidence of the same kind: a person's profile lies farther from
+their frontal photos than those lie from each other, while strangers lie
+about as far apart whatever their pose. So a pair of a profile and a
+frontal face counts ``pose_offset`` nearer (the pose read from the
+landmarks, ``engine.quality``), as the mean over the pairs of two clusters
+(exact from each cluster's sums of shares of profile); two profiles count
+as they are. A lone profile joins a person against how near profiles come
+to strangers, not frontal faces (``attach_small``).
+
 The merge heights are kept (``Dendrogram``) so that any threshold up to
 ``max_threshold`` is a cheap cut: the GUI previews the number of people a
 strictness gives without clustering again. Clusters smaller than
@@ -107,6 +125,27 @@ class ClusterParams:
     # their distance, never farther than the threshold. 0 turns this off.
     weak_quality: float = 0.4
     weak_penalty: float = 0.15
+    # Capture dates (``dates`` of ``cluster``): clusters whose date ranges are
+    # more than date_free years apart merge at a distance raised by up to
+    # date_penalty, the whole of it from date_full years apart. Lone faces
+    # joining a person (``attach_small``, a scan's update) pay it too. 0 turns
+    # it off. Faces without a date pay nothing.
+    date_free: float = 1.0
+    date_full: float = 6.0
+    date_penalty: float = 0.15
+    # Pose (``poses`` of ``cluster``: each face's yaw in degrees): a profile
+    # and a frontal photo of one person lie farther apart than two frontal
+    # ones, strangers hardly do (SFace on CFP dev: same person 1.19 against
+    # 0.75, strangers 1.96 against 1.92). A face's share of profile rises
+    # from 0 at turn_from degrees to 1 at turn_full (engine.quality's yaw
+    # reads 95 % of CFP's profiles over 40 and a full profile about 60; 99 %
+    # of LFW's faces under 49); a pair of faces whose shares are p and q
+    # counts pose_offset * (p - q)^2 nearer, so a profile and a frontal photo
+    # by the whole offset, two frontal or two profile photos not at all.
+    # 0 turns it off.
+    pose_offset: float = 0.2
+    turn_from: float = 40.0
+    turn_full: float = 60.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= self.max_threshold <= 4.0:
@@ -139,6 +178,18 @@ class ClusterParams:
             raise ClusterParamsError(
                 "expected 0 <= weak_quality <= 1 (0 turns it off) and weak_penalty >= 0; got "
                 f"weak_quality={self.weak_quality}, weak_penalty={self.weak_penalty}"
+            )
+        if self.pose_offset < 0 or not 0.0 <= self.turn_from < self.turn_full <= 90.0:
+            raise ClusterParamsError(
+                "expected pose_offset >= 0 (0 turns it off) and 0 <= turn_from < turn_full <= 90 "
+                f"(degrees); got pose_offset={self.pose_offset}, turn_from={self.turn_from}, "
+                f"turn_full={self.turn_full}"
+            )
+        if self.date_penalty < 0 or not 0.0 <= self.date_free < self.date_full:
+            raise ClusterParamsError(
+                "expected date_penalty >= 0 (0 turns it off) and 0 <= date_free < date_full "
+                f"(years); got date_penalty={self.date_penalty}, date_free={self.date_free}, "
+                f"date_full={self.date_full}"
             )
 
 
@@ -200,6 +251,10 @@ class Dendrogram:
     room: np.ndarray | None = None
     # Rows kept out of merging for their quality (``weak_faces``).
     weak: np.ndarray | None = None
+    # Each row's capture date in years (NaN: unknown), None when none is known.
+    years: np.ndarray | None = None
+    # Each row's share of profile (``profile_shares``), None when poses do not count.
+    profile: np.ndarray | None = None
 
 
 def cluster(
@@ -207,13 +262,17 @@ def cluster(
     constraints: Constraints | None = None,
     params: ClusterParams | None = None,
     quality: np.ndarray | None = None,
+    dates: np.ndarray | None = None,
+    poses: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cluster label per row (0..C-1), or -1 for faces left unassigned.
 
     ``quality``: each face's quality in [0, 1] (``engine.quality``), when known.
+    ``dates``: each face's capture time in seconds since 1970, NaN where unknown.
+    ``poses``: each face's yaw in degrees (``engine.quality``), NaN where unknown.
     """
     params = stopping_at_threshold(params or ClusterParams())
-    tree = build_tree(vectors, constraints, params, quality=quality)
+    tree = build_tree(vectors, constraints, params, quality=quality, dates=dates, poses=poses)
     labels = cut(tree, params.threshold, params.min_size)
     return attach_small(vectors, labels, tree, constraints, params)
 
@@ -237,9 +296,11 @@ def build_tree(
     params: ClusterParams | None = None,
     cancel: CancelToken | None = None,
     quality: np.ndarray | None = None,
+    dates: np.ndarray | None = None,
+    poses: np.ndarray | None = None,
 ) -> Dendrogram:
     """``build_tree_steps`` run to its end, for callers that show no progress."""
-    steps = build_tree_steps(vectors, constraints, params, cancel, quality)
+    steps = build_tree_steps(vectors, constraints, params, cancel, quality, dates, poses)
     while True:
         try:
             next(steps)
@@ -254,11 +315,17 @@ def build_tree_steps(
     params: ClusterParams | None = None,
     cancel: CancelToken | None = None,
     quality: np.ndarray | None = None,
+    dates: np.ndarray | None = None,
+    poses: np.ndarray | None = None,
 ) -> Generator[Progress, None, Dendrogram]:
     """Find neighbours and merge, yielding ``Progress``; returns the tree.
 
     Faces under ``params.weak_quality`` (``quality`` per row, when given) and
     not confirmed by the user have no links: they stay out of every merge.
+    ``dates`` (seconds since 1970 per row, NaN where unknown) charge merges
+    of clusters years apart (``ClusterParams.date_penalty``); ``poses`` (yaw
+    in degrees per row, NaN where unknown) bring a person's profiles and
+    frontal photos nearer (``ClusterParams.pose_offset``).
     """
     params = params or ClusterParams()
     constraints = constraints or Constraints()
@@ -273,10 +340,21 @@ def build_tree_steps(
     weak = weak_faces(n, constraints, params, quality)
     if weak.any():
         link_idx = np.where(weak[np.maximum(link_idx, 0)] | weak[:, None], -1, link_idx)
+    years = in_years(dates, n, params)
+    share = profile_shares(poses, n, params)
+    link_dist = nn_dist
+    if share is not None:
+        turned = share[:, None] - share[np.maximum(nn_idx, 0)]
+        link_dist = nn_dist - params.pose_offset * turned * turned
     tree = yield from _agglomerate(
-        x, link_idx, nn_dist, constraints, params.max_threshold, rule_of(params), cancel, room
+        x, link_idx, link_dist, constraints, params.max_threshold, rule_of(params), cancel, room,
+        None if years is None else (years, date_rule_of(params)),
+        None if share is None else (share, params.pose_offset),
     )
-    return replace(tree, neighbours=nn_idx.astype(np.int32), room=room, weak=weak)
+    return replace(
+        tree, neighbours=nn_idx.astype(np.int32), room=room, weak=weak, years=years,
+        profile=share,
+    )
 
 
 def weak_faces(
@@ -291,6 +369,78 @@ def weak_faces(
     if constraints.seed is not None:
         weak &= np.asarray(constraints.seed) < 0
     return weak
+
+
+_YEAR = 365.25 * 86400.0
+
+
+def in_years(dates: np.ndarray | None, n: int, params: ClusterParams) -> np.ndarray | None:
+    """Capture dates (seconds since 1970, NaN unknown) in years, or None when
+    no row has one or dates are not looked at (``date_penalty`` 0)."""
+    if dates is None or params.date_penalty <= 0 or n == 0:
+        return None
+    years = np.asarray(dates, dtype=np.float64) / _YEAR
+    if len(years) != n:
+        raise ValueError(f"expected one date per face ({n}); got {len(years)}")
+    if not np.isfinite(years).any():
+        return None
+    return np.where(np.isfinite(years), years, np.nan)
+
+
+def profile_shares(
+    poses: np.ndarray | None, n: int, params: ClusterParams
+) -> np.ndarray | None:
+    """Each face's share of profile from its yaw (0 up to ``turn_from``
+    degrees, 1 from ``turn_full``; 0 where unknown), or None when poses do
+    not count."""
+    if poses is None or params.pose_offset <= 0 or n == 0:
+        return None
+    yaw = np.asarray(poses, dtype=np.float64)
+    if len(yaw) != n:
+        raise ValueError(f"expected one pose per face ({n}); got {len(yaw)}")
+    share = (yaw - params.turn_from) / (params.turn_full - params.turn_from)
+    return np.asarray(np.clip(np.nan_to_num(share, nan=0.0), 0.0, 1.0))
+
+
+def pose_nearer(
+    share_a: np.ndarray, square_a: np.ndarray, share_b: np.ndarray, square_b: np.ndarray,
+    offset: float,
+) -> np.ndarray:
+    """How much nearer two groups count for their poses: ``offset`` times the
+    mean of (p - q)^2 over their pairs of faces, from each group's mean share
+    of profile and mean squared share."""
+    return np.asarray(offset * (square_a + square_b - 2.0 * share_a * share_b))
+
+
+def date_rule_of(params: ClusterParams) -> tuple[float, float, float]:
+    return (params.date_free, params.date_full, params.date_penalty)
+
+
+def date_ranges(years: np.ndarray, groups: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) date of each of ``count`` groups (``groups``: a group per
+    row, -1 for none); +inf and -inf where no face of the group has a date."""
+    first = np.full(count, np.inf)
+    last = np.full(count, -np.inf)
+    ok = (groups >= 0) & np.isfinite(years)
+    np.minimum.at(first, groups[ok], years[ok])
+    np.maximum.at(last, groups[ok], years[ok])
+    return first, last
+
+
+def date_penalty(
+    first_a: np.ndarray, last_a: np.ndarray, first_b: np.ndarray, last_b: np.ndarray,
+    rule: tuple[float, float, float],
+) -> np.ndarray:
+    """The distance added to a merge of two groups with these date ranges:
+    nothing up to ``date_free`` years between the ranges (overlapping ones
+    are 0 apart), rising to ``date_penalty`` at ``date_full`` years; nothing
+    where either group has no date."""
+    free, full, most = rule
+    with np.errstate(invalid="ignore"):
+        gap = np.maximum(first_a, first_b) - np.minimum(last_a, last_b)
+    known = np.isfinite(first_a) & np.isfinite(first_b)
+    gap = np.where(known, gap, 0.0)
+    return np.asarray(most * np.clip((gap - free) / (full - free), 0.0, 1.0))
 
 
 def crowding(
@@ -328,8 +478,10 @@ def crowding(
 
 
 def neighbour_reach(params: ClusterParams) -> float:
-    """How far the neighbour graph looks: far enough to merge, and to let lone faces join."""
-    return max(params.max_threshold, params.attach_limit if params.attach_rate > 0 else 0.0)
+    """How far the neighbour graph looks: far enough to merge, and to let lone
+    faces join, however much nearer a pose makes a pair count."""
+    reach = max(params.max_threshold, params.attach_limit if params.attach_rate > 0 else 0.0)
+    return reach + params.pose_offset
 
 
 def cut(tree: Dendrogram, threshold: float, min_size: int = 2) -> np.ndarray:
@@ -383,7 +535,10 @@ def attach_small(
     Where the tree found a crowd (``crowding``), distances count as longer,
     as they did for merging, and a crowded unit joins no farther than the
     merge threshold. So does a weak face (``weak_faces``), with
-    ``weak_penalty`` added to its distance.
+    ``weak_penalty`` added to its distance. Years between the unit's photos
+    and the cluster's add ``date_penalty`` as they do to a merge, and such a
+    unit too joins no farther than the merge threshold. Poses count as for
+    merging (``pose_nearer``), in the null as in the units' distances.
     """
     params = params or ClusterParams()
     labels = np.asarray(labels, dtype=np.int64).copy()
@@ -431,6 +586,15 @@ def attach_small(
     u_means = np.zeros((units, dim), dtype=np.float64)
     np.add.at(u_means, unit[unit >= 0], x[unit >= 0])
     u_means /= np.bincount(unit[unit >= 0], minlength=units)[:, None]
+    # Poses (``profile_shares``): each side's mean share of profile and of its square.
+    share = tree.profile if params.pose_offset > 0 else None
+    if share is not None:
+        in_t, in_u = target >= 0, unit >= 0
+        t_share = np.bincount(target[in_t], share[in_t], len(target_ids)) / sizes[target_ids]
+        t_square = np.bincount(target[in_t], share[in_t] ** 2, len(target_ids)) / sizes[target_ids]
+        u_count = np.bincount(unit[in_u], minlength=units)
+        u_share = np.bincount(unit[in_u], share[in_u], units) / u_count
+        u_square = np.bincount(unit[in_u], share[in_u] ** 2, units) / u_count
 
     # (row, target cluster of one of its neighbours), its own cluster excluded.
     k = neighbours.shape[1]
@@ -450,8 +614,12 @@ def attach_small(
     # In a crowd of look-alikes (``crowding``) every distance counts as
     # longer, as it does for merging: near there is not near enough.
     scale = np.ones(n) if room is None else 1.0 / np.asarray(room, dtype=np.float64)
-    np.minimum.at(nearest_other, r, _mean_distances(x, r, t_means, c) * scale[r])
-    null = np.sort(nearest_other[target >= 0])
+    to_other = _mean_distances(x, r, t_means, c)
+    if share is not None:
+        to_other -= pose_nearer(
+            share[r], share[r] ** 2, t_share[c], t_square[c], params.pose_offset
+        )
+    np.minimum.at(nearest_other, r, to_other * scale[r])
 
     # Each unit's nearest admissible target.
     stray = unit[rows] >= 0
@@ -460,7 +628,10 @@ def attach_small(
     u_scale = np.zeros(units)
     np.add.at(u_scale, unit[unit >= 0], scale[unit >= 0])
     u_scale /= np.bincount(unit[unit >= 0], minlength=units)
-    d = _mean_distances(u_means, u, t_means, c) * u_scale[u]
+    d = _mean_distances(u_means, u, t_means, c)
+    if share is not None:
+        d -= pose_nearer(u_share[u], u_square[u], t_share[c], t_square[c], params.pose_offset)
+    d *= u_scale[u]
     # The null is the library's, and a crowd is a small part of it: there a
     # unit joins only as near as merging would take it; so does a weak face,
     # with its penalty on top.
@@ -470,6 +641,17 @@ def attach_small(
         weak_unit[unit[tree.weak & (unit >= 0)]] = True
         d = d + np.where(weak_unit[u], params.weak_penalty, 0.0)
         wary |= weak_unit[u]
+    if tree.years is not None and params.date_penalty > 0:
+        # Years between a unit's photos and a person's count as for merging.
+        u_first, u_last = date_ranges(tree.years, unit, units)
+        t_first, t_last = date_ranges(tree.years, target, len(target_ids))
+        years_apart = date_penalty(
+            u_first[u], u_last[u], t_first[c], t_last[c], date_rule_of(params)
+        )
+        # The library's null says how near strangers come at any time, not
+        # years apart: there a unit joins only as near as merging would take it.
+        d = d + years_apart
+        wary |= years_apart > 0
     near = d <= np.where(wary, params.threshold, params.attach_limit)
     u, c, d = u[near], c[near], d[near]
     order = np.lexsort((d, u))
@@ -483,11 +665,23 @@ def attach_small(
         return labels
     order = np.argsort(d, kind="stable")
     u, c, d = u[order], c[order], d[order]
-    expected_wrong = units * np.searchsorted(null, d, side="right") / max(len(null), 1)
-    passing = np.nonzero(expected_wrong <= params.attach_rate * np.arange(1, len(d) + 1))[0]
-    if not len(passing):
+    chosen = np.zeros(len(u), dtype=bool)
+    for null_rows, kind in _null_strata(target >= 0, units, unit, share, u_share if share
+                                        is not None else None):
+        null = np.sort(nearest_other[null_rows])
+        ranked = np.nonzero(kind[u])[0]  # nearest first
+        expected_wrong = (
+            kind.sum() * np.searchsorted(null, d[ranked], side="right") / max(len(null), 1)
+        )
+        passing = np.nonzero(
+            expected_wrong <= params.attach_rate * np.arange(1, len(ranked) + 1)
+        )[0]
+        if len(passing):
+            chosen[ranked[: int(passing[-1]) + 1]] = True
+    u, c = u[chosen], c[chosen]
+    take = len(u)
+    if not take:
         return labels
-    take = int(passing[-1]) + 1
     rows_of_unit = _rows_by_unit(unit, units)
     photo = None if constraints is None or constraints.photo is None else np.asarray(
         constraints.photo, dtype=np.int64
@@ -508,6 +702,32 @@ def attach_small(
             photos_in[into] |= mine
         labels[members] = into
     return labels
+
+
+# Fewer profiles than this in clusters tell too little of how near a profile
+# comes to strangers: lone profiles are then held to everyone's null.
+_PROFILE_NULL = 50
+
+
+def _null_strata(
+    in_cluster: np.ndarray, units: int, unit: np.ndarray,
+    share: np.ndarray | None, unit_share: np.ndarray | None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(faces whose nearest other person makes the null, units held to it).
+
+    One null for all, or, when poses count (``share``: each face's share of
+    profile), one for profiles and one for the rest: a profile's distances
+    run longer to everyone, its own person and strangers alike, so how near
+    a frontal face comes to strangers says little of how near a profile does.
+    """
+    everyone = (in_cluster, np.ones(units, dtype=bool))
+    if share is None or unit_share is None:
+        return [everyone]
+    profile_rows = in_cluster & (share >= 0.5)
+    if profile_rows.sum() < _PROFILE_NULL:
+        return [everyone]
+    profile = unit_share >= 0.5
+    return [(in_cluster & ~profile_rows, ~profile), (profile_rows, profile)]
 
 
 def _mean_distances(
@@ -618,12 +838,26 @@ def _agglomerate(
     penalties: tuple[float, float, float, float],
     cancel: CancelToken | None,
     room: np.ndarray | None = None,
+    dated: tuple[np.ndarray, tuple[float, float, float]] | None = None,
+    posed: tuple[np.ndarray, float] | None = None,
 ) -> Generator[Progress, None, Dendrogram]:
+    """The merge rounds; ``dated``: each row's date in years (NaN unknown)
+    and ``date_rule_of``'s rule, when dates count; ``posed``: each row's
+    share of profile and the pose offset, when poses count. ``nn_dist`` are
+    the links' lengths as merging counts them (poses included)."""
     n = len(x)
     parent = np.arange(n, dtype=np.int64)
     sums = x.astype(np.float32, copy=True)
     counts = np.ones(n, dtype=np.float64)
     rooms = np.ones(n, dtype=np.float64) if room is None else room.astype(np.float64, copy=True)
+    spans: _Spans | None = None
+    if dated is not None:
+        first, last = date_ranges(dated[0], np.arange(n), n)
+        spans = _Spans(first, last, dated[1])
+    poses: _Poses | None = None
+    if posed is not None:
+        share = np.asarray(posed[0], dtype=np.float64)
+        poses = _Poses(share.copy(), share * share, posed[1])
     tags = _Tags()
     seeded = np.zeros(n, dtype=bool)
 
@@ -637,6 +871,10 @@ def _agglomerate(
             sums[root] = x[rows].sum(axis=0)
             counts[root] = len(rows)
             rooms[root] = rooms[rows].sum()
+            if spans is not None:
+                spans.join(np.full(len(rows), root), rows)
+            if poses is not None:
+                poses.gather(root, rows)
             tags.pos[int(root)] = {int(label)}
     root_of = parent.copy()
     rejected_labels: set[int] = set()
@@ -664,9 +902,12 @@ def _agglomerate(
     keep = a != b
     a, b = _unique_pairs(a[keep], b[keep], n)
     squares = _squares(sums, np.arange(n))
-    link = _linkage(sums, counts, squares, a, b, penalties, rooms)
+    link = _linkage(sums, counts, squares, a, b, penalties, rooms, spans, poses)
     blocked = np.zeros(len(a), dtype=bool)
-    margin = sum(penalties[:3])
+    # A merge widens date ranges and mixes poses, so a link can shorten by up
+    # to the date penalty and the pose offset.
+    margin = sum(penalties[:3]) + (0.0 if spans is None else spans.rule[2])
+    margin += 0.0 if poses is None else poses.offset
 
     merges_l: list[np.ndarray] = []
     merges_r: list[np.ndarray] = []
@@ -696,6 +937,10 @@ def _agglomerate(
         np.add.at(sums, left, sums[right])
         np.add.at(counts, left, counts[right])
         np.add.at(rooms, left, rooms[right])
+        if spans is not None:
+            spans.join(left, right)
+        if poses is not None:
+            poses.join(left, right)
         merges_l.append(left)
         merges_r.append(right)
         merges_h.append(height)
@@ -712,7 +957,9 @@ def _agglomerate(
         a, b, link, blocked = _merge_duplicate_links(a, b, link, blocked, n)
         squares[left] = _squares(sums, left)
         redo = changed[a] | changed[b]
-        link[redo] = _linkage(sums, counts, squares, a[redo], b[redo], penalties, rooms)
+        link[redo] = _linkage(
+            sums, counts, squares, a[redo], b[redo], penalties, rooms, spans, poses
+        )
         # A link this long cannot come back under the loosest threshold (the
         # linkage of a union is about the weighted mean of its parts' linkages;
         # the margin covers the small-cluster penalties that merging removes).
@@ -728,6 +975,48 @@ def _agglomerate(
         left_all = right_all = np.zeros(0, dtype=np.int64)
         height_all = np.zeros(0, dtype=np.float32)
     return Dendrogram(base=base, left=left_all, right=right_all, height=height_all, seeded=seeded)
+
+
+@dataclass
+class _Spans:
+    """The first and last capture date (years) of every cluster, by root."""
+
+    first: np.ndarray
+    last: np.ndarray
+    rule: tuple[float, float, float]
+
+    def join(self, into: np.ndarray, rows: np.ndarray) -> None:
+        """Clusters ``rows`` join clusters ``into`` (several may join one)."""
+        np.minimum.at(self.first, into, self.first[rows])
+        np.maximum.at(self.last, into, self.last[rows])
+
+    def penalty(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return date_penalty(self.first[a], self.last[a], self.first[b], self.last[b], self.rule)
+
+
+@dataclass
+class _Poses:
+    """The sum of shares of profile, and of their squares, of every cluster, by root."""
+
+    sums: np.ndarray
+    squares: np.ndarray
+    offset: float
+
+    def gather(self, root: int, rows: np.ndarray) -> None:
+        """Rows of one seed start as one cluster at ``root``."""
+        self.sums[root] = self.sums[rows].sum()
+        self.squares[root] = self.squares[rows].sum()
+
+    def join(self, into: np.ndarray, rows: np.ndarray) -> None:
+        """Clusters ``rows`` join clusters ``into`` (several may join one)."""
+        np.add.at(self.sums, into, self.sums[rows])
+        np.add.at(self.squares, into, self.squares[rows])
+
+    def nearer(self, a: np.ndarray, b: np.ndarray, na: np.ndarray, nb: np.ndarray) -> np.ndarray:
+        return pose_nearer(
+            self.sums[a] / na, self.squares[a] / na, self.sums[b] / nb, self.squares[b] / nb,
+            self.offset,
+        )
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -794,10 +1083,14 @@ def _linkage(
     b: np.ndarray,
     rule: tuple[float, float, float, float],
     rooms: np.ndarray | None = None,
+    spans: _Spans | None = None,
+    poses: _Poses | None = None,
 ) -> np.ndarray:
     """``merge_distance`` of clusters a and b from their sums of unit vectors
     (``squares`` holds |sum|^2 of every cluster), divided by the mean room
-    of their faces (``crowding``; ``rooms`` holds each cluster's sum)."""
+    of their faces (``crowding``; ``rooms`` holds each cluster's sum), plus
+    the penalty of their date ranges (``date_penalty``), less what their
+    poses make up for (``pose_nearer``, before the room's scaling)."""
     out = np.empty(len(a), dtype=np.float64)
     for start in range(0, len(a), 65536):
         sa, sb = a[start : start + 65536], b[start : start + 65536]
@@ -806,6 +1099,8 @@ def _linkage(
         out[start : start + 65536] = merge_distance(
             dots, squares[sa] / (na * na), squares[sb] / (nb * nb), na, nb, rule
         )
+        if poses is not None:
+            out[start : start + 65536] -= poses.nearer(sa, sb, na, nb)
         if rooms is not None:
             # The distance is scaled, not the penalty for a small sample.
             penalty = _penalty(na, nb, rule)
@@ -813,6 +1108,8 @@ def _linkage(
             out[start : start + 65536] = (part - penalty) * (na + nb) / (
                 rooms[sa] + rooms[sb]
             ) + penalty
+        if spans is not None:
+            out[start : start + 65536] += spans.penalty(sa, sb)
     return out
 
 

@@ -43,14 +43,21 @@ from engine.people.cluster import (
     build_tree,
     build_tree_steps,
     cut,
+    date_penalty,
+    date_ranges,
+    date_rule_of,
+    in_years,
     merge_distance,
     neighbour_reach,
     params_for_strictness,
+    pose_nearer,
+    profile_shares,
     rule_of,
     stopping_at_threshold,
     weak_faces,
 )
 from engine.progress import CancelToken, Progress
+from engine.quality import face_quality
 
 _ASSIGN_CHUNK = 2048
 
@@ -87,11 +94,23 @@ class FaceTable:
     confirmed: np.ndarray  # bool
     rejected: dict[int, set[int]]  # row -> resolved person ids
     quality: np.ndarray | None = None  # engine.quality's figure per row, when known
+    dates: np.ndarray | None = None  # capture time per row (seconds since 1970), NaN unknown
+    poses: np.ndarray | None = None  # yaw per row in degrees (engine.quality), NaN unknown
 
     def quality_of(self, rows: np.ndarray | None = None) -> np.ndarray | None:
         if self.quality is None:
             return None
         return self.quality if rows is None else self.quality[rows]
+
+    def dates_of(self, rows: np.ndarray | None = None) -> np.ndarray | None:
+        if self.dates is None:
+            return None
+        return self.dates if rows is None else self.dates[rows]
+
+    def poses_of(self, rows: np.ndarray | None = None) -> np.ndarray | None:
+        if self.poses is None:
+            return None
+        return self.poses if rows is None else self.poses[rows]
 
     def constraints(self, rows: np.ndarray | None = None) -> Constraints:
         """Constraints of all rows, or of the subset ``rows`` (renumbered)."""
@@ -108,23 +127,16 @@ def load_faces(cat: Catalog, model: str | None = None) -> FaceTable:
     """Every face that may be clustered: state ``FACE`` with an embedding of ``model``."""
     final = final_persons(cat)
     rows = faces_to_cluster(cat)
-    if not rows:
+    if not len(rows.ids):
         return _empty_table()
-    info = np.array(
-        [
-            (face, photo, -1 if person is None else final.get(person, person), confirmed)
-            for face, photo, person, confirmed, _ in rows
-        ],
-        dtype=np.int64,
-    )
-    quality = np.array([q for *_, q in rows], dtype=np.float64)
     ids, vectors = load_vectors(cat, model)
     if len(ids) == 0:
         return _empty_table()
-    pos = np.searchsorted(info[:, 0], ids)
-    pos = np.clip(pos, 0, len(info) - 1)
-    have = info[pos, 0] == ids
+    pos = np.clip(np.searchsorted(rows.ids, ids), 0, len(rows.ids) - 1)
+    have = rows.ids[pos] == ids
     ids, vectors, pos = ids[have], vectors[have], pos[have]
+    person = np.array([final.get(int(p), int(p)) if p >= 0 else -1 for p in rows.person[pos]],
+                      dtype=np.int64)
     row_of = {int(f): i for i, f in enumerate(ids)}
     rejected: dict[int, set[int]] = {}
     for face_id, person_id in rejections(cat):
@@ -134,11 +146,13 @@ def load_faces(cat: Catalog, model: str | None = None) -> FaceTable:
     return FaceTable(
         ids=ids,
         vectors=vectors,
-        photo=info[pos, 1],
-        person=info[pos, 2],
-        confirmed=info[pos, 3].astype(bool) & (info[pos, 2] >= 0),
+        photo=rows.photo[pos],
+        person=person,
+        confirmed=rows.confirmed[pos] & (person >= 0),
         rejected=rejected,
-        quality=quality[pos],
+        quality=rows.quality[pos],
+        dates=rows.taken[pos],
+        poses=face_quality.yaws(rows.landmarks[pos]),
     )
 
 
@@ -163,7 +177,8 @@ def recluster(
     tree = _TREES.get(key)
     if tree is None:
         tree = yield from build_tree_steps(
-            table.vectors, table.constraints(), params, cancel, table.quality_of()
+            table.vectors, table.constraints(), params, cancel, table.quality_of(),
+            table.dates_of(), table.poses_of(),
         )
     _keep_tree(key, tree)
     labels = _cut_and_attach(table, tree, params)
@@ -218,7 +233,10 @@ def preview_cluster_count(
     key = _cache_key(cat, model, params)
     tree = _TREES.get(key)
     if tree is None:
-        tree = build_tree(table.vectors, table.constraints(), params, quality=table.quality_of())
+        tree = build_tree(
+            table.vectors, table.constraints(), params, quality=table.quality_of(),
+            dates=table.dates_of(), poses=table.poses_of(),
+        )
     _keep_tree(key, tree)
     labels = _cut_and_attach(table, tree, params)
     owner = _plan_owners(cat, table, labels, params.min_size)
@@ -270,7 +288,9 @@ def update_people(
     person's mean: average linkage with the spread weight and penalties)
     when that is under the threshold, skipping people it was rejected from
     and people already in its photo; a weak face (``weak_faces``: tiny or
-    blurred) only with ``weak_penalty`` added to its distance. Faces that
+    blurred) only with ``weak_penalty`` added to its distance, and a face
+    years away from all of a person's photos only with ``date_penalty``
+    added (capture dates, ``engine.people.cluster``). Faces that
     join no one are clustered among themselves; groups of at least
     ``min_size`` become new people. Existing assignments are kept.
 
@@ -290,7 +310,7 @@ def update_people(
     if len(pool) == 0:
         remember_update(cat, _update_key(cat, model, params))
         return
-    index = AssignIndex.from_table(table)
+    index = AssignIndex.from_table(table, params)
     target = np.full(len(table.ids), -1, dtype=np.int64)
     weak = weak_faces(len(table.ids), table.constraints(), params, table.quality_of())
     for start in range(0, len(pool), _ASSIGN_CHUNK):
@@ -299,7 +319,8 @@ def update_people(
         rows = pool[start : start + _ASSIGN_CHUNK]
         # Distances of a chunk at once; only faces near someone are looked at one by one.
         ranked, near = index.candidates(
-            table.vectors[rows], params, penalty=np.where(weak[rows], params.weak_penalty, 0.0)
+            table.vectors[rows], params, penalty=np.where(weak[rows], params.weak_penalty, 0.0),
+            years=index.years_of(table, rows), shares=index.shares_of(table, rows),
         )
         for i in np.nonzero(near)[0]:
             row = int(rows[i])
@@ -308,13 +329,17 @@ def update_people(
             )
             if person is not None:
                 target[row] = person
-                index.add(person, table.vectors[row], int(table.photo[row]))
+                index.add(
+                    person, table.vectors[row], int(table.photo[row]),
+                    index.years_of(table, row), index.shares_of(table, row),
+                )
         yield Progress("assigning", min(start + _ASSIGN_CHUNK, len(pool)), len(pool))
     rest = pool[target[pool] < 0]
     labels = np.full(len(rest), -1, dtype=np.int64)
     if len(rest) >= params.min_size:
         tree = yield from build_tree_steps(
-            table.vectors[rest], table.constraints(rest), params, cancel, table.quality_of(rest)
+            table.vectors[rest], table.constraints(rest), params, cancel, table.quality_of(rest),
+            table.dates_of(rest), table.poses_of(rest),
         )
         labels = attach_small(
             table.vectors[rest], cut(tree, params.threshold, params.min_size),
@@ -344,9 +369,18 @@ class AssignIndex:
     """Per-person means of face vectors: the distance at which the clustering
     would merge a new face with each person (``merge_distance``) is one
     matrix-vector product, so assigning one face costs O(people x dim)
-    however many faces the catalog holds."""
+    however many faces the catalog holds. With capture dates it keeps each
+    person's first and last date too, and a face years away from them pays
+    the clustering's ``date_penalty``; with poses, each person's sums of
+    shares of profile, so a profile comes as much nearer a person of frontal
+    photos as merging counts it (``pose_nearer``)."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(
+        self,
+        dim: int,
+        date_rule: tuple[float, float, float] | None = None,
+        pose_offset: float = 0.0,
+    ) -> None:
         self.persons = np.zeros(0, dtype=np.int64)
         self.sums = np.zeros((0, dim), dtype=np.float32)
         self.means = np.zeros((0, dim), dtype=np.float32)
@@ -354,10 +388,26 @@ class AssignIndex:
         self.counts = np.zeros(0, dtype=np.float64)
         self.photos: dict[int, set[int]] = {}  # person -> photos they are in
         self._row: dict[int, int] = {}
+        self.date_rule = date_rule  # None: dates do not count
+        self.first = np.zeros(0)  # each person's first and last date, in years
+        self.last = np.zeros(0)
+        self._years: np.ndarray | None = None  # of the table's rows
+        self.pose_offset = pose_offset  # 0: poses do not count
+        self.shares = np.zeros(0)  # each person's sum of shares of profile...
+        self.share_squares = np.zeros(0)  # ...and of their squares
+        self._shares: np.ndarray | None = None  # of the table's rows
 
     @classmethod
-    def from_table(cls, table: FaceTable) -> "AssignIndex":
-        index = cls(table.vectors.shape[1])
+    def from_table(cls, table: FaceTable, params: ClusterParams | None = None) -> "AssignIndex":
+        params = params or ClusterParams()
+        years = in_years(table.dates, len(table.ids), params)
+        shares = profile_shares(table.poses, len(table.ids), params)
+        index = cls(
+            table.vectors.shape[1], None if years is None else date_rule_of(params),
+            0.0 if shares is None else params.pose_offset,
+        )
+        index._years = years
+        index._shares = shares
         assigned = table.person >= 0
         persons, inverse = np.unique(table.person[assigned], return_inverse=True)
         sums = np.zeros((len(persons), table.vectors.shape[1]), dtype=np.float32)
@@ -368,9 +418,31 @@ class AssignIndex:
         index.means = (sums / np.maximum(index.counts, 1)[:, None]).astype(np.float32)
         index.norms = np.einsum("ij,ij->i", index.means, index.means, dtype=np.float64)
         index._row = {int(p): i for i, p in enumerate(persons)}
+        if years is None:
+            index.first = np.full(len(persons), np.inf)
+            index.last = np.full(len(persons), -np.inf)
+        else:
+            index.first, index.last = date_ranges(years[assigned], inverse, len(persons))
+        index.shares = np.zeros(len(persons))
+        index.share_squares = np.zeros(len(persons))
+        if shares is not None:
+            index.shares = np.bincount(inverse, shares[assigned], len(persons)).astype(float)
+            index.share_squares = np.bincount(
+                inverse, shares[assigned] ** 2, len(persons)
+            ).astype(float)
         for person, photo in zip(table.person[assigned], table.photo[assigned], strict=True):
             index.photos.setdefault(int(person), set()).add(int(photo))
         return index
+
+    def years_of(self, table: FaceTable, rows: np.ndarray | int) -> np.ndarray | None:
+        """The capture dates (years) of ``rows`` of the table it was built from,
+        None when dates do not count."""
+        return None if self._years is None else np.atleast_1d(self._years[rows])
+
+    def shares_of(self, table: FaceTable, rows: np.ndarray | int) -> np.ndarray | None:
+        """The shares of profile of ``rows`` of the table it was built from,
+        None when poses do not count."""
+        return None if self._shares is None else np.atleast_1d(self._shares[rows])
 
     def assign(
         self,
@@ -392,10 +464,15 @@ class AssignIndex:
         params: ClusterParams,
         count: int = 8,
         penalty: np.ndarray | None = None,
+        years: np.ndarray | None = None,
+        shares: np.ndarray | None = None,
     ) -> tuple[list[list[int]], np.ndarray]:
         """For each vector, the people under the threshold, nearest first (at most
         ``count``), and whether there is any; ``penalty`` per vector is added
-        to its distances (a weak face must be nearer)."""
+        to its distances (a weak face must be nearer), and so is the date
+        penalty of each vector's date (``years``, NaN unknown) against each
+        person's dates; its pose (``shares`` of profile) counts as merging
+        counts it."""
         if len(self.persons) == 0:
             return [[] for _ in vectors], np.zeros(len(vectors), dtype=bool)
         # The distance the clustering would merge each lone face with each person at.
@@ -411,6 +488,19 @@ class AssignIndex:
         )
         if penalty is not None:
             linkage = linkage + np.asarray(penalty, dtype=np.float64)[:, None]
+        if shares is not None and self.pose_offset > 0:
+            counts = np.maximum(self.counts, 1.0)[None, :]
+            mine = np.asarray(shares, dtype=np.float64)[:, None]
+            linkage = linkage - pose_nearer(
+                mine, mine * mine, self.shares[None, :] / counts,
+                self.share_squares[None, :] / counts, self.pose_offset,
+            )
+        if years is not None and self.date_rule is not None:
+            when = np.where(np.isfinite(years), years, np.inf)[:, None]
+            until = np.where(np.isfinite(years), years, -np.inf)[:, None]
+            linkage = linkage + date_penalty(
+                when, until, self.first[None, :], self.last[None, :], self.date_rule
+            )
         top = min(count, linkage.shape[1])
         best = np.argpartition(linkage, top - 1, axis=1)[:, :top]
         dist = np.take_along_axis(linkage, best, axis=1)
@@ -437,7 +527,16 @@ class AssignIndex:
             return person
         return None
 
-    def add(self, person: int, vector: np.ndarray, photo: int) -> None:
+    def add(
+        self,
+        person: int,
+        vector: np.ndarray,
+        photo: int,
+        years: np.ndarray | None = None,
+        shares: np.ndarray | None = None,
+    ) -> None:
+        """A face joins ``person``; ``years``: its date (one value, NaN
+        unknown), ``shares``: its share of profile (one value)."""
         row = self._row.get(person)
         if row is None:
             row = len(self.persons)
@@ -447,6 +546,16 @@ class AssignIndex:
             self.means = np.vstack([self.means, np.zeros((1, self.means.shape[1]), np.float32)])
             self.counts = np.append(self.counts, 0.0)
             self.norms = np.append(self.norms, 0.0)
+            self.first = np.append(self.first, np.inf)
+            self.last = np.append(self.last, -np.inf)
+            self.shares = np.append(self.shares, 0.0)
+            self.share_squares = np.append(self.share_squares, 0.0)
+        if shares is not None:
+            self.shares[row] += float(shares[0])
+            self.share_squares[row] += float(shares[0]) ** 2
+        if years is not None and np.isfinite(years[0]):
+            self.first[row] = min(self.first[row], float(years[0]))
+            self.last[row] = max(self.last[row], float(years[0]))
         self.sums[row] += vector
         self.counts[row] += 1
         self.means[row] = self.sums[row] / self.counts[row]
