@@ -45,12 +45,17 @@ def test_a_face_turns_into_a_profile_between_the_two_turns() -> None:
     assert np.allclose(share, [0, 0, 0.5, 1, 1, 0])
     assert profile_shares(yaw, len(yaw), ClusterParams(pose_offset=0.0)) is None
     one, none = np.array([1.0]), np.array([0.0])
-    # A profile and a frontal face: the whole offset; two alike: nothing.
-    assert pose_nearer(one, one, none, none, 0.2)[0] == 0.2
-    assert pose_nearer(one, one, one, one, 0.2)[0] == 0.0
-    assert pose_nearer(none, none, none, none, 0.2)[0] == 0.0
-    # A profile against a cluster half profiles: the mean over its pairs.
-    assert np.isclose(pose_nearer(one, one, np.array([0.5]), np.array([0.5]), 0.2)[0], 0.1)
+    # A profile and a person of many frontal photos: nearly the whole offset;
+    # two alike: nothing.
+    assert np.isclose(pose_nearer(one, one, none, none, 0.2, 1, 1000)[0], 0.2, atol=1e-3)
+    assert pose_nearer(one, one, one, one, 0.2, 1, 1000)[0] == 0.0
+    assert pose_nearer(none, none, none, none, 0.2, 1, 1000)[0] == 0.0
+    # A profile against a person half profiles: the mean over its pairs.
+    half = np.array([0.5])
+    assert np.isclose(pose_nearer(one, one, half, half, 0.2, 1, 1000)[0], 0.1, atol=1e-3)
+    # A lone profile and a lone frontal face: one photo each tells nothing.
+    assert pose_nearer(one, one, none, none, 0.2, 1, 1)[0] == 0.0
+    assert np.isclose(pose_nearer(one, one, none, none, 0.2, 1, 4)[0], 0.15)
 
 
 # Each profile this far from the person's frontal photos: a little more than

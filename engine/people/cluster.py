@@ -392,24 +392,31 @@ def profile_shares(
 ) -> np.ndarray | None:
     """Each face's share of profile from its yaw (0 up to ``turn_from``
     degrees, 1 from ``turn_full``; 0 where unknown), or None when poses do
-    not count."""
+    not count or no face's is known."""
     if poses is None or params.pose_offset <= 0 or n == 0:
         return None
     yaw = np.asarray(poses, dtype=np.float64)
     if len(yaw) != n:
         raise ValueError(f"expected one pose per face ({n}); got {len(yaw)}")
+    if not np.isfinite(yaw).any():
+        return None
     share = (yaw - params.turn_from) / (params.turn_full - params.turn_from)
     return np.asarray(np.clip(np.nan_to_num(share, nan=0.0), 0.0, 1.0))
 
 
 def pose_nearer(
     share_a: np.ndarray, square_a: np.ndarray, share_b: np.ndarray, square_b: np.ndarray,
-    offset: float,
+    offset: float, count_a: np.ndarray | float, count_b: np.ndarray | float,
 ) -> np.ndarray:
     """How much nearer two groups count for their poses: ``offset`` times the
     mean of (p - q)^2 over their pairs of faces, from each group's mean share
-    of profile and mean squared share."""
-    return np.asarray(offset * (square_a + square_b - 2.0 * share_a * share_b))
+    of profile and mean squared share, trusted as far as the larger group is
+    more than one photo (1 - 1/its size): a lone profile beside a lone
+    frontal face says nothing of their being one person (on LFW dev such
+    pairs of strangers were most of what the offset cost), beside a person
+    of many frontal photos it does."""
+    trust = 1.0 - 1.0 / np.maximum(np.maximum(count_a, count_b), 1.0)
+    return np.asarray(offset * trust * (square_a + square_b - 2.0 * share_a * share_b))
 
 
 def date_rule_of(params: ClusterParams) -> tuple[float, float, float]:
@@ -617,7 +624,8 @@ def attach_small(
     to_other = _mean_distances(x, r, t_means, c)
     if share is not None:
         to_other -= pose_nearer(
-            share[r], share[r] ** 2, t_share[c], t_square[c], params.pose_offset
+            share[r], share[r] ** 2, t_share[c], t_square[c], params.pose_offset,
+            1.0, sizes[target_ids][c],
         )
     np.minimum.at(nearest_other, r, to_other * scale[r])
 
@@ -630,7 +638,10 @@ def attach_small(
     u_scale /= np.bincount(unit[unit >= 0], minlength=units)
     d = _mean_distances(u_means, u, t_means, c)
     if share is not None:
-        d -= pose_nearer(u_share[u], u_square[u], t_share[c], t_square[c], params.pose_offset)
+        d -= pose_nearer(
+            u_share[u], u_square[u], t_share[c], t_square[c], params.pose_offset,
+            u_count[u], sizes[target_ids][c],
+        )
     d *= u_scale[u]
     # The null is the library's, and a crowd is a small part of it: there a
     # unit joins only as near as merging would take it; so does a weak face,
@@ -1015,7 +1026,7 @@ class _Poses:
     def nearer(self, a: np.ndarray, b: np.ndarray, na: np.ndarray, nb: np.ndarray) -> np.ndarray:
         return pose_nearer(
             self.sums[a] / na, self.squares[a] / na, self.sums[b] / nb, self.squares[b] / nb,
-            self.offset,
+            self.offset, na, nb,
         )
 
 

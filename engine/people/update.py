@@ -451,9 +451,16 @@ class AssignIndex:
         *,
         rejected: set[int] | None = None,
         photo: int | None = None,
+        years: float = float("nan"),
+        yaw: float = float("nan"),
     ) -> int | None:
-        """The person this face joins, or None when no one is near enough."""
-        ranked, near = self.candidates(vector[None, :], params)
+        """The person this face joins, or None when no one is near enough;
+        ``years``: its capture date in years since 1970, ``yaw``: its pose
+        in degrees (NaN: unknown)."""
+        ranked, near = self.candidates(
+            vector[None, :], params, years=np.array([years]),
+            shares=profile_shares(np.array([yaw]), 1, params),
+        )
         if not near[0]:
             return None
         return self.pick(ranked[0], rejected=rejected, photo=photo)
@@ -493,7 +500,7 @@ class AssignIndex:
             mine = np.asarray(shares, dtype=np.float64)[:, None]
             linkage = linkage - pose_nearer(
                 mine, mine * mine, self.shares[None, :] / counts,
-                self.share_squares[None, :] / counts, self.pose_offset,
+                self.share_squares[None, :] / counts, self.pose_offset, 1.0, counts,
             )
         if years is not None and self.date_rule is not None:
             when = np.where(np.isfinite(years), years, np.inf)[:, None]
