@@ -6,13 +6,16 @@ of assigning one new face to the people of a 1M-face library.
     .venv/bin/python bench/cluster_scale.py --assign-only 1000000 # one-face assignment only
     .venv/bin/python bench/cluster_scale.py --sizes 100000 --previous  # without the crowd
                                                   # rule and with the old pair penalty
+    .venv/bin/python bench/cluster_scale.py --sizes 100000 --no-evidence  # no dates, no poses
 
 Faces are the real SFace embeddings of LFW (``/tmp/lfw_sface.npz``, made by
 ``bench/clustering.py``; skipped with a message when absent) mixed with
 synthetic ones: identities with unit-vector centres and faces spread around
 them as widely as LFW's real identities are, sizes drawn from a heavy tail,
-and 30 % strangers seen once. Each size runs in its own process so its peak
-memory (ru_maxrss) is its own; torch/numpy use 2 threads (the machine's cores).
+and 30 % strangers seen once; each face has a capture date and a pose
+(``evidence``), so the clustering weighs both as it does in a library.
+Each size runs in its own process so its peak memory (ru_maxrss) is its
+own; torch/numpy use 2 threads (the machine's cores).
 
 Bench-only dependencies: none beyond the project's.
 """
@@ -77,6 +80,27 @@ def make_faces(n: int, seed: int = 0) -> tuple["np.ndarray", "np.ndarray"]:  # n
     return np.concatenate(parts).astype(np.float32), np.concatenate(labels)
 
 
+YEAR = 365.25 * 86400.0
+
+
+def evidence(truth: "np.ndarray", seed: int = 1) -> tuple["np.ndarray", "np.ndarray"]:  # noqa: F821
+    """A capture date (seconds since 1970) and a yaw (degrees) per face, so the
+    clustering pays for both: each identity photographed over a few years
+    from a year of its own, one face in ten turned into a profile, one in
+    twenty with neither known."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    start = rng.uniform(2000, 2025, size=int(truth.max()) + 1)
+    dates = (start[truth] + rng.exponential(2.0, size=len(truth)) - 1970) * YEAR
+    yaw = np.where(rng.random(len(truth)) < 0.1, rng.uniform(40, 70, len(truth)),
+                   rng.uniform(0, 30, len(truth)))
+    unknown = rng.random(len(truth)) < 0.05
+    dates[unknown] = np.nan
+    yaw[unknown] = np.nan
+    return dates, yaw
+
+
 def clustering_params(previous: bool) -> "ClusterParams":  # noqa: F821
     """The defaults, or the method before crowds were looked for (``--previous``)."""
     from dataclasses import replace
@@ -87,7 +111,9 @@ def clustering_params(previous: bool) -> "ClusterParams":  # noqa: F821
     return replace(params, crowd_reach=0.0, lone_penalty=0.05) if previous else params
 
 
-def run_one(n: int, assign_trials: int, previous: bool = False) -> dict[str, float]:
+def run_one(
+    n: int, assign_trials: int, previous: bool = False, evidence_too: bool = True
+) -> dict[str, float]:
     """Cluster n faces in this process; return timings and peak memory."""
     import numpy as np
 
@@ -96,14 +122,22 @@ def run_one(n: int, assign_trials: int, previous: bool = False) -> dict[str, flo
     from engine.people.update import AssignIndex, FaceTable
 
     x, truth = make_faces(n)
+    dates, yaw = evidence(truth)
     held_out = x[-assign_trials:]
+    held_dates, held_yaw = dates[-assign_trials:], yaw[-assign_trials:]
     x, truth = x[:-assign_trials], truth[:-assign_trials]
+    dates, yaw = dates[:-assign_trials], yaw[:-assign_trials]
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     params = clustering_params(previous)
     load_before = os.getloadavg()[0]
     cpu_before = _cpu_seconds()
     start = time.perf_counter()
-    labels = cluster(x, None, params)
+    if not evidence_too:
+        dates[:] = np.nan
+        yaw[:] = np.nan
+        held_dates[:] = np.nan
+        held_yaw[:] = np.nan
+    labels = cluster(x, None, params, dates=dates, poses=yaw)
     seconds = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu_before
     load_after = os.getloadavg()[0]
@@ -113,15 +147,15 @@ def run_one(n: int, assign_trials: int, previous: bool = False) -> dict[str, flo
     # One new face at a time against the people just found.
     table = FaceTable(
         ids=np.arange(len(x)), vectors=x, photo=np.arange(len(x)), person=labels,
-        confirmed=np.zeros(len(x), dtype=bool), rejected={},
+        confirmed=np.zeros(len(x), dtype=bool), rejected={}, dates=dates, poses=yaw,
     )
     t0 = time.perf_counter()
-    index = AssignIndex.from_table(table)
+    index = AssignIndex.from_table(table, params)
     index_seconds = time.perf_counter() - t0
     times = []
-    for v in held_out:
+    for v, when, turned in zip(held_out, held_dates, held_yaw, strict=True):
         t0 = time.perf_counter()
-        index.assign(v, params, rejected=set(), photo=-1)
+        index.assign(v, params, rejected=set(), photo=-1, years=when / YEAR, yaw=turned)
         times.append(time.perf_counter() - t0)
     return {
         "faces": len(x),
@@ -184,6 +218,8 @@ def main() -> None:
                         default=[10_000, 30_000, 100_000, 300_000, 1_000_000])
     parser.add_argument("--assign-trials", type=int, default=200)
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--no-evidence", action="store_true",
+                        help="cluster without capture dates and poses, to compare")
     parser.add_argument("--previous", action="store_true",
                         help="cluster as before crowds were looked for, to compare")
     parser.add_argument("--assign-only", type=int, default=None, metavar="N",
@@ -193,14 +229,16 @@ def main() -> None:
         print(json.dumps(assign_only(args.assign_only, args.assign_trials)))
         return
     if args.one is not None:
-        print(json.dumps(run_one(args.one, args.assign_trials, args.previous)))
+        print(json.dumps(run_one(args.one, args.assign_trials, args.previous,
+                                 not args.no_evidence)))
         return
     env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2")
     rows = []
     for n in args.sizes:
         out = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--assign-trials",
-             str(args.assign_trials), *(["--previous"] if args.previous else [])],
+             str(args.assign_trials), *(["--previous"] if args.previous else []),
+             *(["--no-evidence"] if args.no_evidence else [])],
             capture_output=True, text=True, env=env, check=False,
         )
         if out.returncode != 0:

@@ -80,11 +80,31 @@ Labels = np.ndarray
 # -- embeddings ----------------------------------------------------------------
 
 
-def load_embeddings(cache: Path) -> tuple[np.ndarray, np.ndarray]:
+def load_embeddings(cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, identity, yaw) of each photo's central face."""
     if not cache.exists():
         build_cache(cache)
-    data = np.load(cache)
-    return data["vectors"].astype(np.float32), data["labels"]
+    data = dict(np.load(cache))
+    if "yaw" not in data:  # a cache from before poses counted: read them from its catalog
+        data["yaw"] = central_yaw(data["paths"])
+        np.savez(cache, **data)
+    return data["vectors"].astype(np.float32), data["labels"], data["yaw"]
+
+
+def central_yaw(paths: np.ndarray) -> np.ndarray:
+    """The yaw (``engine.quality``) of the central face of each photo of the bench catalog."""
+    from engine.catalog import Catalog
+    from engine.people.evaluate import _central_faces
+    from engine.quality import face_quality
+
+    with Catalog(CATALOG) as cat:
+        central = _central_faces(cat)
+        landmarks = {face.id: face.landmarks for face in cat.faces()}
+    points = np.array([
+        np.full((5, 2), np.nan) if landmarks[central[p]] is None else landmarks[central[p]]
+        for p in paths
+    ])
+    return face_quality.yaws(points.reshape(-1, 5, 2))
 
 
 def build_cache(cache: Path) -> None:
@@ -109,7 +129,8 @@ def build_cache(cache: Path) -> None:
     paths = sorted(p for p, f in central.items() if f in row)
     labels = np.array([p.split("/")[0] for p in paths])
     matrix = vectors[[row[central[p]] for p in paths]]
-    np.savez(cache, vectors=matrix, labels=labels, paths=np.array(paths))
+    np.savez(cache, vectors=matrix, labels=labels, paths=np.array(paths),
+             yaw=central_yaw(np.array(paths)))
     print(f"cached {len(paths)} faces in {time.perf_counter() - start:.0f} s", file=sys.stderr)
 
 
@@ -123,8 +144,8 @@ def cap(labels: np.ndarray, most: int) -> np.ndarray:
 # -- methods -------------------------------------------------------------------
 
 
-def ours(x: np.ndarray, params: ClusterParams) -> Labels:
-    return cluster(x, None, params)
+def ours(x: np.ndarray, params: ClusterParams, poses: np.ndarray | None = None) -> Labels:
+    return cluster(x, None, params, poses=poses)
 
 
 def immich(x: np.ndarray, max_distance: float = 0.5, min_faces: int = 3) -> Labels:
@@ -358,20 +379,26 @@ def cfp_check() -> None:
     for variant in ("sface", "sface+flip"):
         vectors, _, _ = variant_vectors(variant, "cfp", faces, cache)
         rows: list[tuple[str, Labels]] = []
-        for name, params in (("previous", PREVIOUS), ("default", ClusterParams())):
+        unposed = replace(ClusterParams(), pose_offset=0.0)
+        for name, params in (("previous", PREVIOUS), ("default without poses", unposed)):
             rows.append((name, cluster(vectors, constraints, params)))
         # Profiles as weak faces: never merged, joining only under the threshold.
         for turned in (40.0, 55.0):
             quality = np.where(yaw > turned, 0.0, 1.0)
-            rows.append((f"default, faces turned over {turned:.0f} degrees weak",
-                         cluster(vectors, constraints, ClusterParams(), quality)))
+            rows.append((f"default without poses, faces turned over {turned:.0f} degrees weak",
+                         cluster(vectors, constraints, unposed, quality)))
         # The opposite: a profile left alone joins looser, where its neighbours agree.
         default = rows[1][1]
         for turned in (40.0, 0.0):
             joined = _join_where_neighbours_agree(vectors, default, constraints, yaw > turned)
             who = f"faces turned over {turned:.0f} degrees" if turned else "faces of any pose"
-            rows.append((f"default, then lone {who} join where 3 of their neighbours "
-                         "and one of theirs agree", joined))
+            rows.append((f"default without poses, then lone {who} join where 3 of their "
+                         "neighbours and one of theirs agree", joined))
+        # Adopted: a profile and a frontal face count pose_offset nearer.
+        for offset in (0.1, 0.2, 0.3):
+            name = "default" if offset == ClusterParams().pose_offset else f"pose offset {offset}"
+            rows.append((name, cluster(vectors, constraints, replace(
+                ClusterParams(), pose_offset=offset), poses=yaw)))
         for name, labels in rows:
             s = score(labels[faces.central[scored]], identity[scored])
             print(f"| {variant} | {name} | {s.bcubed_f1:.4f} | {s.bcubed_precision:.4f} | "
@@ -431,9 +458,9 @@ def main() -> None:
         cfp_check()
         return
 
-    vectors, labels = load_embeddings(args.cache)
+    vectors, labels, yaw = load_embeddings(args.cache)
     keep = cap(labels, MAX_PER_IDENTITY)
-    vectors, labels = vectors[keep], labels[keep]
+    vectors, labels, yaw = vectors[keep], labels[keep], yaw[keep]
     names, counts = np.unique(labels, return_counts=True)
     frequent = set(names[counts >= 5])
     rng = np.random.default_rng(args.seed)
@@ -445,6 +472,7 @@ def main() -> None:
     cases = {"a": in_a, "b": np.ones(len(labels), dtype=bool)}
     tune = {c: (vectors[m & in_first], labels[m & in_first]) for c, m in cases.items()}
     test = {c: (vectors[m & ~in_first], labels[m & ~in_first]) for c, m in cases.items()}
+    test_yaw = {c: yaw[m & ~in_first] for c, m in cases.items()}
     print(f"{len(labels)} faces of {len(names)} people (at most {MAX_PER_IDENTITY} each); "
           f"{len(frequent)} people have >= 5 photos")
     for c in cases:
@@ -457,13 +485,18 @@ def main() -> None:
     defaults = ClusterParams()
     for case, (x, y) in test.items():
         start = time.perf_counter()
-        s = score(ours(x, defaults), y)
+        s = score(ours(x, defaults, test_yaw[case]), y)
         results.setdefault("facealbum default", {})[case] = (
             s, f"threshold={defaults.threshold} spread_weight={defaults.spread_weight} "
             f"lone_penalty={defaults.lone_penalty} attach_rate={defaults.attach_rate} "
-            f"attach_group={defaults.attach_group} "
-            f"k={defaults.neighbours} (fixed defaults)",
+            f"attach_group={defaults.attach_group} pose_offset={defaults.pose_offset} "
+            f"k={defaults.neighbours} (fixed defaults, poses from the landmarks)",
             time.perf_counter() - start,
+        )
+        start = time.perf_counter()
+        s = score(ours(x, replace(defaults, pose_offset=0.0)), y)
+        results.setdefault("facealbum default without poses", {})[case] = (
+            s, "pose_offset=0", time.perf_counter() - start,
         )
         start = time.perf_counter()
         s = score(ours(x, PREVIOUS), y)
@@ -488,6 +521,7 @@ def main() -> None:
                 )
         print(f"  done: {name}", file=sys.stderr)
     joint["facealbum default"] = results["facealbum default"]
+    joint["facealbum default without poses"] = results["facealbum default without poses"]
     joint["facealbum PREVIOUS"] = results["facealbum PREVIOUS"]
 
     for table, how in ((results, "baselines tuned for each case"),

@@ -281,6 +281,7 @@ def profile_rows(cache: Path) -> None:
     from engine.metrics import cluster_scores
     from engine.models.defaults import DEFAULT_EMBEDDER
     from engine.people.cluster import Constraints, cluster
+    from engine.quality import face_quality
 
     if not (cfp.CFP / "pairs_fp.txt").is_file():
         print(f"profiles: skipped, CFP dev is not at {cfp.CFP} (expected images/, pairs_*.txt)")
@@ -292,7 +293,9 @@ def profile_rows(cache: Path) -> None:
     ff = cfp.verify(vectors, faces, cfp.pair_indices(faces, cfp.CFP / "pairs_ff.txt"))
     scored = faces.central >= 0
     identity = [f.split("/")[0] for f, s in zip(faces.files, scored, strict=True) if s]
-    labels = cluster(vectors, Constraints(photo=faces.photo))
+    # Clustered as the app clusters: with each face's pose read from its landmarks.
+    poses = face_quality.yaws(faces.landmarks)
+    labels = cluster(vectors, Constraints(photo=faces.photo), poses=poses)
     bc = cluster_scores(labels[faces.central[scored]], identity)
     print(
         f"profiles (CFP dev, {len(faces.files)} photos, {DEFAULT_EMBEDDER}): FP verification "

@@ -27,6 +27,7 @@ from engine.metrics import ClusterScores, cluster_scores, verification_accuracy
 from engine.people.cluster import ClusterParams, Constraints, cluster
 from engine.people.update import load_vectors
 from engine.progress import CancelToken, Progress
+from engine.quality import face_quality
 
 
 class EvaluationError(FaceAlbumError):
@@ -151,7 +152,8 @@ def evaluate_folder(
             central = _central_faces(cat)
             ids, vectors = load_vectors(cat)
             row_of = {int(f): i for i, f in enumerate(ids)}
-            photo_of = {face.id: face.photo_id for face in cat.faces()}
+            records = {face.id: face for face in cat.faces()}
+            photo_of = {face_id: face.photo_id for face_id, face in records.items()}
 
             scored = [
                 (identity, name) for identity, name in chosen
@@ -170,7 +172,17 @@ def evaluate_folder(
             rows.sort()
             yield Progress("clustering", 0, 1)
             photo = np.array([photo_of[int(ids[r])] for r in rows], dtype=np.int64)
-            labels = cluster(vectors[rows], Constraints(photo=photo), params)
+            # Weighed as the app weighs them: quality and pose. Not capture
+            # dates: a data set's file times say when it was copied.
+            chosen_faces = [records[int(ids[r])] for r in rows]
+            quality = np.array([face.quality for face in chosen_faces], dtype=np.float64)
+            poses = face_quality.yaws(np.array([
+                np.full((5, 2), np.nan) if face.landmarks is None else face.landmarks
+                for face in chosen_faces
+            ]).reshape(-1, 5, 2))
+            labels = cluster(
+                vectors[rows], Constraints(photo=photo), params, quality=quality, poses=poses
+            )
             label_of = {int(ids[r]): int(lab) for r, lab in zip(rows, labels, strict=True)}
             predicted = [label_of[central[f"{i}/{n}"]] for i, n in scored]
             truth = [i for i, _ in scored]
