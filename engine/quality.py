@@ -8,7 +8,6 @@ face is turned away; it is not part of the figure (see ``yaw``).
 
 import math
 
-import cv2
 import numpy as np
 
 
@@ -27,6 +26,10 @@ class _FaceQuality:
 
     def sharpness(self, crop: np.ndarray) -> float:
         """Variance of the Laplacian of an aligned RGB crop (higher is sharper)."""
+        # Imported here: the clustering reads poses from this module, and the
+        # CLI's help, which imports the clustering, must not load OpenCV.
+        import cv2
+
         grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY)
         return float(cv2.Laplacian(grey, cv2.CV_32F).var())
 
