@@ -35,12 +35,18 @@ is absent is skipped with a message.
 ``--methods`` runs the detection step in-process instead of the rows:
 ``search`` is ``engine.detect.find_faces`` exactly as the scan calls it;
 ``baseline`` is the scan's earlier path (YuNet's ``predict`` on a copy at
-most 960 px long); each prints recall by height, false positives per photo
-and photos/s of the detection step alone (decoding excluded). With
-``--folder`` it times the step on any photos (recursively, sorted) and
-prints faces found and photos with a face instead of recall. A detection is
+most 960 px long); ``mirror`` and ``mirror-detail`` are the search with the
+mirrored looks ``find_faces`` leaves off. Each prints recall by height,
+false positives per photo and photos/s of the detection step alone
+(decoding excluded). With ``--folder`` it times the step on any photos
+(recursively, sorted) and prints faces found and photos with a face instead
+of recall. A detection is
 a false positive when it matches no unmatched valid box and no box WIDER
 marks invalid; a second detection of the same face counts as false.
+``photos_with_extra_pass`` counts the photos where a method asked the
+detector for more passes than ``search`` (run ``search`` first), and
+``--halves N`` scores N random halves of the WIDER photos, the same halves
+for every method.
 """
 
 import argparse
@@ -58,7 +64,7 @@ import numpy as np
 from engine.detect import DETECT_SIDE, find_faces, in_original
 from engine.imageio import Decoded, decode, is_photo_name, read_bytes
 from engine.models.base import Detection, Detector
-from engine.models.registry import get_detector
+from engine.models.yunet import YuNetDetector
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # bench.cfp and bench.accuracy, run as a script
@@ -85,7 +91,32 @@ def search(detector: Detector, decoded: Decoded) -> list[Detection]:
     return in_original(find_faces(detector, decoded.image), decoded.scale)
 
 
-METHODS: dict[str, Method] = {"baseline": baseline, "search": search}
+def mirror(detector: Detector, decoded: Decoded) -> list[Detection]:
+    """engine.detect with a look at the mirrored copy for weak faces of ordinary size."""
+    return in_original(find_faces(detector, decoded.image, mirror_look=True), decoded.scale)
+
+
+def mirror_detail(detector: Detector, decoded: Decoded) -> list[Detection]:
+    """``mirror`` and a mirrored second look for weak small faces."""
+    found = find_faces(detector, decoded.image, mirror_look=True, mirror_detail=True)
+    return in_original(found, decoded.scale)
+
+
+METHODS: dict[str, Method] = {
+    "baseline": baseline, "search": search, "mirror": mirror, "mirror-detail": mirror_detail
+}
+
+
+class CountingYuNet(YuNetDetector):
+    """YuNet that counts, per photo, the passes ``engine.detect`` asks of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passes = 0
+
+    def candidates(self, image: np.ndarray, floor: float) -> list[Detection]:
+        self.passes += 1
+        return super().candidates(image, floor)
 
 
 def read_truth(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -158,34 +189,52 @@ def tally(
 
 
 def measure_wider(
-    detector: Detector, method: Method, folder: Path, limit: int | None
-) -> dict[str, object]:
+    detector: CountingYuNet, method: Method, folder: Path, limit: int | None, halves: int = 0
+) -> tuple[dict[str, object], list[int]]:
+    """The method's row on WIDER, and the detector passes it made per photo."""
     truth = read_truth(folder)
     names = list(truth)[:limit] if limit else list(truth)
     found: dict[str, list[Detection]] = {}
+    passes = []
     seconds = 0.0
     for name in names:
         decoded = decode(read_bytes(str(folder / "images" / name)), min_side=DETECT_SIDE)
+        detector.passes = 0
         start = time.perf_counter()
         found[name] = method(detector, decoded)
         seconds += time.perf_counter() - start
+        passes.append(detector.passes)
     row = tally(found, {name: truth[name] for name in names})
     row["photos_per_s"] = round(len(names) / seconds, 1)
-    return row
+    if halves:
+        # Seeds 0..halves-1: the same halves for every method of a run.
+        recalls, falses = [], []
+        for seed in range(halves):
+            half = np.random.default_rng(seed).permutation(len(names))[: len(names) // 2]
+            scored = tally(found, {names[i]: truth[names[i]] for i in half})
+            recalls.append(float(scored["recall_16_up"]))  # type: ignore[arg-type]
+            falses.append(float(scored["false_per_photo"]))  # type: ignore[arg-type]
+        row["halves_recall_16_up"] = recalls
+        row["halves_false_per_photo"] = falses
+    return row, passes
 
 
 def measure_folder(
-    detector: Detector, method: Method, folder: Path, limit: int | None
-) -> dict[str, object]:
+    detector: CountingYuNet, method: Method, folder: Path, limit: int | None, halves: int = 0
+) -> tuple[dict[str, object], list[int]]:
+    """The method's cost and faces on any photos, and the detector passes per photo."""
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and is_photo_name(p.name))
     paths = paths[:limit] if limit else paths
     faces, with_face, seconds, cpu = 0, 0, 0.0, 0.0
+    passes = []
     for path in paths:
         decoded = decode(read_bytes(str(path)), min_side=DETECT_SIDE)
+        detector.passes = 0
         start, cpu_start = time.perf_counter(), time.process_time()
         found = method(detector, decoded)
         seconds += time.perf_counter() - start
         cpu += time.process_time() - cpu_start
+        passes.append(detector.passes)
         faces += len(found)
         with_face += bool(found)
     return {
@@ -194,7 +243,7 @@ def measure_folder(
         "photos_with_face": with_face,
         "photos_per_s": round(len(paths) / seconds, 1),
         "cpu_ms_per_photo": round(1000 * cpu / len(paths), 2),
-    }
+    }, passes
 
 
 # -- the rows of the table ------------------------------------------------------
@@ -415,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="with --methods: first N photos only")
     parser.add_argument("--threads", type=int, default=0, help="OpenCV threads; 0 = default")
     parser.add_argument("--json", action="store_true", help="with --methods: print JSON")
+    parser.add_argument("--halves", type=int, default=0,
+                        help="with --methods on WIDER: also score N random halves (seeds 0..N-1)")
     args = parser.parse_args(argv)
     if args.threads:
         cv2.setNumThreads(args.threads)
@@ -444,15 +495,21 @@ def run_methods(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         print(f"no photos at {folder}: pass --data or --folder", file=sys.stderr)
         return 2
-    detector = get_detector("yunet")
+    detector = CountingYuNet()
     detector.load()  # loading is start-up, not detection
     rows = {}
+    passes: dict[str, list[int]] = {}
     for name in (args.methods or "baseline,search").split(","):
         if name not in METHODS:
             print(f"unknown method {name!r}; expected one of {', '.join(METHODS)}", file=sys.stderr)
             return 2
         measure = measure_folder if args.folder else measure_wider
-        rows[name] = measure(detector, METHODS[name], folder, args.limit)
+        rows[name], passes[name] = measure(detector, METHODS[name], folder, args.limit, args.halves)
+        if name != "search" and "search" in passes:
+            # Photos where this method asked more of the detector than the search.
+            rows[name]["photos_with_extra_pass"] = sum(
+                mine > theirs for mine, theirs in zip(passes[name], passes["search"], strict=True)
+            )
         if not args.json:
             print(f"{name:9s} {json.dumps(rows[name])}", flush=True)
     if args.json:

@@ -21,6 +21,11 @@ upright original's pixels. The search, cheapest first:
    and 270 degrees (scanned prints and sideways photos), keeping the turn
    whose best face scores highest.
 
+A look at the mirrored copy (``mirror_look``, ``mirror_detail``) was
+measured as a third opinion on weak faces no other look confirmed and is
+off: on the WIDER dev photos it gained too few faces for the false ones it
+added, and it confirmed the demo album's galaxy (docs/PERFORMANCE.md).
+
 Faces found by both looks are merged into one; boxes and landmarks come back
 in the upright working image's pixels whatever copy or turn found them.
 
@@ -67,6 +72,9 @@ EDGE = 1.0
 # WIDER dev photos, the score of a face cut by an edge moves four times as
 # much with the grid as a whole face's (see docs/PERFORMANCE.md).
 EDGE_SHIFT = 4
+# Landmark order on a mirrored look: right eye, left eye, nose, mouth right,
+# mouth left each take the other side's place.
+MIRRORED = (1, 0, 2, 4, 3)
 # Faces shorter than this (detection-copy pixels) are dropped: most false
 # faces are this small, and an aligned crop of such a face is mostly blur.
 MIN_FACE = 12.0
@@ -98,12 +106,17 @@ def find_faces(
     second_look: bool = True,
     edge_look: bool = True,
     turns: bool = True,
+    mirror_look: bool = False,
+    mirror_detail: bool = False,
 ) -> list[Detection]:
     """Faces in an RGB uint8 working image, in its pixels, best first.
 
     ``second_look``, ``edge_look`` and ``turns`` switch off the second look,
     the look at cut faces and the turns (for measuring what each brings);
-    the scan leaves all on.
+    the scan leaves all on. ``mirror_look`` adds a look at the mirrored copy
+    for weak first-look faces of ordinary size, not cut, that no look
+    confirmed; ``mirror_detail`` a mirrored second look for such small ones.
+    Both are off: measured, not adopted (see the module's docstring).
     """
     height, width = image.shape[:2]
     factor = min(1.0, DETECT_SIDE / max(height, width))
@@ -118,7 +131,8 @@ def find_faces(
     seen = _scaled(first, 1.0 / factor)
     looks = [_kept_size(seen, factor)]
     # Even a candidate too small to keep says that small faces may be there.
-    if second_look and any(d.box[3] * factor < SMALL_FACE for d in seen):
+    detail_ran = second_look and any(d.box[3] * factor < SMALL_FACE for d in seen)
+    if detail_ran:
         detail = DETAIL * factor
         closer = detector.candidates(_resized(image, detail), FLOOR)
         looks.append(_kept_size(_scaled(closer, 1.0 / detail), factor))
@@ -128,6 +142,27 @@ def find_faces(
         again = [d for d in moved if any(_iou(d.box, c.box) >= SAME_FACE for c in cut)]
         looks.append(_kept_size(_scaled(again, 1.0 / factor), factor))
     found = _confirmed(looks, threshold)
+    if mirror_look or mirror_detail:
+        # Weak first-look faces no look confirmed: ordinary ones not cut (the
+        # moved grid is theirs) for the mirrored copy, small ones for the
+        # mirrored second look.
+        alone = _unconfirmed(looks[0], found, threshold)
+        ordinary = [
+            d for d in alone
+            if d.box[3] * factor >= SMALL_FACE and not _is_cut(_scaled([d], factor)[0], copy)
+        ]
+        small = [d for d in alone if d.box[3] * factor < SMALL_FACE]
+        extra: list[Detection] = []
+        if mirror_look and ordinary:
+            mirrored = _scaled(_mirrored_look(detector, copy), 1.0 / factor)
+            extra += [d for d in mirrored if any(_iou(d.box, w.box) >= SAME_FACE for w in ordinary)]
+        if mirror_detail and detail_ran and small:
+            detail = DETAIL * factor
+            mirrored = _scaled(_mirrored_look(detector, _resized(image, detail)), 1.0 / detail)
+            extra += [d for d in mirrored if any(_iou(d.box, w.box) >= SAME_FACE for w in small)]
+        if extra:
+            looks.append(_kept_size(extra, factor))
+            found = _confirmed(looks, threshold)
     if not found:
         found = _kept_size(_scaled(detector.frame_filling(copy), 1.0 / factor), factor)
     if not found and turns:
@@ -176,6 +211,27 @@ def _moved_look(detector: WeakFaceDetector, copy: np.ndarray) -> list[Detection]
     ]
 
 
+def _mirrored_look(detector: WeakFaceDetector, image: np.ndarray) -> list[Detection]:
+    """Candidates of the image mirrored left to right, in the image's own pixels."""
+    width = image.shape[1]
+    mirrored = np.ascontiguousarray(image[:, ::-1])
+    return [_unmirrored(d, width) for d in detector.candidates(mirrored, FLOOR)]
+
+
+def _unmirrored(det: Detection, width: int) -> Detection:
+    """A face found on ``image[:, ::-1]`` in ``image``'s pixels, the person's right eye first.
+
+    The mirror turns the person's right eye into the left one of the face the
+    detector sees: the eyes and the mouth's corners trade places back.
+    """
+    x, y, w, h = det.box
+    points = det.landmarks[list(MIRRORED)]
+    landmarks = np.stack([width - points[:, 0], points[:, 1]], axis=1)
+    return Detection(
+        box=(width - x - w, y, w, h), landmarks=landmarks.astype(np.float32), score=det.score
+    )
+
+
 def _scaled(found: list[Detection], by: float) -> list[Detection]:
     if by == 1.0:
         return found
@@ -218,6 +274,16 @@ def _confirmed(looks: list[list[Detection]], threshold: float) -> list[Detection
         if top >= threshold or seen_twice:
             kept.append(_merged([det for det, _ in group], top))
     return sorted(kept, key=lambda d: -d.score)
+
+
+def _unconfirmed(
+    look: list[Detection], found: list[Detection], threshold: float
+) -> list[Detection]:
+    """The weak faces of one look that no kept face stands for."""
+    return [
+        d for d in look
+        if d.score < threshold and not any(_iou(d.box, f.box) >= SAME_FACE for f in found)
+    ]
 
 
 def _merged(same: list[Detection], score: float) -> Detection:

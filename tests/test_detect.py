@@ -173,6 +173,98 @@ def test_a_photo_without_weak_faces_at_its_edges_gets_no_moved_look() -> None:
     assert detector.widths == [960]
 
 
+def mirrored(x: float, y: float, size: float, score: float, width: int = 960) -> Detection:
+    """``face(x, y, size, score)`` as the detector sees it on the photo mirrored left to right."""
+    seen = face(x, y, size, score)
+    landmarks = np.stack([width - seen.landmarks[:, 0], seen.landmarks[:, 1]], axis=1)
+    return Detection(
+        box=(width - x - size, y, size, size),
+        landmarks=landmarks[[1, 0, 2, 4, 3]].astype(np.float32),
+        score=score,
+    )
+
+
+class MirrorScriptedDetector(ScriptedDetector):
+    """Gives ``mirror_script`` for an image whose top-left pixel is marked, else the script."""
+
+    def __init__(
+        self, script: dict[int, list[Detection]], mirror_script: dict[int, list[Detection]]
+    ) -> None:
+        super().__init__(script)
+        self.mirror_script = mirror_script
+        self.mirrored: list[int] = []
+
+    def candidates(self, image: np.ndarray, floor: float) -> list[Detection]:
+        if image[0, 0, 0] == 1:
+            self.mirrored.append(image.shape[1])
+            return [d for d in self.mirror_script.get(image.shape[1], []) if d.score >= floor]
+        return super().candidates(image, floor)
+
+
+def marked_right(width: int = 960, height: int = 640) -> np.ndarray:
+    """A blank photo whose top-right pixel becomes the top-left one of its mirror image."""
+    image = blank(width, height)
+    image[0, -1, 0] = 1
+    return image
+
+
+def test_a_weak_face_of_ordinary_size_is_kept_when_the_mirrored_look_confirms_it() -> None:
+    detector = MirrorScriptedDetector(
+        {960: [face(400, 300, 60, 0.72)]}, {960: [mirrored(402, 300, 60, 0.74)]}
+    )
+    assert find_faces(detector, marked_right()) == []
+    assert detector.mirrored == []
+
+    found = find_faces(detector, marked_right(), mirror_look=True)
+
+    assert detector.mirrored == [960]
+    assert len(found) == 1
+    assert found[0].box[0] == pytest.approx(401, abs=0.1)
+    assert found[0].score == pytest.approx(0.74)
+
+
+def test_a_weak_face_the_mirrored_look_does_not_see_stays_dropped() -> None:
+    detector = MirrorScriptedDetector(
+        {960: [face(400, 300, 60, 0.72)]}, {960: [mirrored(100, 300, 60, 0.9)]}
+    )
+    assert find_faces(detector, marked_right(), mirror_look=True) == []
+    assert detector.mirrored == [960]
+
+
+def test_a_photo_without_weak_faces_gets_no_mirrored_look() -> None:
+    detector = MirrorScriptedDetector(
+        {960: [face(400, 300, 60, 0.9)]}, {960: [mirrored(400, 300, 60, 0.9)]}
+    )
+    assert len(find_faces(detector, marked_right(), mirror_look=True)) == 1
+    assert detector.mirrored == []
+
+
+def test_a_face_the_mirrored_look_confirms_keeps_its_landmarks_right_eye_first() -> None:
+    # Both looks see the same face to the pixel: the kept face, their
+    # score-weighted mean, is that face only if the mirrored look's box and
+    # landmarks came back in the photo's pixels and order.
+    expected = face(400, 300, 60, 0.72)
+    detector = MirrorScriptedDetector({960: [expected]}, {960: [mirrored(400, 300, 60, 0.9)]})
+    [found] = find_faces(detector, marked_right(), mirror_look=True)
+    assert found.box == pytest.approx(expected.box)
+    np.testing.assert_allclose(found.landmarks, expected.landmarks, atol=1e-4)
+    assert found.score == pytest.approx(0.9)
+
+
+def test_a_weak_small_face_is_kept_when_the_mirrored_second_look_confirms_it() -> None:
+    # The 20 px face calls for the 1920 px second look, which misses it; the
+    # mirror image of that look sees it.
+    detector = MirrorScriptedDetector(
+        {960: [face(100, 100, 20, 0.72)]}, {1920: [mirrored(200, 200, 40, 0.74, width=1920)]}
+    )
+    assert find_faces(detector, marked_right(), mirror_look=True) == []
+
+    found = find_faces(detector, marked_right(), mirror_detail=True)
+
+    assert detector.mirrored == [1920]
+    assert [d.box for d in found] == [pytest.approx((100, 100, 20, 20))]
+
+
 @pytest.mark.parametrize("quarter", [1, 2, 3])
 def test_a_turned_photo_is_found_with_box_and_landmarks_in_its_own_pixels(
     quarter: int,
