@@ -19,6 +19,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -168,8 +169,8 @@ class PeopleModel(_ImageListModel):
         self._summaries: dict[int, PersonSummary] = {}  # made when first asked for
         self._covers: dict[int, tuple[Face, Photo] | None] = {}  # resolved so far
         self.unassigned = 0
-        # Newest photo time (ns) per person, read only once a view sorts by it.
-        self.latest: dict[int, int] = {}
+        # When each person's newest photo was taken, read only once a view sorts by it.
+        self.latest: dict[int, float] = {}
         self.wants_dates = False
         session.changed.connect(self.refresh)
         self.refresh()
@@ -447,7 +448,7 @@ class FacesModel(_ImageListModel):
 
 
 class PhotosModel(_ImageListModel):
-    """The photos one person appears in, oldest scan first."""
+    """The photos one person appears in, in the order they were taken."""
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(session, parent)
@@ -474,6 +475,12 @@ class PhotosModel(_ImageListModel):
     def photos(self) -> list[Photo]:
         return list(self._photos)
 
+    def years(self) -> tuple[int, int] | None:
+        """The first and last year these photos were taken, by their own
+        metadata (a file's time may be when it was copied); None if none says."""
+        years = [taken_year(p) for p in self._photos if p.taken is not None]
+        return (min(years), max(years)) if years else None
+
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._photos)
 
@@ -496,7 +503,7 @@ class PhotosModel(_ImageListModel):
 
 
 class TogetherModel(PhotosModel):
-    """The photos where every one of several people appears, oldest scan first."""
+    """The photos where every one of several people appears, in the order they were taken."""
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(session, parent)
@@ -638,7 +645,7 @@ class _People:
     ids: list[int]
     row_of: dict[int, int]
     unassigned: int
-    latest: dict[int, int] | None  # newest photo time per person, when asked for
+    latest: dict[int, float] | None  # when each person's newest photo was taken, when asked for
 
 
 def _read_people(cat: Catalog, dates: bool = False) -> _People:
@@ -648,11 +655,20 @@ def _read_people(cat: Catalog, dates: bool = False) -> _People:
                    people.unassigned_count(cat), _newest_photos(cat) if dates else None)
 
 
-def _newest_photos(cat: Catalog) -> dict[int, int]:
-    """The modification time of each person's newest photo (the catalog keeps no
-    other date of a photo)."""
-    when = {p.id: p.mtime_ns for p in cat.photos(status=PhotoStatus.OK)}
-    latest: dict[int, int] = {}
+def taken_at(photo: Photo) -> float:
+    """When a photo was taken (seconds since 1970): by its metadata, else its file's time."""
+    return photo.taken if photo.taken is not None else photo.mtime_ns / 1e9
+
+
+def taken_year(photo: Photo) -> int:
+    """The year on the camera's clock (``Photo.taken`` is that clock read as UTC)."""
+    return datetime.fromtimestamp(taken_at(photo), tz=UTC).year
+
+
+def _newest_photos(cat: Catalog) -> dict[int, float]:
+    """When each person's newest photo was taken (``taken_at``)."""
+    when = {p.id: taken_at(p) for p in cat.photos(status=PhotoStatus.OK)}
+    latest: dict[int, float] = {}
     for face in cat.faces():
         if face.person_id is None or face.state is not FaceState.FACE:
             continue
@@ -685,7 +701,7 @@ def _read_photos(
     else:
         faces = [f for f in cat.faces(person_id=person_id) if f.state is FaceState.FACE]
     by_id = _photos_by_id(cat, {f.photo_id for f in faces})
-    photos = [by_id[i] for i in sorted(by_id)]
+    photos = sorted(by_id.values(), key=lambda p: (taken_at(p), p.id))
     return photos, _rows_by_key(thumb_key(p, THUMB_SIZE) for p in photos)
 
 
@@ -697,7 +713,7 @@ def _read_together(
     except NotFoundError:  # someone was removed meanwhile: a re-read comes
         ids = []
     by_id = _photos_by_id(cat, set(ids))
-    photos = [by_id[i] for i in ids]
+    photos = sorted((by_id[i] for i in ids), key=lambda p: (taken_at(p), p.id))
     return photos, _rows_by_key(thumb_key(p, THUMB_SIZE) for p in photos)
 
 

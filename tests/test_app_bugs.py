@@ -7,6 +7,7 @@ on a synchronous runner, so it has finished before the next line.
 """
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from app.views.shortcuts_dialog import ShortcutsDialog
 from app.workers import SyncRunner
 from engine import people
 from engine.catalog import Catalog, PhotoStatus
+from engine.catalog.scans import record_taken
 from engine.errors import Cancelled
 from engine.models.registry import available_devices
 from engine.progress import CancelToken, Progress
@@ -56,7 +58,10 @@ class Library:
         self.centres[name] = v / np.linalg.norm(v)
         return [self.photo(name)[0] for _ in range(photos)]
 
-    def photo(self, *names: str, mtime_ns: int | None = None) -> list[int]:
+    def photo(
+        self, *names: str, mtime_ns: int | None = None, taken: float | None = None
+    ) -> list[int]:
+        """A photo of these people; ``taken``: its capture time by its metadata."""
         self.count += 1
         rel = f"p{self.count:03d}.jpg"
         Image.new("RGB", (120, 90), (40 * self.count % 255, 120, 90)).save(self.folder / rel)
@@ -64,6 +69,8 @@ class Library:
             self.root, rel.encode(), size=1, mtime_ns=mtime_ns or self.count,
             sha256=f"{self.count:064x}", width=120, height=90, status=PhotoStatus.OK,
         )
+        if taken is not None:
+            record_taken(self.cat, photo, taken)
         faces = []
         for i, name in enumerate(names):
             face = self.cat.add_face(photo, (10.0 + 40 * i, 20, 30, 30), None, score=1.0,
@@ -515,6 +522,48 @@ def test_people_can_be_sorted_by_name_by_photos_and_by_most_recent_photo(
     assert shown_ids(window)[0] == zoe
     box.setCurrentIndex(box.findData("photos"))
     assert shown_ids(window) == by_size
+
+
+def year(y: int) -> float:
+    """Seconds since 1970 at the start of year ``y`` (a camera's clock read as UTC)."""
+    return datetime(y, 1, 1, 12, tzinfo=UTC).timestamp()
+
+
+def test_most_recent_means_the_newest_photo_taken_not_the_newest_file(
+    qtbot: QtBot, library: Library, tmp_path: Path
+) -> None:
+    library.person("eve", 0)
+    library.person("finn", 0)
+    for _ in range(2):  # copied onto the disk last, taken long ago
+        library.photo("eve", mtime_ns=2 * 10**18, taken=year(2001))
+    for _ in range(2):
+        library.photo("finn", taken=year(2020))
+    library.group()
+    cat = library.cat
+    eve, finn = (person_of_face(cat, cat.faces()[i].id) for i in (-4, -1))
+    assert eve != finn
+    window = open_window(qtbot, tmp_path)
+    box = window.people_page.sort_box
+    box.setCurrentIndex(box.findData("recent"))
+    assert shown_ids(window)[:2] == [finn, eve]
+
+
+def test_a_persons_album_runs_in_the_order_the_photos_were_taken_with_its_years(
+    qtbot: QtBot, library: Library, tmp_path: Path
+) -> None:
+    library.person("dora", 0)
+    for y in (2015, 2009, 2012):
+        library.photo("dora", taken=year(y))
+    library.photo("dora")  # no date of its own: its file's time, long ago
+    library.group()
+    cat = library.cat
+    dora = person_of_face(cat, cat.faces()[-1].id)
+    window = open_window(qtbot, tmp_path)
+    window.show_person(dora)
+    page = window.person_page
+    qtbot.waitUntil(lambda: page.photos.rowCount() == 4)
+    assert [p.taken for p in page.photos.photos()] == [None, year(2009), year(2012), year(2015)]
+    assert page.details.text().endswith("· 2009–2015")
 
 
 def person_of_face(cat: Catalog, face_id: int) -> int:

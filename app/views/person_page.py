@@ -249,8 +249,13 @@ class PersonPage(QWidget):
                                  "photos. Select some and say who they are.")
         elif summary is not None:
             self.name_label.setText(summary.label)
-            self.details.setText(f"{count_text(self.photos.rowCount(), 'photo')} · "
-                                 f"{count_text(self.faces.rowCount(), 'face')}")
+            details = (f"{count_text(self.photos.rowCount(), 'photo')} · "
+                       f"{count_text(self.faces.rowCount(), 'face')}")
+            years = self.photos.years()
+            if years is not None:
+                first, last = years
+                details += f" · {first}" if first == last else f" · {first}–{last}"
+            self.details.setText(details)
             self.hide_button.setText("Show Again" if summary.hidden else "Hide")
         for button in (self.rename_button, self.review_button, self.hide_button):
             button.setVisible(pid is not None)
