@@ -411,11 +411,13 @@ def pose_nearer(
     """How much nearer two groups count for their poses: ``offset`` times the
     mean of (p - q)^2 over their pairs of faces, from each group's mean share
     of profile and mean squared share, trusted as far as the larger group is
-    more than one photo (1 - 1/its size): a lone profile beside a lone
-    frontal face says nothing of their being one person (on LFW dev such
-    pairs of strangers were most of what the offset cost), beside a person
-    of many frontal photos it does."""
-    trust = 1.0 - 1.0 / np.maximum(np.maximum(count_a, count_b), 1.0)
+    more than one photo ((n - 1) / (n + 1) of a group of n: none for one
+    photo, half for three, nine tenths for nineteen): a lone profile beside a
+    lone frontal face says nothing of their being one person (on LFW dev
+    such strangers were most of what the offset cost), beside a person of
+    many frontal photos it does."""
+    big = np.maximum(np.maximum(count_a, count_b), 1.0)
+    trust = (big - 1.0) / (big + 1.0)
     return np.asarray(offset * trust * (square_a + square_b - 2.0 * share_a * share_b))
 
 
