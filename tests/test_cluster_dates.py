@@ -164,61 +164,62 @@ def test_after_a_scan_a_face_years_away_joins_a_person_only_when_nearer() -> Non
     assert index.candidates(new[1:2], params, years=years_away)[1][0]
 
 
-def test_the_catalog_counts_file_times_as_capture_dates(tmp_path: Path) -> None:
+def add_face(cat: Catalog, vector: np.ndarray, file_time: float,
+             taken: float | None = None) -> int:
+    """A photo holding one face of ``vector``; its file's time and, when
+    given, the capture time its metadata holds (seconds since 1970)."""
     from engine.catalog.records import PhotoStatus
+    from engine.catalog.scans import record_taken
 
+    cat.set_meta("embedder", "sface")
+    i = len(cat.photos())
+    photo = cat.add_photo(
+        cat.root_id(cat.path.parent), f"p{i}.jpg".encode(), size=1,
+        mtime_ns=int(file_time * 1e9), sha256=f"{i:064x}", width=100, height=100,
+        status=PhotoStatus.OK,
+    )
+    if taken is not None:
+        record_taken(cat, photo, taken)
+    face = cat.add_face(photo, (0, 0, 10, 10), None, score=1.0, quality=0.9,
+                        sharpness=1.0, detector="test")
+    cat.put_embedding(face, "sface", vector)
+    return face
+
+
+def test_the_catalog_weighs_capture_dates_then_file_times(tmp_path: Path) -> None:
     drift = _drift_for_twelve_years(ClusterParams())
     x, dates = one_person_over([0, 12], drift)
+    copied = np.full(len(x), dates[0])  # every file copied on one day
 
-    def people_of(catalog: Path, times: np.ndarray) -> set[int | None]:
+    def people_of(catalog: Path, file_times: np.ndarray,
+                  taken: np.ndarray | list[None]) -> set[int | None]:
         with Catalog(catalog) as cat:
-            cat.set_meta("embedder", "sface")
-            root = cat.root_id(tmp_path)
-            for i, (vector, when) in enumerate(zip(x, times, strict=True)):
-                photo = cat.add_photo(
-                    root, f"p{i}.jpg".encode(), size=1, mtime_ns=int(when * 1e9),
-                    sha256=f"{i:064x}", width=100, height=100, status=PhotoStatus.OK,
-                )
-                face = cat.add_face(photo, (0, 0, 10, 10), None, score=1.0, quality=0.9,
-                                    sharpness=1.0, detector="test")
-                cat.put_embedding(face, "sface", vector)
+            for vector, when, metadata in zip(x, file_times, taken, strict=True):
+                add_face(cat, vector, when, metadata)
             for _ in recluster(cat):
                 pass
             return {f.person_id for f in cat.faces()}
 
-    assert len(people_of(tmp_path / "same.sqlite", np.full(len(x), dates[0]))) == 1
-    assert len(people_of(tmp_path / "years.sqlite", dates)) == 2
+    nothing = [None] * len(x)
+    assert len(people_of(tmp_path / "same.sqlite", copied, nothing)) == 1
+    assert len(people_of(tmp_path / "file_times.sqlite", dates, nothing)) == 2
+    # The metadata's date wins over the file's: copied on one day, taken years apart.
+    assert len(people_of(tmp_path / "taken.sqlite", copied, dates)) == 2
+    assert len(people_of(tmp_path / "taken_same.sqlite", dates, copied)) == 1
 
 
 def test_after_a_scan_the_catalog_keeps_a_face_years_away_out(tmp_path: Path) -> None:
-    from engine.catalog.records import PhotoStatus
-
     drift = _drift_for_twelve_years(ClusterParams())
     known, dates = one_person_over([12, 12], drift)
     new, new_dates = one_person_over([0], drift)
     with Catalog(tmp_path / "catalog.sqlite") as cat:
-        cat.set_meta("embedder", "sface")
-        root = cat.root_id(tmp_path)
-
-        def add(vector: np.ndarray, when: float) -> int:
-            i = len(cat.faces())
-            photo = cat.add_photo(
-                root, f"p{i}.jpg".encode(), size=1, mtime_ns=int(when * 1e9),
-                sha256=f"{i:064x}", width=100, height=100, status=PhotoStatus.OK,
-            )
-            face = cat.add_face(photo, (0, 0, 10, 10), None, score=1.0, quality=0.9,
-                                sharpness=1.0, detector="test")
-            cat.put_embedding(face, "sface", vector)
-            return face
-
-        for vector, when in zip(known, dates, strict=True):
-            add(vector, when)
+        first = [add_face(cat, vector, when) for vector, when in zip(known, dates, strict=True)]
         for _ in update_people(cat):
             pass
-        person = cat.face(1).person_id
+        person = cat.face(first[0]).person_id
         assert person is not None
-        same_time = add(new[0], dates[0])
-        years_away = add(new[1], new_dates[1])
+        same_time = add_face(cat, new[0], dates[0])
+        years_away = add_face(cat, new[1], new_dates[1])
         for _ in update_people(cat):
             pass
         assert cat.face(same_time).person_id == person

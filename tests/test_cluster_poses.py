@@ -19,13 +19,17 @@ _DIM = 128
 _BASIS = np.linalg.qr(np.random.default_rng(1).normal(size=(_DIM, _DIM)))[0].T
 _FRONTAL, _PROFILE = 5.0, 65.0  # yaw in degrees
 _SPREAD = 0.3  # squared sine of each face from its person's centre: faces 0.6 apart
+# Cosine between two people's centres: a face lies this far from another
+# person's faces, as near as look-alike strangers come.
+_LIKENESS = 0.46
+_STRANGERS = 2 - 2 * (1 - _SPREAD) * _LIKENESS
 
 
 def person(index: int, count: int, apart: float | None = None) -> np.ndarray:
     """``count`` faces of person ``index`` (0-5), each with a direction of its
     own, 0.6 apart; ``apart``: instead, each this far (squared distance) from
     every one of the person's usual faces, as a profile is."""
-    centre = _BASIS[index]
+    centre = np.sqrt(_LIKENESS) * _BASIS[-1] + np.sqrt(1 - _LIKENESS) * _BASIS[index]
     along = np.sqrt(1 - _SPREAD)
     if apart is not None:
         along = (2 - apart) / (2 * np.sqrt(1 - _SPREAD))
@@ -58,10 +62,10 @@ def test_a_face_turns_into_a_profile_between_the_two_turns() -> None:
     assert np.isclose(pose_nearer(one, one, none, none, 0.2, 1, 3)[0], 0.1)
 
 
-# Each profile this far from the person's frontal photos: a little more than
-# a lone face may be to join a person (``attach_limit``), a little less once
-# its pose counts.
-_PROFILE_APART = ClusterParams().attach_limit + ClusterParams().pose_offset / 2
+# Each profile this far from the person's frontal photos: farther than
+# strangers come, so it cannot join them on distance alone, but within the
+# neighbour graph's reach (``attach_limit``), where its pose brings it near.
+_PROFILE_APART = (_STRANGERS + ClusterParams().attach_limit) / 2
 
 
 def _library() -> tuple[np.ndarray, np.ndarray]:

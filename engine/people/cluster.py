@@ -344,6 +344,9 @@ def build_tree_steps(
     share = profile_shares(poses, n, params)
     link_dist = nn_dist
     if share is not None:
+        # A link is kept if the pose could bring its clusters within reach
+        # (the whole offset: how much of it is trusted depends on the sizes
+        # the clusters reach while merging).
         turned = share[:, None] - share[np.maximum(nn_idx, 0)]
         link_dist = nn_dist - params.pose_offset * turned * turned
     tree = yield from _agglomerate(
@@ -487,10 +490,8 @@ def crowding(
 
 
 def neighbour_reach(params: ClusterParams) -> float:
-    """How far the neighbour graph looks: far enough to merge, and to let lone
-    faces join, however much nearer a pose makes a pair count."""
-    reach = max(params.max_threshold, params.attach_limit if params.attach_rate > 0 else 0.0)
-    return reach + params.pose_offset
+    """How far the neighbour graph looks: far enough to merge, and to let lone faces join."""
+    return max(params.max_threshold, params.attach_limit if params.attach_rate > 0 else 0.0)
 
 
 def cut(tree: Dendrogram, threshold: float, min_size: int = 2) -> np.ndarray:
