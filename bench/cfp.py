@@ -31,6 +31,8 @@ A variant is ``EMBEDDER[@ALIGN][+flip]``:
   cosine of 0.994-0.998 of these;
 - ``+flip``: the embedding of the crop plus that of its mirror image,
   renormalised (test-time flip);
+- ``+turned``: the flip for faces turned aside only, as the scan embeds
+  (``engine.analyse.FLIP_TURNED``);
 - ``@ALIGN``: how the similarity transform onto the template is fitted:
   ``five`` (the default: all five landmarks, Umeyama), ``vertical`` (the eye
   centre and mouth centre only, with the rotation of the eye-to-mouth line:
@@ -74,11 +76,13 @@ sys.path.insert(0, str(REPO))
 
 from bench.accuracy import LFW, detect_all, fold_accuracy, load_rgb, read_pairs  # noqa: E402
 from engine.align import align_faces, similarity_transform  # noqa: E402
+from engine.analyse import FLIP_TURNED  # noqa: E402
 from engine.imageio import decode, read_bytes  # noqa: E402
 from engine.metrics import best_threshold, cluster_scores, verification_accuracy  # noqa: E402
 from engine.models.base import Embedder  # noqa: E402
 from engine.models.registry import DEFAULT_DETECTOR, get_detector, get_embedder  # noqa: E402
 from engine.people.cluster import Constraints, cluster  # noqa: E402
+from engine.quality import face_quality  # noqa: E402
 
 CFP = REPO.parent / "shared" / "data" / "cfp-dev"
 DEFAULT_VARIANTS = "sface,sface+flip,facenet,facenet+flip,fusion:0.65,fusion:0.65+flip"
@@ -176,6 +180,15 @@ def variant_vectors(
     variant: str, dataset: str, faces: Faces, cache: Path
 ) -> tuple[np.ndarray, float, float]:
     """(M, D) unit embeddings of a variant, crops per second and per CPU second."""
+    if variant.endswith("+turned"):
+        # As the scan embeds: faces turned aside averaged with their mirror (engine.analyse).
+        base = variant[: -len("+turned")]
+        plain, _, _ = variant_vectors(base, dataset, faces, cache)
+        flipped, rate, cpu_rate = variant_vectors(base + "+flip", dataset, faces, cache)
+        turned = face_quality.yaws(faces.landmarks) >= FLIP_TURNED
+        passes = 1.0 + float(turned.mean())  # network passes per face; +flip makes 2
+        vectors = np.where(turned[:, None], flipped, plain)
+        return vectors, rate * 2 / passes, cpu_rate * 2 / passes
     name, flip = (variant[: -len("+flip")], True) if variant.endswith("+flip") else (variant, False)
     name, _, alignment = name.partition("@")
     alignment = alignment or "five"

@@ -376,7 +376,7 @@ def cfp_check() -> None:
     print("| embedding | method | BCubed F1 | precision | recall |")
     print("|---|---|---|---|---|")
     constraints = Constraints(photo=faces.photo)
-    for variant in ("sface", "sface+flip"):
+    for variant in ("sface", "sface+turned", "sface+flip"):
         vectors, _, _ = variant_vectors(variant, "cfp", faces, cache)
         rows: list[tuple[str, Labels]] = []
         unposed = replace(ClusterParams(), pose_offset=0.0)

@@ -337,7 +337,8 @@ def profile_rows(cache: Path) -> None:
         return
     cache.mkdir(parents=True, exist_ok=True)
     faces = cfp.detect_cfp(cache / "cfp-faces.npz")
-    vectors, _, _ = cfp.variant_vectors(DEFAULT_EMBEDDER, "cfp", faces, cache)
+    # Embedded as the scan embeds: faces turned aside with their mirror too.
+    vectors, _, _ = cfp.variant_vectors(f"{DEFAULT_EMBEDDER}+turned", "cfp", faces, cache)
     fp = cfp.verify(vectors, faces, cfp.pair_indices(faces, cfp.CFP / "pairs_fp.txt"))
     ff = cfp.verify(vectors, faces, cfp.pair_indices(faces, cfp.CFP / "pairs_ff.txt"))
     scored = faces.central >= 0

@@ -34,6 +34,14 @@ from engine.quality import face_quality
 from engine.video import Frame, distinct_faces, file_hash, sample_video
 
 EMBED_BATCH = 32  # crops per network call
+# Faces turned at least this far (yaw in degrees, ``engine.quality``) are
+# embedded with their mirror image too and the two averaged (test-time
+# flip): a profile's embedding then depends less on which side the camera
+# saw, so a person's left and right profiles meet. It is where clustering
+# starts counting a face as a profile. CFP dev, clustering all faces (SFace,
+# poses counted): BCubed F1 0.9579 -> 0.9630; flipping every face instead
+# gives 0.9629 for twice the embedding time, flipping frontal faces 0.9578.
+FLIP_TURNED = ClusterParams().turn_from
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,7 @@ class Analysis:
     sharpness: list[float]
     crops: list[np.ndarray]  # aligned, until embedded
     vectors: np.ndarray | None = None  # once embedded
+    turned: list[bool] = field(default_factory=list)  # per crop: embed its mirror too
 
 
 Claim = Callable[[str], Photo | None]
@@ -208,25 +217,39 @@ class Analyser:
         )
         sharpness = [face_quality.sharpness(c) for c in crops]
         self.stage_seconds["align"] += time.perf_counter() - clock
-        return Analysis(detections, sharpness, crops)
+        return Analysis(detections, sharpness, crops, turned=_turned(landmarks))
 
-    def embed(self, crops: list[np.ndarray]) -> np.ndarray:
+    def embed(self, crops: list[np.ndarray], turned: list[bool] | None = None) -> np.ndarray:
+        """Unit vectors of aligned crops; those ``turned`` marks are averaged
+        with their mirror image's (``FLIP_TURNED``)."""
         clock = time.perf_counter()
         if not crops:
             return np.zeros((0, self.embedder.dim), np.float32)
-        out = [
+        vectors = self._predict(crops)
+        flip = [i for i, t in enumerate(turned or []) if t]
+        if flip and not getattr(self.embedder, "flip_average", False):
+            both = vectors[flip] + self._predict(
+                [np.ascontiguousarray(crops[i][:, ::-1]) for i in flip]
+            )
+            vectors[flip] = both / np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-12)
+        self.stage_seconds["embed"] += time.perf_counter() - clock
+        return vectors
+
+    def _predict(self, crops: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([
             self.embedder.predict(np.stack(crops[i : i + EMBED_BATCH]))
             for i in range(0, len(crops), EMBED_BATCH)
-        ]
-        self.stage_seconds["embed"] += time.perf_counter() - clock
-        return np.concatenate(out)
+        ])
 
     def embed_all(self, analyses: list[Analysis]) -> None:
         """Embed the crops of every analysis not yet embedded, in shared batches."""
         todo = [a for a in analyses if a.vectors is None]
         if not todo:
             return
-        vectors = self.embed([crop for a in todo for crop in a.crops])
+        vectors = self.embed(
+            [crop for a in todo for crop in a.crops],
+            [t for a in todo for t in (a.turned or [False] * len(a.crops))],
+        )
         offset = 0
         for a in todo:
             a.vectors = vectors[offset : offset + len(a.crops)]
@@ -256,7 +279,10 @@ class Analyser:
         if not found:
             result.face_seconds = []
             return Analysis([], [], [], np.zeros((0, self.embedder.dim), np.float32))
-        vectors = self.embed([crop for _, crop, _, _ in found])
+        vectors = self.embed(
+            [crop for _, crop, _, _ in found],
+            _turned([det.landmarks for det, _, _, _ in found]),
+        )
         quality = [face_quality.score(det.box, sharp) for det, _, sharp, _ in found]
         kept = distinct_faces(vectors, quality, ClusterParams().threshold)
         result.face_seconds = [found[i][3] for i in kept]
@@ -268,3 +294,11 @@ class Analyser:
         """Faces in original-photo pixels, and their landmarks in working pixels."""
         found = find_faces(self.detector, decoded.image)
         return in_original(found, decoded.scale), [d.landmarks for d in found]
+
+
+def _turned(landmarks: list[np.ndarray]) -> list[bool]:
+    """Which faces are turned far enough to be embedded with their mirror too."""
+    if not landmarks:
+        return []
+    yaw = face_quality.yaws(np.array(landmarks, dtype=np.float64).reshape(-1, 5, 2))
+    return [bool(y >= FLIP_TURNED) for y in yaw]
