@@ -224,3 +224,32 @@ def test_after_a_scan_the_catalog_keeps_a_face_years_away_out(tmp_path: Path) ->
             pass
         assert cat.face(same_time).person_id == person
         assert cat.face(years_away).person_id != person
+
+
+def test_suggestions_put_a_face_from_years_away_after_one_as_near_from_their_time(
+    tmp_path: Path,
+) -> None:
+    from engine.people.suggest import suggest
+
+    params = ClusterParams()
+    drift = _drift_for_twelve_years(params)
+    known, dates = one_person_over([12, 12], drift)
+    centre = np.cos(12 * drift) * _BASIS[0] + np.sin(12 * drift) * _BASIS[1]
+
+    def apart(distance: float, direction: int) -> np.ndarray:
+        """A face this far (squared) from each of the person's faces."""
+        along = (2 - distance) / (2 * np.sqrt(1 - _SPREAD))
+        return np.asarray(along * centre + np.sqrt(1 - along**2) * _BASIS[direction])
+
+    with Catalog(tmp_path / "catalog.sqlite") as cat:
+        first = [add_face(cat, vector, when) for vector, when in zip(known, dates, strict=True)]
+        for _ in recluster(cat):
+            pass
+        person = cat.face(first[0]).person_id
+        assert person is not None
+        # Nearer, but taken twelve years before every photo of theirs...
+        years_away = add_face(cat, apart(1.2, 120), (2000 - 1970) * _YEAR)
+        # ...and a little farther, taken the same year as theirs.
+        same_time = add_face(cat, apart(1.2 + params.date_penalty / 2, 121), dates[0])
+        order = [s.face_ids for s in suggest(cat, person) if s.kind == "face"]
+        assert order[:2] == [[same_time], [years_away]]

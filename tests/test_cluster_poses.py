@@ -169,3 +169,40 @@ def test_the_catalog_reads_poses_from_the_landmarks(tmp_path: Path) -> None:
         for _ in update_people(cat):
             pass
         assert cat.face(faces[-1]).person_id == cat.face(faces[0]).person_id is not None
+
+
+def test_suggestions_bring_a_persons_profile_as_near_as_merging_counts_it(
+    tmp_path: Path,
+) -> None:
+    from engine.catalog.records import PhotoStatus
+    from engine.people.suggest import suggest
+
+    params = ClusterParams()
+    # Farther than a frontal face that is also waiting, but nearer once its pose counts.
+    frontal = person(0, 1, apart=1.2)[0]
+    profile = person(0, 1, apart=1.2 + params.pose_offset / 2)[0]
+    assert not np.allclose(frontal, profile)
+    x, _ = _library()
+    with Catalog(tmp_path / "catalog.sqlite") as cat:
+        cat.set_meta("embedder", "sface")
+        root = cat.root_id(tmp_path)
+
+        def add(i: int, vector: np.ndarray, turned: float) -> int:
+            photo = cat.add_photo(
+                root, f"p{i}.jpg".encode(), size=1, mtime_ns=1, sha256=f"{i:064x}",
+                width=100, height=100, status=PhotoStatus.OK,
+            )
+            face = cat.add_face(photo, (0, 0, 100, 100), _landmarks(turned), score=1.0,
+                                quality=0.9, sharpness=1.0, detector="test")
+            cat.put_embedding(face, "sface", vector)
+            return face
+
+        first = [add(i, v, _FRONTAL) for i, v in enumerate(x[:30])]
+        for _ in recluster(cat):
+            pass
+        anna = cat.face(first[0]).person_id
+        assert anna is not None
+        waiting_frontal = add(100, frontal, _FRONTAL)
+        waiting_profile = add(101, profile, _PROFILE)
+        order = [s.face_ids for s in suggest(cat, anna) if s.kind == "face"]
+        assert order[:2] == [[waiting_profile], [waiting_frontal]]

@@ -2,8 +2,11 @@
 
 Ranks by the distance the clustering would merge them with the person at
 (average linkage of the faces, from per-group means; ``merge_distance``
-without the small-cluster penalties), nearest first, so the
-GUI can ask "Is this Anna?" and the user confirms or rejects in bulk.
+without the small-cluster penalties; poses and capture dates weighed as the
+clustering weighs them, so a person's profiles come up as near as their
+other photos, and a face from years away from all of theirs comes later),
+nearest first, so the GUI can ask "Is this Anna?" and the user confirms or
+rejects in bulk.
 Faces the user rejected from the person, and clusters made only of them,
 are never suggested. Nor is a person the user set apart from this one: when
 a face the user put in one of the two (a split, a move, "this is Anna") was
@@ -19,7 +22,16 @@ import numpy as np
 
 from engine.catalog import Catalog
 from engine.catalog.persons import live_person
-from engine.people.cluster import ClusterParams, merge_distance
+from engine.people.cluster import (
+    ClusterParams,
+    date_penalty,
+    date_ranges,
+    date_rule_of,
+    in_years,
+    merge_distance,
+    pose_nearer,
+    profile_shares,
+)
 from engine.people.update import FaceTable, load_faces
 
 
@@ -52,14 +64,34 @@ def suggest(
     if not mine.any():
         return []
     centre = table.vectors[mine].mean(axis=0)
-    spread = ClusterParams().spread_weight
+    params = ClusterParams()
+    share = profile_shares(table.poses, len(table.ids), params)
+    years = in_years(table.dates, len(table.ids), params)
 
-    def distance_to(means: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        return merge_distance(
-            (means @ centre).astype(np.float64), float(centre @ centre),
-            np.einsum("ij,ij->i", means, means, dtype=np.float64), float(mine.sum()),
-            counts, (0.0, 0.0, 0.0, spread),
+    def distance_to(rows: np.ndarray, group: np.ndarray, count: int) -> np.ndarray:
+        """The distance to the person of each of ``count`` groups of faces
+        (``rows`` of the table, ``group`` the group of each)."""
+        sizes = np.bincount(group, minlength=count).astype(np.float64)
+        means = np.zeros((count, table.vectors.shape[1]), dtype=np.float64)
+        np.add.at(means, group, table.vectors[rows])
+        means /= sizes[:, None]
+        distance = merge_distance(
+            means @ centre.astype(np.float64), float(centre @ centre),
+            np.einsum("ij,ij->i", means, means), float(mine.sum()),
+            sizes, (0.0, 0.0, 0.0, params.spread_weight),
         )
+        if share is not None:
+            distance -= pose_nearer(
+                np.bincount(group, share[rows], count) / sizes,
+                np.bincount(group, share[rows] ** 2, count) / sizes,
+                share[mine].mean(), (share[mine] ** 2).mean(), params.pose_offset,
+                sizes, float(mine.sum()),
+            )
+        if years is not None:
+            first, last = date_ranges(years[rows], group, count)
+            own_first, own_last = date_ranges(years[mine], np.zeros(int(mine.sum()), np.int64), 1)
+            distance += date_penalty(first, last, own_first, own_last, date_rule_of(params))
+        return np.asarray(distance)
 
     # Named and hidden people are the user's own decisions, never offered as "Is this Anna?".
     settled = {p.id for p in cat.persons(include_merged=True) if p.name is not None or p.hidden}
@@ -68,20 +100,26 @@ def suggest(
     apart = _set_apart(table, person.id)
     out: list[Suggestion] = []
     others = table.person[(table.person >= 0) & ~mine]
+    clusters: list[tuple[int, np.ndarray]] = []
     for other in np.unique(others):
         if int(other) in settled or int(other) in apart:
             continue
         rows = np.nonzero((table.person == other) & ~rejected)[0]
-        if not len(rows):
-            continue
-        mean = table.vectors[rows].mean(axis=0, keepdims=True)
-        distance = float(distance_to(mean, np.array([float(len(rows))]))[0])
-        if distance <= max_distance:
-            out.append(Suggestion("person", int(other), [int(table.ids[r]) for r in rows],
-                                  distance, int(table.ids[rows[0]])))
+        if len(rows):
+            clusters.append((int(other), rows))
+    if clusters:
+        distances = distance_to(
+            np.concatenate([rows for _, rows in clusters]),
+            np.repeat(np.arange(len(clusters)), [len(rows) for _, rows in clusters]),
+            len(clusters),
+        )
+        for (other, rows), distance in zip(clusters, distances, strict=True):
+            if distance <= max_distance:
+                out.append(Suggestion("person", other, [int(table.ids[r]) for r in rows],
+                                      float(distance), int(table.ids[rows[0]])))
     alone = np.nonzero((table.person < 0) & ~rejected)[0]
     if len(alone):
-        distances = distance_to(table.vectors[alone], np.ones(len(alone)))
+        distances = distance_to(alone, np.arange(len(alone)), len(alone))
         for row, distance in zip(alone, distances, strict=True):
             if distance <= max_distance:
                 face = int(table.ids[row])
