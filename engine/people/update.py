@@ -320,7 +320,7 @@ def update_people(
         # Distances of a chunk at once; only faces near someone are looked at one by one.
         ranked, near = index.candidates(
             table.vectors[rows], params, penalty=np.where(weak[rows], params.weak_penalty, 0.0),
-            years=index.years_of(table, rows), shares=index.shares_of(table, rows),
+            years=index.years_of(rows), shares=index.shares_of(rows),
         )
         for i in np.nonzero(near)[0]:
             row = int(rows[i])
@@ -331,7 +331,7 @@ def update_people(
                 target[row] = person
                 index.add(
                     person, table.vectors[row], int(table.photo[row]),
-                    index.years_of(table, row), index.shares_of(table, row),
+                    index.years_of(row), index.shares_of(row),
                 )
         yield Progress("assigning", min(start + _ASSIGN_CHUNK, len(pool)), len(pool))
     rest = pool[target[pool] < 0]
@@ -434,12 +434,12 @@ class AssignIndex:
             index.photos.setdefault(int(person), set()).add(int(photo))
         return index
 
-    def years_of(self, table: FaceTable, rows: np.ndarray | int) -> np.ndarray | None:
+    def years_of(self, rows: np.ndarray | int) -> np.ndarray | None:
         """The capture dates (years) of ``rows`` of the table it was built from,
         None when dates do not count."""
         return None if self._years is None else np.atleast_1d(self._years[rows])
 
-    def shares_of(self, table: FaceTable, rows: np.ndarray | int) -> np.ndarray | None:
+    def shares_of(self, rows: np.ndarray | int) -> np.ndarray | None:
         """The shares of profile of ``rows`` of the table it was built from,
         None when poses do not count."""
         return None if self._shares is None else np.atleast_1d(self._shares[rows])
