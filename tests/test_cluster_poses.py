@@ -132,27 +132,29 @@ def _landmarks(yaw: float) -> np.ndarray:
                      [50 - span / 2.5, 80], [50 + span / 2.5, 80]], dtype=np.float32)
 
 
-def test_the_catalog_reads_poses_from_the_landmarks(tmp_path: Path) -> None:
+def add_posed_face(cat: Catalog, vector: np.ndarray, yaw: float) -> int:
+    """A photo holding one face of ``vector`` whose landmarks read ``yaw``."""
     from engine.catalog.records import PhotoStatus
 
+    cat.set_meta("embedder", "sface")
+    i = len(cat.photos())
+    photo = cat.add_photo(
+        cat.root_id(cat.path.parent), f"p{i}.jpg".encode(), size=1, mtime_ns=1,
+        sha256=f"{i:064x}", width=100, height=100, status=PhotoStatus.OK,
+    )
+    face = cat.add_face(photo, (0, 0, 100, 100), _landmarks(yaw), score=1.0, quality=0.9,
+                        sharpness=1.0, detector="test")
+    cat.put_embedding(face, "sface", vector)
+    return face
+
+
+def test_the_catalog_reads_poses_from_the_landmarks(tmp_path: Path) -> None:
     assert face_quality.yaw(_landmarks(_FRONTAL)) < 10
     assert face_quality.yaw(_landmarks(_PROFILE)) > ClusterParams().turn_full
     x, yaw = _library()
 
     def fill(cat: Catalog, poses: np.ndarray) -> list[int]:
-        cat.set_meta("embedder", "sface")
-        root = cat.root_id(tmp_path)
-        faces = []
-        for i, (vector, turned) in enumerate(zip(x, poses, strict=True)):
-            photo = cat.add_photo(
-                root, f"p{i}.jpg".encode(), size=1, mtime_ns=1, sha256=f"{i:064x}",
-                width=100, height=100, status=PhotoStatus.OK,
-            )
-            face = cat.add_face(photo, (0, 0, 100, 100), _landmarks(turned), score=1.0,
-                                quality=0.9, sharpness=1.0, detector="test")
-            cat.put_embedding(face, "sface", vector)
-            faces.append(face)
-        return faces
+        return [add_posed_face(cat, v, turned) for v, turned in zip(x, poses, strict=True)]
 
     with Catalog(tmp_path / "frontal.sqlite") as cat:
         faces = fill(cat, np.full(len(x), _FRONTAL))
@@ -174,35 +176,20 @@ def test_the_catalog_reads_poses_from_the_landmarks(tmp_path: Path) -> None:
 def test_suggestions_bring_a_persons_profile_as_near_as_merging_counts_it(
     tmp_path: Path,
 ) -> None:
-    from engine.catalog.records import PhotoStatus
     from engine.people.suggest import suggest
 
     params = ClusterParams()
     # Farther than a frontal face that is also waiting, but nearer once its pose counts.
     frontal = person(0, 1, apart=1.2)[0]
     profile = person(0, 1, apart=1.2 + params.pose_offset / 2)[0]
-    assert not np.allclose(frontal, profile)
     x, _ = _library()
     with Catalog(tmp_path / "catalog.sqlite") as cat:
-        cat.set_meta("embedder", "sface")
-        root = cat.root_id(tmp_path)
-
-        def add(i: int, vector: np.ndarray, turned: float) -> int:
-            photo = cat.add_photo(
-                root, f"p{i}.jpg".encode(), size=1, mtime_ns=1, sha256=f"{i:064x}",
-                width=100, height=100, status=PhotoStatus.OK,
-            )
-            face = cat.add_face(photo, (0, 0, 100, 100), _landmarks(turned), score=1.0,
-                                quality=0.9, sharpness=1.0, detector="test")
-            cat.put_embedding(face, "sface", vector)
-            return face
-
-        first = [add(i, v, _FRONTAL) for i, v in enumerate(x[:30])]
+        first = [add_posed_face(cat, v, _FRONTAL) for v in x[:30]]
         for _ in recluster(cat):
             pass
         anna = cat.face(first[0]).person_id
         assert anna is not None
-        waiting_frontal = add(100, frontal, _FRONTAL)
-        waiting_profile = add(101, profile, _PROFILE)
+        waiting_frontal = add_posed_face(cat, frontal, _FRONTAL)
+        waiting_profile = add_posed_face(cat, profile, _PROFILE)
         order = [s.face_ids for s in suggest(cat, anna) if s.kind == "face"]
         assert order[:2] == [[waiting_profile], [waiting_frontal]]
