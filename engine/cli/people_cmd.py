@@ -340,6 +340,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if result.verification_accuracy is not None:
         emit(f"verification accuracy {result.verification_accuracy:.4f} "
              f"+- {result.verification_std:.4f} over {result.pairs} pairs")
+    if result.context_verification_accuracy is not None:
+        emit(f"verification in context {result.context_verification_accuracy:.4f} "
+             f"+- {result.context_verification_std:.4f} (each pair weighed with the "
+             f"faces around it, as face search ranks them)")
     return 0
 
 
