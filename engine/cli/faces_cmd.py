@@ -11,9 +11,13 @@ built as one list in memory; ``--json`` is one JSON array with a face per
 line. Names that are not UTF-8 travel as the output layer escapes them
 (``\\udcNN`` in JSON, ``\\xNN`` in text).
 
+``faces --like FACE`` is face search (``engine.people.search``): the faces
+most likely the same person as FACE, nearest first, each with its photo,
+person, context distance and the embeddings' own distance.
+
 The ``faces`` sub-command itself is registered by ``engine.cli.people_cmd``
-(``faces PERSON`` lists one person's faces) and sends ``--all`` here. This
-module never changes the catalog.
+(``faces PERSON`` lists one person's faces) and sends ``--all`` and
+``--like`` here. This module never changes the catalog.
 """
 
 import argparse
@@ -41,6 +45,34 @@ def faces_all_or_explain(args: argparse.Namespace) -> int:
             "people's ids, `facealbum faces --all` lists every face"
         )
     return cmd_all_faces(args)
+
+
+def faces_like(args: argparse.Namespace) -> int:
+    """``faces --like FACE``: face search; refused together with PERSON or ``--all``."""
+    if args.person is not None or args.all:
+        raise FaceAlbumError(
+            f"faces --like {args.like} searches the whole catalog; drop "
+            f"{'--all' if args.all else f'the person id {args.person}'}"
+        )
+    from engine.people.search import similar_faces  # scipy: only when searching
+
+    with open_catalog(args) as cat:
+        matches = similar_faces(cat, args.like, limit=args.limit)
+        photos = {m.face_id: cat.photo(cat.face(m.face_id).photo_id) for m in matches}
+        rows = [{**m.to_json(), "photo": os.fsdecode(photos[m.face_id].relpath)}
+                for m in matches]
+    if args.json:
+        emit(json.dumps(rows, indent=2, sort_keys=True))
+        return 0
+    if not rows:
+        emit(f"No other face to compare face {args.like} with.")
+        return 0
+    emit(f"{'face':>8}  {'person':>8}  {'distance':>8}  {'alone':>6}  photo")
+    for r in rows:
+        person = "" if r["person_id"] is None else str(r["person_id"])
+        emit(f"{r['face_id']:>8}  {person:>8}  {r['distance']:>8.3f}  "
+             f"{r['plain_distance']:>6.3f}  {r['photo']}")
+    return 0
 
 
 def cmd_all_faces(args: argparse.Namespace) -> int:

@@ -24,10 +24,17 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--all", action="store_true", help="include hidden people")
     p.set_defaults(func=cmd_people)
 
-    p = add_command(sub, "faces", "list the faces of one person, or --all faces")
+    p = add_command(sub, "faces", "list the faces of one person, or --all faces, or faces "
+                    "--like FACE (face search)")
     p.add_argument("person", type=catalog_id, nargs="?", default=None)
     p.add_argument("--all", action="store_true",
                    help="every face of the catalog: photo, box, score, person, state")
+    p.add_argument("--like", type=catalog_id, default=None, metavar="FACE",
+                   help="the faces most likely the same person as FACE, nearest first, "
+                   "weighed with the faces around them (a person's profiles and photos "
+                   "from other years come up too)")
+    p.add_argument("--limit", type=int, default=20, metavar="N",
+                   help="with --like: how many faces (default 20)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_faces)
 
@@ -162,6 +169,8 @@ def cmd_people(args: argparse.Namespace) -> int:
 
 
 def cmd_faces(args: argparse.Namespace) -> int:
+    if args.like is not None:
+        return faces_cmd.faces_like(args)
     if args.all or args.person is None:
         return faces_cmd.faces_all_or_explain(args)
     with open_catalog(args) as cat:
