@@ -51,6 +51,7 @@ def test_a_small_reach_still_finds_the_person(tmp_path: Path) -> None:
     with Catalog(tmp_path / "c.sqlite") as cat:
         ids = [add_face(cat, v, 1e9) for v in x]
         found = similar_faces(cat, ids[120], limit=5, reach=40)
+        assert len(found) == 5
         assert {m.face_id for m in found} <= set(ids[:10]) | set(ids[121:123])
 
 
