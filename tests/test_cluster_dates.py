@@ -7,6 +7,7 @@ that turns by a fixed angle a year, so every distance, and so every merge
 height, is known before the clustering runs.
 """
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -208,16 +209,27 @@ def test_the_catalog_weighs_capture_dates_then_file_times(tmp_path: Path) -> Non
     assert len(people_of(tmp_path / "taken_same.sqlite", dates, copied)) == 1
 
 
+def _grouped_person(
+    cat: Catalog,
+    known: np.ndarray,
+    dates: np.ndarray,
+    grouping: Callable[[Catalog], Iterable[object]],
+) -> int:
+    """Add one person's faces taken at ``dates``, group them, and return the person."""
+    first = [add_face(cat, vector, when) for vector, when in zip(known, dates, strict=True)]
+    for _ in grouping(cat):
+        pass
+    person = cat.face(first[0]).person_id
+    assert person is not None
+    return person
+
+
 def test_after_a_scan_the_catalog_keeps_a_face_years_away_out(tmp_path: Path) -> None:
     drift = _drift_for_twelve_years(ClusterParams())
     known, dates = one_person_over([12, 12], drift)
     new, new_dates = one_person_over([0], drift)
     with Catalog(tmp_path / "catalog.sqlite") as cat:
-        first = [add_face(cat, vector, when) for vector, when in zip(known, dates, strict=True)]
-        for _ in update_people(cat):
-            pass
-        person = cat.face(first[0]).person_id
-        assert person is not None
+        person = _grouped_person(cat, known, dates, update_people)
         same_time = add_face(cat, new[0], dates[0])
         years_away = add_face(cat, new[1], new_dates[1])
         for _ in update_people(cat):
@@ -242,11 +254,7 @@ def test_suggestions_put_a_face_from_years_away_after_one_as_near_from_their_tim
         return np.asarray(along * centre + np.sqrt(1 - along**2) * _BASIS[direction])
 
     with Catalog(tmp_path / "catalog.sqlite") as cat:
-        first = [add_face(cat, vector, when) for vector, when in zip(known, dates, strict=True)]
-        for _ in recluster(cat):
-            pass
-        person = cat.face(first[0]).person_id
-        assert person is not None
+        person = _grouped_person(cat, known, dates, recluster)
         # Nearer, but taken twelve years before every photo of theirs...
         years_away = add_face(cat, apart(1.2, 120), (2000 - 1970) * _YEAR)
         # ...and a little farther, taken the same year as theirs.
