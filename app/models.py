@@ -1,6 +1,6 @@
 """Qt item models over the catalog: people, a person's faces and photos, the photos of
-several people together, the scanned folders, skipped files, and what Undo and Redo
-would act on.
+several people together, the faces most like one face, the scanned folders, skipped
+files, and what Undo and Redo would act on.
 
 Each model adapts one engine query to the shape a Qt view wants and re-reads
 it when asked (the people, skipped files and undo history whenever the session
@@ -18,7 +18,7 @@ lazily: a row shows a placeholder until its thumbnail is ready, then repaints.
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any, ClassVar, Generic, TypeVar
@@ -527,6 +527,153 @@ class TogetherModel(PhotosModel):
         self.refreshed.emit()
 
 
+@dataclass(frozen=True)
+class SimilarFace:
+    """A face found like the one searched, and who holds it now."""
+
+    face: Face
+    photo: Photo
+    distance: float  # context distance to the face searched, nearest first
+    holder: int | None  # the person holding the face now (merges followed); None: no one
+    holder_name: str | None
+
+    @property
+    def holder_words(self) -> str:
+        if self.holder is None:
+            return "No one"
+        return self.holder_name or "Unnamed"
+
+
+class SimilarFacesModel(_ImageListModel):
+    """"More Like This Face": the faces most likely the same person as one face.
+
+    ``search`` asks the engine (``engine.people.search``) on the runner's
+    query lane and shows its matches nearest first, each with who holds it
+    now; faces the person being viewed holds already are not listed. When the
+    session says something changed, only who holds each match is read again
+    (a face added to the person leaves the list; Undo brings it back), so the
+    order stays the one the search gave. A search the engine refuses leaves
+    no rows and its message in ``error``.
+    """
+
+    LIMIT = 30  # faces listed at most
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(session, parent)
+        self.face_id: int | None = None
+        self.person_id: int | None = None  # whose faces are not listed
+        self.searched: tuple[Face, Photo] | None = None
+        self.error: str | None = None
+        self._target: int | None = None  # ``person_id`` with merges followed
+        self._found: list[SimilarFace] = []  # every match, nearest first
+        self._rows: list[SimilarFace] = []
+        self._stale = False  # something changed while the search ran
+        self._stopped = False
+        self._holders = CatalogReader(session, self._holders_read)
+        session.changed.connect(self.refresh)
+
+    @property
+    def found(self) -> int:
+        """How many faces the search found (those of the person included)."""
+        return len(self._found)
+
+    def search(self, face_id: int, person_id: int | None) -> None:
+        """Search for faces like ``face_id``, leaving out those ``person_id`` holds."""
+        self.face_id, self.person_id = face_id, person_id
+        self.searched, self.error, self._stale = None, None, False
+        self.beginResetModel()
+        self._found, self._rows, self._rows_by_key = [], [], {}
+        self.endResetModel()
+        self.refreshed.emit()  # say that it is searching
+        limit = self.LIMIT
+        self._reader.read(lambda cat: _read_similar(cat, face_id, person_id, limit))
+
+    def stop(self) -> None:
+        """Show nothing more: the view is closing, and a read that ends after it
+        finds the model gone."""
+        self._stopped = True
+
+    def refresh(self) -> None:
+        """Read again who holds each face found."""
+        if self._stopped:
+            return
+        if self.loading:
+            self._stale = True
+            return
+        if self._found:
+            face_id, person_id = self.face_id, self.person_id
+            ids = [s.face.id for s in self._found]
+            self._holders.read(lambda cat: (face_id, *_read_holders(cat, person_id, ids)))
+
+    def taken(self, face_ids: Iterable[int]) -> None:
+        """These faces are the person's now: they leave the list at once (the
+        re-read that follows the change says so too)."""
+        ids = set(face_ids)
+        self._found = [replace(s, holder=self._target) if s.face.id in ids else s
+                       for s in self._found]
+        self._show()
+
+    def face_ids(self, indexes: Sequence[QModelIndex]) -> list[int]:
+        return sorted({int(i.data(Role.ID)) for i in indexes if i.isValid()})
+
+    def row(self, row: int) -> SimilarFace:
+        return self._rows[row]
+
+    def _apply(self, data: "_Similar") -> None:
+        if data.face_id != self.face_id or self._stopped:
+            return  # another face was searched since (its result comes next), or closed
+        self.searched, self.error, self._target = data.searched, data.error, data.target
+        self._found = data.found
+        self._show()
+        if self._stale:
+            self._stale = False
+            self.refresh()
+
+    def _holders_read(
+        self, data: tuple[int, int | None, dict[int, tuple[int | None, str | None]]]
+    ) -> None:
+        face_id, target, holders = data
+        if face_id != self.face_id or self.loading or self._stopped:
+            return
+        self._target = target
+        # A face since marked not a face or a stranger, or gone, leaves the list.
+        self._found = [replace(s, holder=holders[s.face.id][0],
+                               holder_name=holders[s.face.id][1])
+                       for s in self._found if s.face.id in holders]
+        self._show()
+
+    def _show(self) -> None:
+        mine = self._target
+        rows = [s for s in self._found if mine is None or s.holder != mine][: self.LIMIT]
+        self.beginResetModel()
+        self._rows = rows
+        self._rows_by_key = _rows_by_key(
+            crop_key(s.photo, s.face.box, CROP_SIZE, s.face.frame_seconds) for s in rows)
+        self.endResetModel()
+        self.refreshed.emit()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        found = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.images.crop_of(found.face, found.photo, CROP_SIZE)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return found.holder_words
+        if role == Qt.ItemDataRole.ToolTipRole:
+            whose = ("in no person yet" if found.holder is None
+                     else f"now in {found.holder_name or 'an unnamed person'}")
+            return f"{found.photo.display_path}\n{whose}"
+        if role == Role.ID:
+            return found.face.id
+        if role == Role.NAMED:
+            return bool(found.holder_name)
+        return None
+
+
 class _ReadTable(QAbstractTableModel, Generic[Row]):
     """A table of rows read off the GUI thread by ``read(catalog)``, again on
     every change of the session; subclasses say how a row is shown."""
@@ -715,6 +862,70 @@ def _read_together(
     by_id = _photos_by_id(cat, set(ids))
     photos = sorted((by_id[i] for i in ids), key=lambda p: (taken_at(p), p.id))
     return photos, _rows_by_key(thumb_key(p, THUMB_SIZE) for p in photos)
+
+
+@dataclass(frozen=True)
+class _Similar:
+    face_id: int
+    target: int | None  # the person whose faces are not listed, merges followed
+    searched: tuple[Face, Photo] | None
+    found: list[SimilarFace]
+    error: str | None  # the engine's words when the face cannot be searched
+
+
+def _read_similar(cat: Catalog, face_id: int, person_id: int | None, limit: int) -> _Similar:
+    """The faces most like ``face_id``, enough of them that ``limit`` remain
+    once the person's own are left out."""
+    # scipy comes with the first search, not with the window.
+    from engine.people import search
+
+    try:
+        target = resolve_merged(cat, person_id) if person_id is not None else None
+        own = len(cat.faces(person_id=target)) if target is not None else 0
+        matches = search.similar_faces(cat, face_id, limit + own)
+        searched = cat.face(face_id)
+        faces = {f.id: f for f in cat.faces(ids=[m.face_id for m in matches])}
+        photos = _photos_by_id(cat, {f.photo_id for f in faces.values()} | {searched.photo_id})
+        holders = _holders(cat, faces.values())
+    except FaceAlbumError as exc:
+        return _Similar(face_id, None, None, [], str(exc))
+    except DatabaseError as exc:
+        return _Similar(face_id, None, None, [], (
+            f"the catalog could not be read ({exc}); close other programs using it and "
+            "try again"))
+    found = [
+        SimilarFace(faces[m.face_id], photos[faces[m.face_id].photo_id], m.distance,
+                    *holders[m.face_id])
+        for m in matches if m.face_id in holders
+    ]
+    return _Similar(face_id, target, (searched, photos[searched.photo_id]), found, None)
+
+
+def _read_holders(
+    cat: Catalog, person_id: int | None, face_ids: list[int]
+) -> tuple[int | None, dict[int, tuple[int | None, str | None]]]:
+    """(the person with merges followed, who holds each of these faces now)."""
+    target = resolve_merged(cat, person_id) if person_id is not None else None
+    return target, _holders(cat, cat.faces(ids=face_ids))
+
+
+def _holders(
+    cat: Catalog, faces: Iterable[Face]
+) -> dict[int, tuple[int | None, str | None]]:
+    """(person, name) holding each face that is still a face (merges followed)."""
+    names: dict[int, tuple[int, str | None]] = {}
+    out: dict[int, tuple[int | None, str | None]] = {}
+    for face in faces:
+        if face.state is not FaceState.FACE:
+            continue
+        if face.person_id is None:
+            out[face.id] = (None, None)
+            continue
+        if face.person_id not in names:
+            holder = resolve_merged(cat, face.person_id)
+            names[face.person_id] = (holder, cat.person(holder).name)
+        out[face.id] = names[face.person_id]
+    return out
 
 
 def _read_problems(cat: Catalog) -> list[Photo]:
