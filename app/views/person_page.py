@@ -4,10 +4,12 @@ The Album tab shows every photo the person is in (thumbnails load lazily;
 double-click opens the photo large with its faces named). The Faces tab shows
 the face crops: select some, then "Not this person", "Move to…" or "New person
 from selection"; one face selected can become the person's cover ("Use as
-Cover"), the face the people grid shows for them. Opened without a person,
-the page shows the pile of faces that belong to nobody yet, with "Move to…",
-"New person from selection" and "Not a face". The page never moves a face
-itself; every correction is an engine operation.
+Cover"), the face the people grid shows for them, or be searched for
+("More Like This Face", L: the faces of the whole library most like it, to
+add to the person). Opened without a person, the page shows the pile of
+faces that belong to nobody yet, with "Move to…", "New person from selection"
+and "Not a face". The page never moves a face itself; every correction is an
+engine operation.
 """
 
 from collections.abc import Callable
@@ -54,6 +56,7 @@ from app.views.common import (
     round_pixmap,
 )
 from app.views.photo_viewer import PhotoViewer
+from app.views.similar_faces_dialog import SimilarFacesDialog
 from engine import people
 from engine.catalog import FaceState
 
@@ -168,6 +171,9 @@ class PersonPage(QWidget):
         self.split_action.setShortcut(QKeySequence(Qt.Key.Key_S))
         self.not_face_action = QAction(icon("no"), "Not a Face", self)
         self.cover_action = QAction(icon("person"), "Use as Cover", self)
+        self.similar_action = QAction(icon("search"), "More Like This Face", self)
+        self.similar_action.setShortcut(QKeySequence(Qt.Key.Key_L))
+        self.similar_action.setToolTip("The faces of the whole library most like this one (L)")
         self.rename_action = QAction(self)
         self.rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
         back_action = QAction(self)
@@ -178,7 +184,8 @@ class PersonPage(QWidget):
             self.addAction(action)
         # Single keys act on the faces only while the faces grid has focus, so
         # they never fire while a name is typed.
-        for action in (self.reject_action, self.move_action, self.split_action):
+        for action in (self.reject_action, self.move_action, self.split_action,
+                       self.similar_action):
             action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
             self.face_grid.addAction(action)
 
@@ -199,6 +206,7 @@ class PersonPage(QWidget):
         self.not_face_action.triggered.connect(self.mark_not_face)
         self.cover_action.triggered.connect(self.use_as_cover)
         self.cover_button.clicked.connect(self.use_as_cover)
+        self.similar_action.triggered.connect(self.find_similar)
         self.album.activated.connect(self.open_photo)
         self.album.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.album.customContextMenuRequested.connect(self._album_menu)
@@ -278,6 +286,7 @@ class PersonPage(QWidget):
         self.cover_button.setVisible(anyone)
         for widget in (self.cover_button, self.cover_action):
             widget.setEnabled(count == 1 and anyone)
+        self.similar_action.setEnabled(count == 1)
         self.selection_label.setText(
             f"{count_text(count, 'face')} selected" if count else "Select faces to correct them"
         )
@@ -356,6 +365,15 @@ class PersonPage(QWidget):
         if len(ids) == 1 and self.person_id is not None:
             self.session.apply("Cover", people.set_cover, self.person_id, ids[0])
 
+    def find_similar(self) -> None:
+        """More Like This Face: the library's faces most like the one selected."""
+        ids = self.selected_face_ids()
+        if len(ids) == 1:
+            dialog = SimilarFacesDialog(self.session, self.people_model, ids[0],
+                                        self.person_id, self)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.open()
+
     def open_photo(self, index: QModelIndex) -> None:
         if index.isValid():
             viewer = PhotoViewer(self.session, self.photos.photos(), index.row(), self)
@@ -386,9 +404,11 @@ class PersonPage(QWidget):
         menu.addAction(self.move_action)
         menu.addAction(self.split_action)
         menu.addAction(self.not_face_action)
-        if self.person_id is not None and len(self.selected_face_ids()) == 1:
+        if len(self.selected_face_ids()) == 1:
             menu.addSeparator()
-            menu.addAction(self.cover_action)
+            menu.addAction(self.similar_action)
+            if self.person_id is not None:
+                menu.addAction(self.cover_action)
         menu.exec(self.face_grid.viewport().mapToGlobal(pos))
 
 class ChoosePersonDialog(QDialog):

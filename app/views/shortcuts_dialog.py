@@ -34,6 +34,7 @@ PAGE_KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("Delete", "Selected faces are not this person"),
         ("M", "Move the selected faces to another person"),
         ("S", "Make a new person from the selected faces"),
+        ("L", "More faces like the selected one, to add to this person"),
         ("Backspace", "Back to people (also Alt+Left)"),
     )),
     ("Review suggestions", (
