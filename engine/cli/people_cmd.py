@@ -296,8 +296,8 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         table([[s.kind, "" if s.person_id is None else str(s.person_id),
                 " ".join(str(f) for f in s.face_ids[:10]) + (" ..." if len(s.face_ids) > 10
                                                             else ""),
-                f"{s.distance:.3f}"] for s in found],
-              ["kind", "person", "faces", "distance"])
+                f"{s.distance:.3f}", f"{s.context_distance:.3f}"] for s in found],
+              ["kind", "person", "faces", "distance", "in context"])
     return 0
 
 

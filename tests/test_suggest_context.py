@@ -1,0 +1,113 @@
+"""Suggestions ranked in the context of the library (``engine.people.suggest``)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.catalog import Catalog
+from engine.cli.main import main
+from engine.people import split_faces
+from engine.people.cluster import ClusterParams
+from engine.people.suggest import suggest
+from tests.test_cluster_dates import add_face
+
+_DIM = 64
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x / np.linalg.norm(x, axis=-1, keepdims=True))
+
+
+def _anna_and_two_strays() -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Anna's 30 frontal photos and 3 profiles, a stray profile of hers, a
+    look-alike stranger seen once, and 12 other people of 10 photos.
+
+    The stranger lies nearer Anna's photos than her stray profile does, but
+    is among no face's nearest of hers; the stray profile is among her
+    profiles' nearest, as theirs are among its. Returns the vectors, Anna's
+    rows, the stray profile's row and the stranger's.
+    """
+    rng = np.random.default_rng(0)
+    axes = np.eye(_DIM)
+    noise = 0.3 / np.sqrt(_DIM)
+    frontal = _unit(axes[0] + noise * rng.normal(size=(30, _DIM)))
+    profiles = _unit(axes[0] + 1.2 * axes[1] + noise * rng.normal(size=(4, _DIM)))
+    stranger = _unit(axes[0] + 0.9 * axes[2])
+    others = [_unit(axes[10 + i] + noise * rng.normal(size=(10, _DIM))) for i in range(12)]
+    x = np.concatenate([frontal, profiles, stranger[None], *others])
+    return x, np.arange(33), 33, 34
+
+
+def test_a_persons_stray_profile_is_asked_about_before_a_nearer_stranger(
+    tmp_path: Path,
+) -> None:
+    x, anna_rows, stray, stranger = _anna_and_two_strays()
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        ids = [add_face(cat, v, 1e9) for v in x]
+        anna = split_faces(cat, [ids[r] for r in anna_rows])
+
+        alone = {s.face_ids[0]: s for s in suggest(cat, anna, in_context=False)}
+        assert alone[ids[stranger]].distance < alone[ids[stray]].distance, (
+            "on the merge distance alone the stranger comes first")
+
+        found = [s.face_ids for s in suggest(cat, anna)]
+        assert found[:2] == [[ids[stray]], [ids[stranger]]]
+        # The merge distance is reported as before; the ranking is the context's.
+        ranked = {s.face_ids[0]: s for s in suggest(cat, anna)}
+        assert ranked[ids[stray]].distance == alone[ids[stray]].distance
+        assert ranked[ids[stray]].context_distance < ranked[ids[stranger]].context_distance
+
+
+def test_a_face_sharing_no_neighbourhood_is_offered_exactly_as_far_as_before(
+    tmp_path: Path,
+) -> None:
+    x, anna_rows, stray, stranger = _anna_and_two_strays()
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        ids = [add_face(cat, v, 1e9) for v in x]
+        anna = split_faces(cat, [ids[r] for r in anna_rows])
+        alone = suggest(cat, anna, in_context=False)
+        distance = {s.face_ids[0]: s.distance for s in alone}[ids[stranger]]
+        # Just beyond the stranger: it is offered neither way; just past it, both ways.
+        for limit, offered in ((distance - 1e-3, False), (distance + 1e-3, True)):
+            for in_context in (False, True):
+                faces = {f for s in suggest(cat, anna, max_distance=limit, in_context=in_context)
+                         for f in s.face_ids}
+                assert (ids[stranger] in faces) is offered
+        # The stray profile shares Anna's profiles' neighbourhood: in context it is
+        # offered from farther than the merge distance alone would reach.
+        far = {s.face_ids[0]: s.distance for s in alone}[ids[stray]]
+        assert ids[stray] not in {s.face_ids[0] for s in suggest(
+            cat, anna, max_distance=far - 0.05, in_context=False)}
+        assert ids[stray] in {s.face_ids[0] for s in suggest(cat, anna, max_distance=far - 0.05)}
+
+
+def test_a_small_library_has_no_context_to_rank_by(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    x = _unit(np.eye(_DIM)[0] + 0.9 * rng.normal(size=(12, _DIM)) / np.sqrt(_DIM))
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        ids = [add_face(cat, v, 1e9) for v in x]
+        anna = split_faces(cat, ids[:4])
+        loose = ClusterParams().max_threshold + 1.0
+        plain = suggest(cat, anna, max_distance=loose, in_context=False)
+        ranked = suggest(cat, anna, max_distance=loose)
+        assert len(plain) == 8
+        assert [s.face_ids for s in ranked] == [s.face_ids for s in plain]
+
+
+def test_suggest_on_the_command_line_shows_both_distances(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x, anna_rows, stray, stranger = _anna_and_two_strays()
+    catalog = tmp_path / "c.sqlite"
+    with Catalog(catalog) as cat:
+        ids = [add_face(cat, v, 1e9) for v in x]
+        anna = split_faces(cat, [ids[r] for r in anna_rows])
+    assert main(["--catalog", str(catalog), "suggest", str(anna), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [s["face_ids"] for s in found[:2]] == [[ids[stray]], [ids[stranger]]]
+    assert found[0]["context_distance"] < found[1]["context_distance"]
+    assert found[0]["distance"] > found[1]["distance"]
+    assert main(["--catalog", str(catalog), "suggest", str(anna)]) == 0
+    assert "in context" in capsys.readouterr().out
