@@ -77,3 +77,21 @@ def test_faces_like_from_the_command_line(
     assert code != 0 and "cannot be searched" in err and "Traceback" not in err
     code = main(["--catalog", str(scanned_demo), "faces", "--like", str(query["id"]), "--all"])
     assert code != 0 and "drop --all" in capsys.readouterr().err
+
+
+def test_a_face_that_cannot_be_searched_is_told_in_the_words_of_each_client(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x = album_with_profiles()
+    catalog = tmp_path / "c.sqlite"
+    with Catalog(catalog) as cat:
+        add_face(cat, x[0], 1e9)
+        # The app shows the engine's words: they name no command.
+        with pytest.raises(SearchError) as refused:
+            similar_faces(cat, 10**6)
+        assert "cannot be searched" in str(refused.value)
+        assert "facealbum" not in str(refused.value)
+    # The command line adds where to find the faces that can be.
+    assert main(["--catalog", str(catalog), "faces", "--like", str(10**6)]) != 0
+    said = capsys.readouterr().err
+    assert "cannot be searched" in said and "facealbum faces --all" in said

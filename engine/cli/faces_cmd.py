@@ -54,10 +54,13 @@ def faces_like(args: argparse.Namespace) -> int:
             f"faces --like {args.like} searches the whole catalog; drop "
             f"{'--all' if args.all else f'the person id {args.person}'}"
         )
-    from engine.people.search import similar_faces  # scipy: only when searching
+    from engine.people.search import SearchError, similar_faces  # scipy: only when searching
 
     with open_catalog(args) as cat:
-        matches = similar_faces(cat, args.like, limit=args.limit)
+        try:
+            matches = similar_faces(cat, args.like, limit=args.limit)
+        except SearchError as exc:
+            raise SearchError(f"{exc}; `facealbum faces --all` lists the faces") from exc
         photos = {m.face_id: cat.photo(cat.face(m.face_id).photo_id) for m in matches}
         rows = [{**m.to_json(), "photo": os.fsdecode(photos[m.face_id].relpath)}
                 for m in matches]

@@ -66,8 +66,7 @@ def similar_faces(
     if not len(rows):
         raise SearchError(
             f"face {face_id} cannot be searched for: it is not a face of the catalog with "
-            f"an embedding (a face marked not a face or a stranger, or an unknown id); "
-            f"`facealbum faces --all` lists the faces"
+            f"an embedding (a face marked not a face or a stranger, or an unknown id)"
         )
     row = int(rows[0])
     similarity = table.vectors @ table.vectors[row]
