@@ -8,7 +8,7 @@ import pytest
 
 from engine.catalog import Catalog
 from engine.cli.main import main
-from engine.people import mark_faces, recluster
+from engine.people import mark_faces, recluster, split_faces
 from engine.people.search import SearchError, similar_faces
 from tests.test_cluster_dates import add_face
 from tests.test_context import album_with_profiles
@@ -95,3 +95,17 @@ def test_a_face_that_cannot_be_searched_is_told_in_the_words_of_each_client(
     assert main(["--catalog", str(catalog), "faces", "--like", str(10**6)]) != 0
     said = capsys.readouterr().err
     assert "cannot be searched" in said and "facealbum faces --all" in said
+
+
+def test_a_limit_without_a_face_to_search_is_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = tmp_path / "c.sqlite"
+    with Catalog(catalog) as cat:
+        face = add_face(cat, album_with_profiles()[0], 1e9)
+        person = split_faces(cat, [face])
+    for args in (["--all", "--limit", "5"], [str(person), "--limit", "5"]):
+        assert main(["--catalog", str(catalog), "faces", *args]) != 0
+        assert "--limit counts the faces of --like" in capsys.readouterr().err
+    assert main(["--catalog", str(catalog), "faces", "--all", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1

@@ -58,7 +58,7 @@ def faces_like(args: argparse.Namespace) -> int:
 
     with open_catalog(args) as cat:
         try:
-            matches = similar_faces(cat, args.like, limit=args.limit)
+            matches = similar_faces(cat, args.like, limit=20 if args.limit is None else args.limit)
         except SearchError as exc:
             raise SearchError(f"{exc}; `facealbum faces --all` lists the faces") from exc
         photos = {m.face_id: cat.photo(cat.face(m.face_id).photo_id) for m in matches}

@@ -14,6 +14,7 @@ from engine.catalog import Catalog
 from engine.cli import faces_cmd
 from engine.cli.common import add_command, catalog_id, open_catalog, stop_on_interrupt
 from engine.cli.output import ProgressBar, emit, emit_json, table, warn
+from engine.errors import FaceAlbumError
 from engine.people.evaluate import EvalResult, evaluate_folder
 from engine.progress import CancelToken
 
@@ -33,7 +34,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="the faces most likely the same person as FACE, nearest first, "
                    "weighed with the faces around them (a person's profiles and photos "
                    "from other years come up too)")
-    p.add_argument("--limit", type=int, default=20, metavar="N",
+    p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="with --like: how many faces (default 20)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_faces)
@@ -171,6 +172,11 @@ def cmd_people(args: argparse.Namespace) -> int:
 def cmd_faces(args: argparse.Namespace) -> int:
     if args.like is not None:
         return faces_cmd.faces_like(args)
+    if args.limit is not None:
+        raise FaceAlbumError(
+            f"--limit counts the faces of --like FACE (a face search); `faces` lists "
+            f"every face it is asked for, so drop --limit {args.limit}"
+        )
     if args.all or args.person is None:
         return faces_cmd.faces_all_or_explain(args)
     with open_catalog(args) as cat:
