@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
+import shiboken6
 from PySide6.QtCore import (
     QAbstractListModel,
     QAbstractTableModel,
@@ -73,6 +74,11 @@ class CatalogReader(QObject):
     connection of its own and hands the result to ``apply`` on the GUI
     thread. Asked again while a read runs, it reads once more afterwards
     with the newest query, so bursts of changes cost two reads, not many.
+
+    When ``apply`` is a method of a Qt object (a model, a page, a dialog),
+    a result that arrives after that object was deleted (a dialog closed
+    while its read ran) is dropped, and so is a failure to read: nobody is
+    left to show it to.
     """
 
     _done = Signal(object)
@@ -81,6 +87,8 @@ class CatalogReader(QObject):
         super().__init__()
         self.session = session
         self._apply = apply
+        owner = getattr(apply, "__self__", None)
+        self._owner = owner if isinstance(owner, QObject) else None
         self._next: Callable[[Catalog], Any] | None = None
         self.loading = False
         # Direct when the runner is synchronous, queued from a worker thread.
@@ -106,6 +114,9 @@ class CatalogReader(QObject):
     def _finish(self, result: Any) -> None:
         self.loading = False
         if self.session.closed:
+            return
+        if self._owner is not None and not shiboken6.isValid(self._owner):
+            self._next = None
             return
         if isinstance(result, FaceAlbumError | DatabaseError):
             self.session.error.emit(
@@ -568,7 +579,6 @@ class SimilarFacesModel(_ImageListModel):
         self._found: list[SimilarFace] = []  # every match, nearest first
         self._rows: list[SimilarFace] = []
         self._stale = False  # something changed while the search ran
-        self._stopped = False
         self._holders = CatalogReader(session, self._holders_read)
         session.changed.connect(self.refresh)
 
@@ -588,15 +598,8 @@ class SimilarFacesModel(_ImageListModel):
         limit = self.LIMIT
         self._reader.read(lambda cat: _read_similar(cat, face_id, person_id, limit))
 
-    def stop(self) -> None:
-        """Show nothing more: the view is closing, and a read that ends after it
-        finds the model gone."""
-        self._stopped = True
-
     def refresh(self) -> None:
         """Read again who holds each face found."""
-        if self._stopped:
-            return
         if self.loading:
             self._stale = True
             return
@@ -620,8 +623,8 @@ class SimilarFacesModel(_ImageListModel):
         return self._rows[row]
 
     def _apply(self, data: "_Similar") -> None:
-        if data.face_id != self.face_id or self._stopped:
-            return  # another face was searched since (its result comes next), or closed
+        if data.face_id != self.face_id:
+            return  # another face was searched since; its result comes next
         self.searched, self.error, self._target = data.searched, data.error, data.target
         self._found = data.found
         self._show()
@@ -633,7 +636,7 @@ class SimilarFacesModel(_ImageListModel):
         self, data: tuple[int, int | None, dict[int, tuple[int | None, str | None]]]
     ) -> None:
         face_id, target, holders = data
-        if face_id != self.face_id or self.loading or self._stopped:
+        if face_id != self.face_id or self.loading:
             return
         self._target = target
         # A face since marked not a face or a stranger, or gone, leaves the list.

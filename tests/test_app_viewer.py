@@ -8,6 +8,7 @@ Ctrl+Z takes it back. Most stories run on tiny generated photos scanned with
 stand-in models; the last one draws the demo album's jockey with the real ones.
 """
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,11 +26,12 @@ from test_xmp_import_undo import ELSEWHERE, MeanColourEmbedder
 from app.images import ImageCache
 from app.session import Session
 from app.settings import Settings
+from app.views import photo_viewer
 from app.views.person_page import ChoosePersonDialog
 from app.views.photo_viewer import PhotoViewer
-from app.workers import SyncRunner
+from app.workers import SyncRunner, ThreadRunner
 from engine import people
-from engine.catalog import FaceSource, FaceState
+from engine.catalog import Catalog, FaceSource, FaceState, Photo
 from engine.people.facts import name_faces
 from engine.people.tagging import find_photo
 
@@ -351,3 +353,33 @@ def test_a_video_has_a_play_button_that_opens_it_in_the_systems_player(
     assert opened_by(viewer.play_button.click) == [video.path]
     viewer.show_row(0)
     assert viewer.play_button.isHidden()
+
+
+def test_closing_the_viewer_while_it_reads_its_faces_drops_the_read_quietly(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog, _ = scanned(tmp_path)
+    go, returned = threading.Event(), threading.Event()
+    read_photo = photo_viewer._read_photo
+
+    def held(cat: Catalog, photo: Photo) -> photo_viewer._PhotoRead:
+        go.wait(10)  # the faces are still being read when the user closes the viewer
+        try:
+            return read_photo(cat, photo)
+        finally:
+            returned.set()
+
+    monkeypatch.setattr(photo_viewer, "_read_photo", held)
+    runner = ThreadRunner(child_processes=False)  # the app's own worker threads
+    session = Session(catalog, Settings(catalog_path=str(catalog), device="cpu"), runner,
+                      ImageCache(tmp_path / "thumbs", runner))
+    shown = PhotoViewer(session, session.catalog.photos(), 0)
+    shown.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # as the app opens it
+    shown.show()
+    with qtbot.waitSignal(shown.destroyed, timeout=5000):
+        shown.close()
+    go.set()
+    qtbot.waitUntil(returned.is_set, timeout=5000)
+    runner.wait()
+    qtbot.wait(50)  # the faces arrive for a viewer that is gone: nothing may fail
+    session.close()

@@ -115,10 +115,6 @@ class SimilarFacesDialog(QDialog):
         self.model.search(face_id, person_id)
         self._show()
 
-    def done(self, result: int) -> None:
-        self.model.stop()  # a search still running ends after the dialog is gone
-        super().done(result)
-
     # -- what the user does ------------------------------------------------------------
 
     def selected_face_ids(self) -> list[int]:
