@@ -34,6 +34,7 @@ or rejecting goes through ``engine.people.facts``.
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from engine.catalog import Catalog
 from engine.catalog.persons import live_person
@@ -118,9 +119,10 @@ def suggest(
         """The distance to the person of each of ``count`` groups of faces
         (``rows`` of the table, ``group`` the group of each)."""
         sizes = np.bincount(group, minlength=count).astype(np.float64)
-        means = np.zeros((count, table.vectors.shape[1]), dtype=np.float64)
-        np.add.at(means, group, table.vectors[rows])
-        means /= sizes[:, None]
+        # Sums per group as one sparse product (np.add.at takes seconds at 100k faces).
+        member = sp.csr_matrix((np.ones(len(rows)), (group, np.arange(len(rows)))),
+                               shape=(count, len(rows)))
+        means = np.asarray(member @ table.vectors[rows].astype(np.float64)) / sizes[:, None]
         distance = merge_distance(
             means @ centre.astype(np.float64), float(centre @ centre),
             np.einsum("ij,ij->i", means, means), float(mine.sum()),
@@ -145,12 +147,13 @@ def suggest(
                         dtype=bool)
     apart = _set_apart(table, person.id)
     candidates: list[tuple[str, int | None, np.ndarray]] = []
-    others = table.person[(table.person >= 0) & ~mine]
-    for other in np.unique(others):
-        if int(other) in settled or int(other) in apart:
-            continue
-        rows = np.nonzero((table.person == other) & ~rejected)[0]
-        if len(rows):
+    # Each other person's faces, grouped by one sort rather than one pass per person.
+    held = np.flatnonzero((table.person >= 0) & ~mine & ~rejected)
+    held = held[np.argsort(table.person[held], kind="stable")]
+    others, starts = np.unique(table.person[held], return_index=True)
+    for other, rows in zip(others, np.split(held, starts[1:]) if len(held) else [],
+                           strict=True):
+        if int(other) not in settled and int(other) not in apart:
             candidates.append(("person", int(other), rows))
     candidates += [("face", None, np.array([row]))
                    for row in np.nonzero((table.person < 0) & ~rejected)[0]]
