@@ -4,9 +4,9 @@ The window routes a user's intent to a page or to the session (scan, undo,
 export, settings) and navigates between welcome, people, person and review. It
 shows engine errors as dialogs that say what happened and what to do. It keeps
 no domain state: pages read through item models, what Undo and Redo would do
-comes from ``EditHistory`` (read off the GUI thread), changes go through
-``Session``. It never changes the catalog itself; the one read it makes is the
-list of scanned folders (a handful of rows), to know whether there are photos.
+comes from ``EditHistory`` and the scanned folders (whether there are photos,
+what Scan Again scans) from ``ScannedFolders``, both read off the GUI thread;
+changes go through ``Session``. It never reads nor changes the catalog itself.
 """
 
 from collections.abc import Callable
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from app import APP_TITLE, __version__
 from app.jobs import PEOPLE_CHANGED, recluster_work, scan_work
-from app.models import EditHistory, PeopleModel, ProblemsModel
+from app.models import CatalogReader, EditHistory, PeopleModel, ProblemsModel, ScannedFolders
 from app.resources import app_icon, demo_album, icon
 from app.session import Session
 from app.settings import SettingsStore
@@ -71,6 +71,8 @@ class MainWindow(QMainWindow):
         self.resize(1180, 780)
         self.setStyleSheet(STYLE)
 
+        # First on the query lane: the page the window opens on waits for it.
+        self.folders = ScannedFolders(session, self)
         self.people_model = PeopleModel(session, self)
         self.problems_model = ProblemsModel(session, self)
         self.history = EditHistory(session, self)
@@ -121,14 +123,17 @@ class MainWindow(QMainWindow):
         self.people_model.refreshed.connect(self.update_actions)
         self.problems_model.refreshed.connect(self.update_actions)
         self.history.refreshed.connect(self.update_actions)
+        self.folders.refreshed.connect(self._folders_read)
         self.stack.currentChanged.connect(lambda _i: self.update_actions())
         self._problems_seen = 0
+        self._opened = False  # the first read of the folders has chosen the page
+        self._rescan = CatalogReader(session, self._scan_folders_again)
 
-        has_photos = bool(session.catalog.roots())
-        self.stack.setCurrentWidget(self.people_page if has_photos else self.welcome)
+        # The welcome page until the folders are read; people then, if there are any.
+        self.stack.setCurrentWidget(self.welcome)
         last = session.settings.last_folder
         self.welcome.recent.setText(f"Last folder: {last}" if last else "")
-        self.update_actions()
+        self._folders_read()  # read already when the runner is synchronous
 
     # -- actions ---------------------------------------------------------------------
 
@@ -233,9 +238,9 @@ class MainWindow(QMainWindow):
         self.redo_action.setText(f"&Redo {redo}" if redo else "&Redo")
         self.redo_action.setIconText("Redo")
         self.redo_action.setToolTip(f"Redo: {redo} (Ctrl+Shift+Z)" if redo else "Nothing to redo")
-        has_photos = bool(self.session.catalog.roots())
+        has_photos = bool(self.folders.paths)
         busy = self.session.busy()
-        self.rescan_action.setEnabled(has_photos and not busy)
+        self.rescan_action.setEnabled(has_photos and not busy and not self._rescan.loading)
         self.open_action.setEnabled(not busy)
         self.demo_action.setEnabled(not busy)
         self.export_action.setEnabled(self.people_model.rowCount() > 0)
@@ -279,8 +284,12 @@ class MainWindow(QMainWindow):
         self.scan([demo_album()])
 
     def scan_again(self) -> None:
-        folders = [Path(p.decode(errors="surrogateescape")) for _, p in
-                   self.session.catalog.roots()]
+        """Scan every folder the catalog lists now (read off the GUI thread first)."""
+        if not self._rescan.loading:
+            self._rescan.read(ScannedFolders.read)
+            self.update_actions()
+
+    def _scan_folders_again(self, folders: list[Path]) -> None:
         present = [f for f in folders if f.is_dir()]
         if present:
             self.scan(present)
@@ -290,6 +299,7 @@ class MainWindow(QMainWindow):
                 f"{gone} cannot be opened now (moved, renamed, or on a drive that is not "
                 "connected), so it was not scanned; its photos and people are kept. Connect "
                 "the drive and scan again"))
+        self.update_actions()  # Scan Again is offered again once its read is in
 
     def scan(self, folders: list[Path]) -> Job | None:
         """Scan folders on a worker thread; people appear while it runs."""
@@ -350,6 +360,14 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # closed: stop following reads
         dialog.open()
         return dialog
+
+    def _folders_read(self) -> None:
+        """The first read of the folders chooses the page: people if there are any."""
+        if self.folders.known and not self._opened:
+            self._opened = True
+            if self.folders.paths and self.stack.currentWidget() is self.welcome:
+                self.stack.setCurrentWidget(self.people_page)
+        self.update_actions()
 
     def _sort_chosen(self, order: str) -> None:
         self.session.settings.people_sort = order

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import IntEnum
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import shiboken6
@@ -780,6 +781,39 @@ def folder_details(folder: Folder) -> str:
         parts.append(f"{count_text(folder.problems, 'file')} that could not be read")
     parts.append(count_text(folder.faces, "face"))
     return f"{folder.display_path}\n{', '.join(parts)}"
+
+
+class ScannedFolders(QObject):
+    """The folders scanned into the catalog: whether there are any, for the window.
+
+    Read off the GUI thread at start and whenever the session says something
+    ``changed`` (a scan adds its folder, File > Folders forgets one);
+    ``refreshed`` says the list is new. Until the first read has come,
+    ``known`` is False and ``paths`` empty. ``read`` is the query itself,
+    for a caller that wants the list as the catalog holds it at that moment
+    (Scan Again, since another program may have scanned meanwhile).
+    """
+
+    refreshed = Signal()
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.paths: list[Path] = []
+        self.known = False
+        self._reader = CatalogReader(session, self._apply)
+        session.changed.connect(self.refresh)
+        self.refresh()
+
+    @staticmethod
+    def read(cat: Catalog) -> list[Path]:
+        return [Path(path.decode(errors="surrogateescape")) for _, path in cat.roots()]
+
+    def refresh(self) -> None:
+        self._reader.read(self.read)
+
+    def _apply(self, paths: list[Path]) -> None:
+        self.paths, self.known = paths, True
+        self.refreshed.emit()
 
 
 # -- reads, run off the GUI thread -------------------------------------------------------

@@ -6,6 +6,7 @@ grouped into people by the engine. No model is loaded; background work runs
 on a synchronous runner, so it has finished before the next line.
 """
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from app.views.export_dialog import ExportDialog
 from app.views.person_page import ChoosePersonDialog
 from app.views.settings_dialog import SettingsDialog
 from app.views.shortcuts_dialog import ShortcutsDialog
-from app.workers import SyncRunner
+from app.workers import SyncRunner, ThreadRunner
 from engine import people
 from engine.catalog import Catalog, PhotoStatus
 from engine.catalog.scans import record_taken
@@ -587,3 +588,50 @@ def test_help_lists_every_keyboard_shortcut_of_the_window(
                 assert native in text, f"{native} ({action.text()}) is not listed"
     for key in ("Y", "N", "Delete", "F2", "Ctrl+M"):
         assert key in text
+
+
+# -- the scanned folders, read off the GUI thread --------------------------------------------------
+
+
+def test_the_window_reads_its_folders_off_the_gui_thread_to_open_on_people_and_scan_again(
+    qtbot: QtBot, library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[threading.Thread] = []
+    roots = Catalog.roots
+
+    def recording_roots(cat: Catalog) -> list[tuple[int, bytes]]:
+        threads.append(threading.current_thread())
+        return roots(cat)
+
+    monkeypatch.setattr(Catalog, "roots", recording_roots)
+    runner = ThreadRunner(child_processes=False)  # the app's own worker threads
+    catalog = tmp_path / "catalog.sqlite"
+    session = Session(catalog, Settings(catalog_path=str(catalog), device="cpu"), runner,
+                      ImageCache(tmp_path / "thumbs", runner))
+    window = MainWindow(session, SettingsStore(tmp_path / "settings.ini"))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.people_page, timeout=10_000)
+    assert window.rescan_action.isEnabled() and window.folders_action.isEnabled()
+
+    scanned: list[list[Path]] = []
+    monkeypatch.setattr(window, "scan", scanned.append)
+    window.rescan_action.trigger()
+    qtbot.waitUntil(lambda: bool(scanned), timeout=10_000)
+    assert scanned == [[library.folder]]
+
+    dialog = SettingsDialog(session.settings, session, window)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: "now" in dialog.preview_label.text(), timeout=10_000)
+    assert threads and threading.main_thread() not in threads
+
+
+def test_settings_on_a_catalog_without_folders_ask_for_photos_first(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    window = open_window(qtbot, tmp_path)
+    assert window.stack.currentWidget() is window.welcome
+    assert not window.rescan_action.isEnabled() and not window.folders_action.isEnabled()
+    dialog = SettingsDialog(window.session.settings, window.session, window)
+    qtbot.addWidget(dialog)
+    assert dialog.preview_label.text() == "Scan some photos to see how many people this makes."

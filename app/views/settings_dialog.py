@@ -36,6 +36,7 @@ from app.session import Session
 from app.settings import DEVICES, EMBEDDER_LABELS, Settings, embedders, ray_address_problem
 from app.views.common import SPACING, heading, muted
 from engine import people
+from engine.catalog import Catalog
 from engine.models.registry import available_devices
 
 DEVICE_LABELS = {
@@ -159,23 +160,27 @@ class SettingsDialog(QDialog):
     def update_preview(self) -> None:
         if self._session.closed:
             return  # a pending slider timer outlived the window's session
-        if not self._session.catalog.roots():
-            self.preview_label.setText("Scan some photos to see how many people this makes.")
-            return
         if not self.preview_label.text():
             self.preview_label.setText("Counting…")
         strictness = self.strictness.value() / 100
-        if self._in_force(strictness):
-            self._counter.read(
-                lambda cat: (strictness, len(people.people_rows(cat, include_hidden=True))))
-            return
-        self._counter.read(
-            lambda cat: (strictness, people.preview_cluster_count(cat, strictness)))
+        in_force = self._in_force(strictness)
 
-    def _show_count(self, result: tuple[float, int]) -> None:
+        def count(cat: Catalog) -> tuple[float, int | None]:
+            if not cat.roots():
+                return strictness, None  # nothing scanned: nothing to count
+            if in_force:
+                return strictness, len(people.people_rows(cat, include_hidden=True))
+            return strictness, people.preview_cluster_count(cat, strictness)
+
+        self._counter.read(count)
+
+    def _show_count(self, result: tuple[float, int | None]) -> None:
         strictness, count = result
         if strictness != self.strictness.value() / 100:
             return  # the slider moved on; its own count is on the way
+        if count is None:
+            self.preview_label.setText("Scan some photos to see how many people this makes.")
+            return
         if self._in_force(strictness):
             # The setting in force: the people the catalog holds (what the People
             # page counts), not an estimate that may differ from it.
