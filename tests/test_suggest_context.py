@@ -1,5 +1,6 @@
 """Suggestions ranked in the context of the library (``engine.people.suggest``)."""
 
+import importlib
 import json
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 
 from engine.catalog import Catalog
 from engine.cli.main import main
-from engine.people import split_faces
+from engine.people import first_with_suggestions, merge_people, split_faces
 from engine.people.cluster import ClusterParams
 from engine.people.suggest import suggest
 from tests.test_cluster_dates import add_face
@@ -111,3 +112,31 @@ def test_suggest_on_the_command_line_shows_both_distances(
     assert found[0]["distance"] > found[1]["distance"]
     assert main(["--catalog", str(catalog), "suggest", str(anna)]) == 0
     assert "in context" in capsys.readouterr().out
+
+
+def test_the_first_person_with_suggestions_is_found_reading_the_faces_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The package's ``suggest`` is the function; the module is reached by name.
+    suggest_module = importlib.import_module("engine.people.suggest")
+
+    x, anna_rows, stray, _ = _anna_and_two_strays()
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        ids = [add_face(cat, v, 1e9) for v in x]
+        anna = split_faces(cat, [ids[r] for r in anna_rows])
+        # Two people far from every face left alone: nothing to ask about them.
+        others = [split_faces(cat, ids[35 + 10 * i: 45 + 10 * i]) for i in range(2)]
+        gone = split_faces(cat, ids[55:65])
+        merge_people(cat, [gone], others[0])
+        assert not suggest(cat, others[0]) and not suggest(cat, others[1])
+
+        reads: list[int] = []
+        real = suggest_module.load_faces
+        monkeypatch.setattr(suggest_module, "load_faces",
+                            lambda c: reads.append(1) or real(c))
+        person, found = first_with_suggestions(cat, [others[1], gone, others[0], anna])
+        assert person == anna
+        assert [s.face_ids for s in found] == [s.face_ids for s in suggest(cat, anna)]
+        assert found[0].face_ids == [ids[stray]]
+        assert len(reads) == 2, "once for all four people, once for suggest() above"
+        assert first_with_suggestions(cat, [others[1], gone]) == (None, [])

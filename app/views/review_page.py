@@ -231,7 +231,8 @@ class ReviewPage(QWidget):
         self._show()
         self.setFocus()
         if order:
-            self._suggestion_reader.read(lambda cat: (None, *_first_with_suggestions(cat, order)))
+            self._suggestion_reader.read(
+                lambda cat: (None, *people.first_with_suggestions(cat, order)))
 
     def _suggestions_read(self, data: tuple[int | None, int | None, list[Any]]) -> None:
         asked, person_id, suggestions = data
@@ -418,15 +419,6 @@ class ReviewPage(QWidget):
 
 def _label(summary: PersonSummary) -> str:
     return summary.name or f"Unnamed \u00b7 {count_text(summary.photo_count, 'photo')}"
-
-
-def _first_with_suggestions(cat: Catalog, order: list[int]) -> tuple[int | None, list[Any]]:
-    """The first of ``order`` with something to review, and their suggestions."""
-    for person_id in order:
-        found = _suggestions(cat, person_id)
-        if found:
-            return person_id, found
-    return None, []
 
 
 def _suggestions(cat: Catalog, person_id: int) -> list[Any]:

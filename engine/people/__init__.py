@@ -43,7 +43,7 @@ from engine.people.queries import (
     unassigned_count,
     unassigned_faces,
 )
-from engine.people.suggest import Suggestion, suggest
+from engine.people.suggest import Suggestion, first_with_suggestions, suggest
 from engine.people.update import (
     AssignIndex,
     load_vectors,
@@ -65,6 +65,7 @@ __all__ = [
     "PersonSummary",
     "Suggestion",
     "confirm_faces",
+    "first_with_suggestions",
     "hide_person",
     "history",
     "load_vectors",

@@ -31,6 +31,7 @@ faces are (two look-alike babies). Read-only and free of SQL: confirming
 or rejecting goes through ``engine.people.facts``.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,7 @@ import scipy.sparse as sp
 
 from engine.catalog import Catalog
 from engine.catalog.persons import live_person
+from engine.errors import NotFoundError
 from engine.people.cluster import (
     ClusterParams,
     date_penalty,
@@ -64,6 +66,12 @@ _GROUP_FACES = 16
 # first (LFW dev: 27 -> 25 of 32 strays gathered in five questions with it,
 # 27 without; docs/PERFORMANCE.md "Suggestions in context").
 _CONTEXT = ContextParams(expansion=1)
+# How much farther than ``max_distance`` a candidate sharing the person's
+# neighbourhood may still be offered. Beyond it lie strangers' distances
+# (CFP dev: 1.92-1.96 on average), where a few faces shared by chance (a
+# small library's nearest 20 reach into other people) would be enough; on
+# CFP dev nothing more was gathered from farther (docs/PERFORMANCE.md).
+_CONTEXT_REACH = 0.25
 # A library of fewer faces has no context to speak of: a face's nearest
 # faces are a quarter of all of them or more, and every face shares them.
 _SMALLEST_LIBRARY = 4 * _CONTEXT.neighbours
@@ -104,9 +112,48 @@ def suggest(
     ``in_context=False`` ranks and offers by the merge distance alone (how
     the context's gain is measured: ``bench/review.py``).
     """
+    return _suggest(cat, person_id, load_faces(cat), _settled(cat), limit, max_distance,
+                    in_context)
+
+
+def first_with_suggestions(
+    cat: Catalog, order: Iterable[int], limit: int = 20
+) -> tuple[int | None, list[Suggestion]]:
+    """The first person of ``order`` with something to review, and their
+    suggestions; people merged away or gone meanwhile are passed over.
+
+    The library's faces are read once for all of them, not once a person:
+    where everyone has been reviewed, going round thousands of people would
+    otherwise read every face thousands of times.
+    """
+    table = load_faces(cat)
+    settled = _settled(cat)
+    for person_id in order:
+        try:
+            found = _suggest(cat, person_id, table, settled, limit, None, True)
+        except NotFoundError:
+            continue
+        if found:
+            return person_id, found
+    return None, []
+
+
+def _settled(cat: Catalog) -> set[int]:
+    """Named and hidden people: the user's own decisions, never offered as "Is this Anna?"."""
+    return {p.id for p in cat.persons(include_merged=True) if p.name is not None or p.hidden}
+
+
+def _suggest(
+    cat: Catalog,
+    person_id: int,
+    table: FaceTable,
+    settled: set[int],
+    limit: int,
+    max_distance: float | None,
+    in_context: bool,
+) -> list[Suggestion]:
     person = live_person(cat, person_id)
     max_distance = ClusterParams().max_threshold if max_distance is None else max_distance
-    table = load_faces(cat)
     mine = table.person == person.id
     if not mine.any():
         return []
@@ -141,10 +188,8 @@ def suggest(
             distance += date_penalty(first, last, own_first, own_last, date_rule_of(params))
         return np.asarray(distance)
 
-    # Named and hidden people are the user's own decisions, never offered as "Is this Anna?".
-    settled = {p.id for p in cat.persons(include_merged=True) if p.name is not None or p.hidden}
-    rejected = np.array([person.id in table.rejected.get(i, ()) for i in range(len(table.ids))],
-                        dtype=bool)
+    rejected = np.zeros(len(table.ids), dtype=bool)
+    rejected[[row for row, who in table.rejected.items() if person.id in who]] = True
     apart = _set_apart(table, person.id)
     candidates: list[tuple[str, int | None, np.ndarray]] = []
     # Each other person's faces, grouped by one sort rather than one pass per person.
@@ -169,7 +214,8 @@ def suggest(
               if in_context else np.ones(len(candidates)))
     ranked = (1.0 - weight) * 4.0 * shared + weight * distances
     if in_context:
-        offered = (ranked <= (1.0 - weight) * 4.0 + weight * max_distance)
+        offered = ((ranked <= (1.0 - weight) * 4.0 + weight * max_distance)
+                   & (distances <= max_distance + _CONTEXT_REACH))
     else:
         offered = distances <= max_distance
     out = [
