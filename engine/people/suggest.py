@@ -17,10 +17,11 @@ alone ranks. A candidate is offered when that blend is no more than what
 a candidate sharing no neighbourhood at all would score at the clustering's
 loosest threshold: one with nothing in common with the person is offered
 exactly as far as before, one whose faces share the person's neighbours
-from farther (at most ``_CONTEXT_REACH`` farther). The GUI asks "Is this Anna?", nearest first, and the user
-confirms or rejects in bulk. On CFP dev, a user answering five questions
-for each person gathers 77 of 137 strays this way against 70 by the merge
-distance alone, with LFW dev unchanged (``bench/review.py``).
+from farther (at most ``_CONTEXT_REACH`` farther). The GUI asks "Is this
+Anna?", nearest first, and the user confirms or rejects in bulk. On CFP
+dev, a user answering five questions for each person gathers 77 of 137
+strays this way against 70 by the merge distance alone, with LFW dev
+unchanged (``bench/review.py``).
 
 Faces the user rejected from the person, and clusters made only of them,
 are never suggested. Nor is a person the user set apart from this one: when
