@@ -42,6 +42,7 @@ from app.views.settings_dialog import SettingsDialog
 from app.views.shortcuts_dialog import ShortcutsDialog
 from app.views.welcome_page import WelcomePage
 from app.workers import Job
+from engine.catalog import Catalog
 from engine.progress import Progress
 from engine.scan import ScanOptions
 
@@ -286,28 +287,32 @@ class MainWindow(QMainWindow):
     def scan_again(self) -> None:
         """Scan every folder the catalog lists now (read off the GUI thread first)."""
         if not self._rescan.loading:
-            self._rescan.read(ScannedFolders.read)
+            self._rescan.read(_folders_on_disk)
             self.update_actions()
 
-    def _scan_folders_again(self, folders: list[Path]) -> None:
-        present = [f for f in folders if f.is_dir()]
+    def _scan_folders_again(self, folders: list[tuple[Path, bool]]) -> None:
+        present = [f for f, there in folders if there]
         if present:
-            self.scan(present)
+            self.scan(present, looked=True)
         if len(present) < len(folders):
-            gone = ", ".join(str(f) for f in folders if f not in present)
+            gone = ", ".join(str(f) for f, there in folders if not there)
             self.show_error("Scan Again", (
                 f"{gone} cannot be opened now (moved, renamed, or on a drive that is not "
                 "connected), so it was not scanned; its photos and people are kept. Connect "
                 "the drive and scan again"))
         self.update_actions()  # Scan Again is offered again once its read is in
 
-    def scan(self, folders: list[Path]) -> Job | None:
-        """Scan folders on a worker thread; people appear while it runs."""
+    def scan(self, folders: list[Path], *, looked: bool = False) -> Job | None:
+        """Scan folders on a worker thread; people appear while it runs.
+
+        ``looked``: the folders were just found on disk off the GUI thread
+        (Scan Again), so they are not looked at again here.
+        """
         if self.session.busy():
             self.show_error("Scan", "A scan is already running. Wait for it to finish, or "
                             "cancel it, then start this one.")
             return None
-        missing = [f for f in folders if not f.is_dir()]
+        missing = [] if looked else [f for f in folders if not f.is_dir()]
         if missing:
             self.show_error("Scan", (
                 f"{missing[0]} is not a folder that can be opened now: it may have been moved, "
@@ -419,3 +424,9 @@ def _sentence(message: str) -> str:
     if message and message[0].islower():
         message = message[0].upper() + message[1:]
     return message if message.endswith((".", "!", "?")) else message + "."
+
+
+def _folders_on_disk(cat: Catalog) -> list[tuple[Path, bool]]:
+    """Every scanned folder and whether it can be opened now: read off the GUI
+    thread, where a look at a network drive that went away may hang."""
+    return [(folder, folder.is_dir()) for folder in ScannedFolders.read(cat)]

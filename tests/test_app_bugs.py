@@ -615,7 +615,7 @@ def test_the_window_reads_its_folders_off_the_gui_thread_to_open_on_people_and_s
     assert window.rescan_action.isEnabled() and window.folders_action.isEnabled()
 
     scanned: list[list[Path]] = []
-    monkeypatch.setattr(window, "scan", scanned.append)
+    monkeypatch.setattr(window, "scan", lambda folders, **_: scanned.append(folders))
     window.rescan_action.trigger()
     qtbot.waitUntil(lambda: bool(scanned), timeout=10_000)
     assert scanned == [[library.folder]]
@@ -635,3 +635,42 @@ def test_settings_on_a_catalog_without_folders_ask_for_photos_first(
     dialog = SettingsDialog(window.session.settings, window.session, window)
     qtbot.addWidget(dialog)
     assert dialog.preview_label.text() == "Scan some photos to see how many people this makes."
+
+
+def test_scan_again_looks_for_its_folders_on_disk_off_the_gui_thread(
+    qtbot: QtBot, library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A folder on a network drive that went away can hang a look at it for minutes.
+    gone = tmp_path / "unplugged"
+    gone.mkdir()
+    with Catalog(library.cat.path) as cat:
+        cat.root_id(gone)
+    gone.rmdir()
+    looked: list[tuple[Path, threading.Thread]] = []
+    is_dir = Path.is_dir
+
+    def recording_is_dir(path: Path) -> bool:
+        looked.append((path, threading.current_thread()))
+        return is_dir(path)
+
+    runner = ThreadRunner(child_processes=False)  # the app's own worker threads
+    catalog = tmp_path / "catalog.sqlite"
+    session = Session(catalog, Settings(catalog_path=str(catalog), device="cpu"), runner,
+                      ImageCache(tmp_path / "thumbs", runner))
+    window = MainWindow(session, SettingsStore(tmp_path / "settings.ini"))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(window.rescan_action.isEnabled, timeout=10_000)
+    started: list[str] = []
+    monkeypatch.setattr(session, "start_job", lambda title, *_a, **_k: started.append(title))
+    shown: list[str] = []
+    window.show_error = lambda _title, message: shown.append(message)  # type: ignore[method-assign]
+    monkeypatch.setattr(Path, "is_dir", recording_is_dir)
+    window.rescan_action.trigger()
+    qtbot.waitUntil(lambda: bool(started) and bool(shown), timeout=10_000)
+    assert started == [f"Scanning {library.folder.name}"]
+    assert str(gone) in shown[0] and "not connected" in shown[0]
+    checked = {path for path, _ in looked}
+    assert {library.folder, gone} <= checked
+    assert all(thread is not threading.main_thread() for path, thread in looked
+               if path in (library.folder, gone))
