@@ -112,6 +112,18 @@ def open_window(qtbot: QtBot, tmp_path: Path, catalog: Path | None = None,
     return window
 
 
+def open_window_on_threads(qtbot: QtBot, tmp_path: Path) -> MainWindow:
+    """The window on the app's own worker threads, not run on the calling thread."""
+    runner = ThreadRunner(child_processes=False)
+    catalog = tmp_path / "catalog.sqlite"
+    session = Session(catalog, Settings(catalog_path=str(catalog), device="cpu"), runner,
+                      ImageCache(tmp_path / "thumbs", runner))
+    window = MainWindow(session, SettingsStore(tmp_path / "settings.ini"))
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
 def person_of(window: MainWindow, face_id: int) -> int:
     person = window.session.catalog.face(face_id).person_id
     assert person is not None
@@ -604,13 +616,8 @@ def test_the_window_reads_its_folders_off_the_gui_thread_to_open_on_people_and_s
         return roots(cat)
 
     monkeypatch.setattr(Catalog, "roots", recording_roots)
-    runner = ThreadRunner(child_processes=False)  # the app's own worker threads
-    catalog = tmp_path / "catalog.sqlite"
-    session = Session(catalog, Settings(catalog_path=str(catalog), device="cpu"), runner,
-                      ImageCache(tmp_path / "thumbs", runner))
-    window = MainWindow(session, SettingsStore(tmp_path / "settings.ini"))
-    qtbot.addWidget(window)
-    window.show()
+    window = open_window_on_threads(qtbot, tmp_path)
+    session = window.session
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.people_page, timeout=10_000)
     assert window.rescan_action.isEnabled() and window.folders_action.isEnabled()
 
@@ -653,13 +660,8 @@ def test_scan_again_looks_for_its_folders_on_disk_off_the_gui_thread(
         looked.append((path, threading.current_thread()))
         return is_dir(path)
 
-    runner = ThreadRunner(child_processes=False)  # the app's own worker threads
-    catalog = tmp_path / "catalog.sqlite"
-    session = Session(catalog, Settings(catalog_path=str(catalog), device="cpu"), runner,
-                      ImageCache(tmp_path / "thumbs", runner))
-    window = MainWindow(session, SettingsStore(tmp_path / "settings.ini"))
-    qtbot.addWidget(window)
-    window.show()
+    window = open_window_on_threads(qtbot, tmp_path)
+    session = window.session
     qtbot.waitUntil(window.rescan_action.isEnabled, timeout=10_000)
     started: list[str] = []
     monkeypatch.setattr(session, "start_job", lambda title, *_a, **_k: started.append(title))
