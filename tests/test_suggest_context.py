@@ -73,7 +73,7 @@ def test_a_face_sharing_no_neighbourhood_is_offered_exactly_as_far_as_before(
         ids, anna = _album(cat)
         alone = suggest(cat, anna, in_context=False)
         distance = {s.face_ids[0]: s.distance for s in alone}[ids[_STRANGER]]
-        # Just beyond the stranger: it is offered neither way; just past it, both ways.
+        # A limit just short of the stranger's distance offers it neither way; just past, both.
         for limit, offered in ((distance - 1e-3, False), (distance + 1e-3, True)):
             for in_context in (False, True):
                 faces = {f for s in suggest(cat, anna, max_distance=limit, in_context=in_context)
