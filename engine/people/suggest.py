@@ -87,7 +87,7 @@ class Suggestion:
     cover_face_id: int
     # What suggestions are ranked by: the distance blended with the context
     # (squared-distance units, 0 to 4; the module's words).
-    context_distance: float = 0.0
+    context_distance: float
 
     def to_json(self) -> dict[str, object]:
         return {
