@@ -25,8 +25,8 @@ from app.main_window import MainWindow
 from app.models import Role
 from app.session import Session
 from app.settings import Settings, SettingsStore
+from app.views.choose_person import ChoosePersonDialog
 from app.views.export_dialog import ExportDialog
-from app.views.person_page import ChoosePersonDialog
 from app.views.settings_dialog import SettingsDialog
 from app.views.shortcuts_dialog import ShortcutsDialog
 from app.workers import SyncRunner, ThreadRunner

@@ -31,9 +31,9 @@ from app.main_window import MainWindow
 from app.models import PERSON_MIME, Role
 from app.session import Session
 from app.settings import Settings, SettingsStore
+from app.views.choose_person import ChoosePersonDialog
 from app.views.export_dialog import ExportDialog
 from app.views.people_page import MergeDialog
-from app.views.person_page import ChoosePersonDialog
 from app.views.photo_viewer import PhotoViewer
 from app.views.settings_dialog import SettingsDialog
 from app.workers import Runner, SyncRunner, ThreadRunner

@@ -27,7 +27,7 @@ from app.images import ImageCache
 from app.session import Session
 from app.settings import Settings
 from app.views import photo_viewer
-from app.views.person_page import ChoosePersonDialog
+from app.views.choose_person import ChoosePersonDialog
 from app.views.photo_viewer import PhotoViewer
 from app.workers import SyncRunner, ThreadRunner
 from engine import people

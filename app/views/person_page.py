@@ -17,14 +17,10 @@ from collections.abc import Callable
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCompleter,
-    QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListView,
     QMenu,
     QPushButton,
     QStackedWidget,
@@ -37,18 +33,16 @@ from PySide6.QtWidgets import (
 from app.models import (
     CROP_SIZE,
     FacesModel,
-    PeopleFilter,
     PeopleModel,
     PhotosModel,
-    Role,
     count_text,
 )
 from app.resources import icon
 from app.session import Session
+from app.views.choose_person import choose_person, move_faces
 from app.views.common import (
     SPACING,
     EmptyState,
-    RoundIconDelegate,
     TileDelegate,
     heading,
     icon_grid,
@@ -333,20 +327,9 @@ class PersonPage(QWidget):
         ids = self.selected_face_ids()
         if not ids:
             return
-        target = self.choose_person(len(ids))
-        if isinstance(target, str):  # a new person, named as typed
-            new_id = self.session.call("Move faces", people.split_faces, ids)
-            if new_id is not None:
-                self.session.apply("Name", people.name_person, int(new_id), target)
-        elif target is not None:
-            self.session.apply("Move faces", people.split_faces, ids, target)
-
-    def choose_person(self, count: int) -> int | str | None:
-        """The person chosen, a new name typed (str), or None if cancelled."""
-        dialog = ChoosePersonDialog(self.people_model, self.person_id, count, self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            return dialog.chosen()
-        return None
+        target = choose_person(self.people_model, self.person_id, len(ids), self)
+        if target is not None:
+            move_faces(self.session, ids, target)
 
     def split_selected(self) -> None:
         ids = self.selected_face_ids()
@@ -410,110 +393,3 @@ class PersonPage(QWidget):
             if self.person_id is not None:
                 menu.addAction(self.cover_action)
         menu.exec(self.face_grid.viewport().mapToGlobal(pos))
-
-class ChoosePersonDialog(QDialog):
-    """"Move to…": pick a person by name or face, or type the name of a new one.
-
-    Named people come first; nothing is chosen until the user picks a row or
-    types, so Return never sends faces to whoever happens to be listed first.
-    A typed name nobody has offers "New person named …" as the first row.
-    """
-
-    def __init__(
-        self, model: PeopleModel, exclude: int | None, count: int, parent: QWidget | None = None
-    ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Move Faces")
-        self.resize(420, 520)
-        layout = QVBoxLayout(self)
-        layout.setSpacing(SPACING)
-        layout.addWidget(heading("Whose face is this?" if count == 1
-                                 else f"Whose are these {count} faces?", 1.2))
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Type a name, or pick a face below")
-        self.search.setClearButtonEnabled(True)
-        layout.addWidget(self.search)
-        self.model = model
-        self.proxy = _Excluding(model, exclude, self)
-        self.proxy.sort(0)  # named people first, by name; then unnamed ones, largest first
-        self.new_button = QPushButton(icon("new-person"), "")
-        self.new_button.setCheckable(True)
-        self.new_button.hide()
-        layout.addWidget(self.new_button)
-        self.list = QListView()
-        self.list.setModel(self.proxy)
-        self.list.setItemDelegate(RoundIconDelegate(40, self.list))
-        self.list.setSpacing(2)
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        layout.addWidget(self.list, 1)
-        buttons = QDialogButtonBox()
-        self.ok = buttons.addButton("Move", QDialogButtonBox.ButtonRole.AcceptRole)
-        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.search.textChanged.connect(self._filter)
-        self.list.doubleClicked.connect(lambda _i: self.accept())
-        self.list.selectionModel().currentChanged.connect(lambda *_: self._picked())
-        self.new_button.clicked.connect(self._new_clicked)
-        self._update()
-
-    def _filter(self, text: str) -> None:
-        self.proxy.set_text(text)
-        name = text.strip()
-        taken = self.model.find_named(name) if name else None
-        self.new_button.setVisible(bool(name) and taken is None)
-        self.new_button.setText(f"New person named \u201c{name}\u201d")
-        if taken is not None or (name and self.proxy.rowCount()):
-            self.new_button.setChecked(False)
-            self.list.setCurrentIndex(self.proxy.index(0, 0))
-        else:
-            self.list.setCurrentIndex(QModelIndex())
-            self.new_button.setChecked(bool(name))
-        self._update()
-
-    def _picked(self) -> None:
-        if self.list.currentIndex().isValid():
-            self.new_button.setChecked(False)
-        self._update()
-
-    def _new_clicked(self) -> None:
-        if self.new_button.isChecked():
-            self.list.setCurrentIndex(QModelIndex())
-        self._update()
-
-    def _update(self) -> None:
-        self.ok.setEnabled(self.chosen() is not None)
-
-    def chosen(self) -> int | str | None:
-        """The person picked, the name of a new person (str), or None."""
-        if not self.new_button.isHidden() and self.new_button.isChecked():  # also once closed
-            return self.search.text().strip()
-        index = self.list.currentIndex()
-        if index.isValid() and self.list.selectionModel().isSelected(index):
-            return int(index.data(Role.ID))
-        return None
-
-
-class _Excluding(PeopleFilter):
-    """Everyone but one person; hidden people only when their name is searched."""
-
-    def __init__(self, model: PeopleModel, exclude: int | None, parent: QWidget) -> None:
-        super().__init__(model, parent)
-        self.exclude = exclude
-
-    def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:  # type: ignore[override]  # noqa: N802
-        a, b = self.people.row_at(left.row()), self.people.row_at(right.row())
-        if bool(a.name) != bool(b.name):
-            return bool(a.name)
-        if a.name and b.name:
-            return a.name.casefold() < b.name.casefold()
-        return left.row() < right.row()  # the model lists the largest first
-
-    def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:  # type: ignore[override]  # noqa: N802
-        person = self.people.summary_at(row)
-        if person.id == self.exclude:
-            return False
-        if self.text:
-            return self.text in person.label.casefold()
-        return not person.hidden

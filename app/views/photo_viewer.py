@@ -58,6 +58,7 @@ from PySide6.QtWidgets import (
 from app.models import THUMB_SIZE, CatalogReader, PeopleModel
 from app.resources import icon
 from app.session import Session
+from app.views.choose_person import choose_person
 from app.views.common import SPACING, heading, muted
 from engine import people
 from engine.catalog import Catalog, FaceSource, FaceState, Photo
@@ -617,12 +618,7 @@ class PhotoViewer(QDialog):
         face = self.selected_face()
         if face is None:
             return
-        from app.views.person_page import ChoosePersonDialog  # the page imports this module
-
-        dialog = ChoosePersonDialog(self.people_model, face.person_id, 1, self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        target: object = dialog.chosen()
+        target = choose_person(self.people_model, face.person_id, 1, self)
         if isinstance(target, str):
             self.session.apply("Move the face", name_faces, [face.id], target)
         elif isinstance(target, int):
