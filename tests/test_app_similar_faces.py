@@ -8,7 +8,7 @@ is that the search leaves the GUI thread.
 """
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from app.main_window import MainWindow
 from app.models import Role
 from app.session import Session
 from app.settings import Settings, SettingsStore
+from app.views.choose_person import ChoosePersonDialog
 from app.views.person_page import PersonPage
 from app.views.similar_faces_dialog import SimilarFacesDialog
 from app.workers import ThreadRunner
@@ -220,7 +221,7 @@ def test_only_one_selected_face_can_be_searched_for(
     assert "More Like This Face" in face_menu(page, 1)
 
 
-def test_the_pile_of_faces_of_nobody_can_be_searched_but_not_added_to(
+def test_the_pile_of_faces_of_nobody_offers_move_to_rather_than_add(
     qtbot: QtBot, album: Album, tmp_path: Path
 ) -> None:
     window = open_window(qtbot, tmp_path)
@@ -229,7 +230,83 @@ def test_the_pile_of_faces_of_nobody_can_be_searched_but_not_added_to(
     assert {face for face, _ in found[:5]} == set(album.hers) | {album.elsewhere}
     assert {words for face, words in found[:5]} == {"Anna", "Unnamed"}
     assert dialog.add_button.isHidden()
-    assert dialog.selection_label.text() == "Open a person to add faces to them"
+    assert not dialog.move_button.isHidden() and not dialog.move_button.isEnabled()
+    assert dialog.selection_label.text() == "Select faces to move them to a person"
+
+
+def test_a_person_s_search_offers_add_and_not_move_to(
+    qtbot: QtBot, album: Album, tmp_path: Path
+) -> None:
+    window = open_window(qtbot, tmp_path)
+    dialog = search_from_page(qtbot, window, album.anna, album.hers[0])
+    assert not dialog.add_button.isHidden()
+    assert dialog.move_button.isHidden()
+
+
+def choose_in_mover(action: Callable[[ChoosePersonDialog], None]) -> None:
+    """Act in the "Move to…" chooser as soon as it opens over the dialog."""
+
+    def handle() -> None:
+        chooser = QApplication.activeModalWidget()
+        if isinstance(chooser, ChoosePersonDialog):
+            try:  # whatever happens, the chooser closes and the test goes on
+                action(chooser)
+            finally:
+                chooser.accept()
+        else:
+            QTimer.singleShot(10, handle)
+
+    QTimer.singleShot(0, handle)
+
+
+def test_faces_found_from_the_pile_of_nobody_move_to_the_person_chosen_and_undo_puts_them_back(
+    qtbot: QtBot, album: Album, tmp_path: Path
+) -> None:
+    window = open_window(qtbot, tmp_path)
+    dialog = search_from_page(qtbot, window, None, album.loose)
+    catalog = window.session.catalog
+    bert = _person(catalog, album.bert_faces[0])
+    before = catalog.face(album.elsewhere).person_id
+    rows = [r for r, (face, _) in enumerate(listed(dialog)) if face == album.elsewhere]
+    select(dialog.grid, [dialog.model.index(rows[0])])
+    assert dialog.move_button.isEnabled()
+
+    def pick_bert(chooser: ChoosePersonDialog) -> None:
+        chooser.search.setText("ber")
+        assert chooser.chosen() == bert
+
+    choose_in_mover(pick_bert)
+    dialog.move_button.click()
+
+    assert catalog.face(album.elsewhere).person_id == bert
+    assert catalog.face(album.elsewhere).assigned_by is AssignedBy.USER
+    assert (album.elsewhere, "Bert") in listed(dialog)  # shown with whose it is now
+    assert window.history.undo_text == "Moved 1 face to Bert"
+
+    dialog.activateWindow()  # back from the chooser
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=5000)
+    qtbot.keyClick(dialog.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert catalog.face(album.elsewhere).person_id == before
+    assert (album.elsewhere, "Unnamed") in listed(dialog)
+
+
+def test_faces_found_from_the_pile_of_nobody_can_make_a_new_person_named_in_the_chooser(
+    qtbot: QtBot, album: Album, tmp_path: Path
+) -> None:
+    window = open_window(qtbot, tmp_path)
+    dialog = search_from_page(qtbot, window, None, album.loose)
+    catalog = window.session.catalog
+    mine = [r for r, (face, _) in enumerate(listed(dialog)) if face in album.hers[:2]]
+    select(dialog.grid, [dialog.model.index(r) for r in mine])
+
+    choose_in_mover(lambda chooser: chooser.search.setText("Dora"))
+    dialog.move_button.click()
+
+    dora = catalog.face(album.hers[0]).person_id
+    assert dora is not None and dora != album.anna
+    assert catalog.person(dora).name == "Dora"
+    assert catalog.face(album.hers[1]).person_id == dora
+    assert {words for face, words in listed(dialog) if face in album.hers[:2]} == {"Dora"}
 
 
 class HeldSearch:

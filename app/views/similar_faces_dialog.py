@@ -6,7 +6,11 @@ are listed nearest first, each with who holds it now (a name, "Unnamed", or
 "Add to Anna" moves them to the person by the same engine operation as
 "Move to…", so the window's Undo (and Ctrl+Z here) takes them back; added
 faces leave the list and the person's page re-reads as after any other
-correction. Opened from the pile of faces of nobody, the list is only shown.
+correction. Opened from the pile of faces of nobody, "Move to…" gives the
+faces chosen to a person picked in the same chooser as the person page's
+"Move to…" (or to a new person named there), by the same operations, so
+Undo takes that back too; moved faces stay listed under whoever holds them
+now.
 
 The search itself is the engine's (``engine.people.search``), run off the
 GUI thread by ``SimilarFacesModel``; while it runs the dialog says so, and a
@@ -14,6 +18,7 @@ face the engine cannot search shows the engine's own words. The dialog
 never ranks faces nor writes the catalog itself.
 """
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -30,6 +35,7 @@ from app.images import crop_key
 from app.models import CROP_SIZE, PeopleModel, SimilarFacesModel, count_text
 from app.resources import icon
 from app.session import Session
+from app.views.choose_person import choose_person, move_faces
 from app.views.common import (
     SPACING,
     EmptyState,
@@ -90,6 +96,11 @@ class SimilarFacesDialog(QDialog):
         self.add_button = QPushButton(icon("yes"), "")
         self.add_button.setVisible(person_id is not None)
         footer.addWidget(self.add_button)
+        self.move_button = QPushButton(icon("move"), "Move to…")
+        self.move_button.setToolTip("Give these faces to a person you choose, or to a new "
+                                    "one (M; Undo takes them back)")
+        self.move_button.setVisible(person_id is None)
+        footer.addWidget(self.move_button)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         footer.addWidget(buttons)
@@ -105,8 +116,16 @@ class SimilarFacesDialog(QDialog):
                            QKeySequence("Ctrl+Shift+Z")])
         redo.triggered.connect(lambda _checked=False: session.redo())
         self.addActions([undo, redo])
+        if person_id is None:
+            # As on the person page: M moves while the grid has focus.
+            move = QAction(self)
+            move.setShortcut(QKeySequence(Qt.Key.Key_M))
+            move.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            move.triggered.connect(self.move_selected)
+            self.grid.addAction(move)
 
         self.add_button.clicked.connect(self.add_selected)
+        self.move_button.clicked.connect(self.move_selected)
         self.grid.selectionModel().selectionChanged.connect(self._update_actions)
         self.model.modelReset.connect(self._update_actions)
         self.model.refreshed.connect(self._show)
@@ -127,6 +146,15 @@ class SimilarFacesDialog(QDialog):
             return
         if self.session.apply("Add faces", people.split_faces, ids, self.person_id):
             self.model.taken(ids)
+
+    def move_selected(self) -> None:
+        """The selected faces are someone the user picks: moved as "Move to…" does."""
+        ids = self.selected_face_ids()
+        if not ids or self.person_id is not None:
+            return
+        target = choose_person(self.people_model, None, len(ids), self)
+        if target is not None:
+            move_faces(self.session, ids, target)  # the re-read shows who holds them now
 
     # -- drawing ---------------------------------------------------------------------------
 
@@ -188,10 +216,14 @@ class SimilarFacesDialog(QDialog):
         self.add_button.setToolTip(f"These faces are {name or 'this person'}: they move to "
                                    "them (Undo takes them back)")
         self.add_button.setEnabled(count > 0 and self.person_id is not None)
+        self.move_button.setEnabled(count > 0 and self.person_id is None)
         if count:
             self.selection_label.setText(f"{count_text(count, 'face')} selected")
         elif self.person_id is None:
-            self.selection_label.setText("Open a person to add faces to them")
+            if self.model.rowCount():
+                self.selection_label.setText("Select faces to move them to a person")
+            else:
+                self.selection_label.setText("")
         elif self.model.rowCount():
             self.selection_label.setText(f"Select the faces that are {name or 'this person'}")
         else:
