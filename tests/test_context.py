@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.people.context import Context, ContextError, ContextParams
+from engine.people.context import CONTEXT_REACH, Context, ContextError, ContextParams
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -130,3 +130,14 @@ def test_tiny_libraries_and_bad_input():
         two.distances(np.array([0, 1]), np.array([1]))
     with pytest.raises(ContextError):
         ContextParams(weight=1.5)
+
+
+def test_a_pair_sharing_nothing_is_within_reach_exactly_as_far_as_its_distance_alone():
+    params = ContextParams()
+    threshold = 1.45
+    plain = np.array([1.40, 1.50, 1.50, threshold + CONTEXT_REACH + 0.05])
+    jaccard = np.array([1.0, 1.0, 0.9, 0.0])
+    near = params.within_reach(params.blend(jaccard, plain), plain, threshold)
+    # Nothing shared: the threshold alone. Shared neighbours: a little farther,
+    # never as far as strangers lie, however much is shared.
+    assert near.tolist() == [True, False, True, False]

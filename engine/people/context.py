@@ -43,6 +43,15 @@ from engine.people.knn import knn
 _PAIR_CHUNK = 65_536
 
 
+# How much farther than a threshold two faces sharing a neighbourhood may
+# still be judged the same person (``ContextParams.within_reach``). Beyond
+# it lie strangers' distances (CFP dev: 1.92-1.96 on average), where a few
+# faces shared by chance (a small library's nearest 20 reach into other
+# people) would be enough; on CFP dev review gathered nothing more from
+# farther (docs/PERFORMANCE.md "Suggestions in context").
+CONTEXT_REACH = 0.25
+
+
 class ContextError(FaceAlbumError):
     """Vectors or pairs that a context cannot be built from or asked about."""
 
@@ -62,6 +71,21 @@ class ContextParams:
             raise ContextError(f"expansion must be at least 1, got {self.expansion}")
         if not 0.0 <= self.weight <= 1.0:
             raise ContextError(f"weight must lie in [0, 1], got {self.weight}")
+
+    def blend(self, jaccard: np.ndarray | float, plain: np.ndarray | float) -> np.ndarray:
+        """The context distance of a Jaccard distance and a squared distance."""
+        w = self.weight
+        return np.asarray((1.0 - w) * 4.0 * np.asarray(jaccard) + w * np.asarray(plain))
+
+    def within_reach(self, distance: np.ndarray, plain: np.ndarray, threshold: float) -> np.ndarray:
+        """Which pairs (or groups) of context ``distance`` and squared distance
+        ``plain`` are near enough to be the same person at ``threshold``: as
+        near in context as a pair sharing no neighbour at that threshold, and
+        no more than ``CONTEXT_REACH`` beyond it. A pair with nothing in
+        common is judged exactly as by its distance alone; one sharing its
+        neighbourhood from a little farther."""
+        return np.asarray((np.asarray(distance) <= self.blend(1.0, threshold))
+                          & (np.asarray(plain) <= threshold + CONTEXT_REACH))
 
 
 class Context:
@@ -100,8 +124,7 @@ class Context:
         a, b = self._checked(a, b)
         diff = self.vectors[a].astype(np.float64) - self.vectors[b]
         plain = np.einsum("ij,ij->i", diff, diff)
-        w = self.params.weight
-        return (1.0 - w) * 4.0 * self.jaccard(a, b) + w * plain
+        return self.params.blend(self.jaccard(a, b), plain)
 
     def _checked(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a = np.asarray(a, dtype=np.int64).ravel()

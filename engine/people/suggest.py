@@ -17,7 +17,7 @@ alone ranks. A candidate is offered when that blend is no more than what
 a candidate sharing no neighbourhood at all would score at the clustering's
 loosest threshold: one with nothing in common with the person is offered
 exactly as far as before, one whose faces share the person's neighbours
-from farther (at most ``_CONTEXT_REACH`` farther). The GUI asks "Is this
+from farther (at most ``CONTEXT_REACH`` farther). The GUI asks "Is this
 Anna?", nearest first, and the user confirms or rejects in bulk. On CFP
 dev, a user answering five questions for each person gathers 77 of 137
 strays this way against 70 by the merge distance alone, with LFW dev
@@ -67,12 +67,6 @@ _GROUP_FACES = 16
 # first (LFW dev: 27 -> 25 of 32 strays gathered in five questions with it,
 # 27 without; docs/PERFORMANCE.md "Suggestions in context").
 _CONTEXT = ContextParams(expansion=1)
-# How much farther than ``max_distance`` a candidate sharing the person's
-# neighbourhood may still be offered. Beyond it lie strangers' distances
-# (CFP dev: 1.92-1.96 on average), where a few faces shared by chance (a
-# small library's nearest 20 reach into other people) would be enough; on
-# CFP dev nothing more was gathered from farther (docs/PERFORMANCE.md).
-_CONTEXT_REACH = 0.25
 # A library of fewer faces has no context to speak of: a face's nearest
 # faces are a quarter of all of them or more, and every face shares them.
 _SMALLEST_LIBRARY = 4 * _CONTEXT.neighbours
@@ -210,13 +204,11 @@ def _suggest(
         np.repeat(np.arange(len(candidates)), [len(rows) for _, _, rows in candidates]),
         len(candidates),
     )
-    weight = _CONTEXT.weight
     shared = (_shared_neighbourhoods(table, np.flatnonzero(mine), [r for _, _, r in candidates])
               if in_context else np.ones(len(candidates)))
-    ranked = (1.0 - weight) * 4.0 * shared + weight * distances
+    ranked = _CONTEXT.blend(shared, distances)
     if in_context:
-        offered = ((ranked <= (1.0 - weight) * 4.0 + weight * max_distance)
-                   & (distances <= max_distance + _CONTEXT_REACH))
+        offered = _CONTEXT.within_reach(ranked, distances, max_distance)
     else:
         offered = distances <= max_distance
     out = [
