@@ -83,15 +83,15 @@ def similar_faces(
     context = Context(table.vectors[near], params)
     distances = context.distances(np.full(len(candidates), query), candidates)
     order = np.argsort(distances, kind="stable")[:limit]
-    out = []
-    for i in order:
-        other = int(near[candidates[i]])
-        diff = table.vectors[row].astype(np.float64) - table.vectors[other]
-        person = int(table.person[other])
-        out.append(Match(
+    others = near[candidates[order]]
+    diff = table.vectors[others].astype(np.float64) - table.vectors[row]
+    plain = np.einsum("ij,ij->i", diff, diff)
+    return [
+        Match(
             face_id=int(table.ids[other]),
-            person_id=person if person >= 0 else None,
-            distance=float(distances[i]),
-            plain=float(diff @ diff),
-        ))
-    return out
+            person_id=int(table.person[other]) if table.person[other] >= 0 else None,
+            distance=float(distance),
+            plain=float(alone),
+        )
+        for other, distance, alone in zip(others, distances[order], plain, strict=True)
+    ]
