@@ -549,12 +549,6 @@ class SimilarFace:
     holder: int | None  # the person holding the face now (merges followed); None: no one
     holder_name: str | None
 
-    @property
-    def holder_words(self) -> str:
-        if self.holder is None:
-            return "No one"
-        return self.holder_name or "Unnamed"
-
 
 class SimilarFacesModel(_ImageListModel):
     """"More Like This Face": the faces most likely the same person as one face.
@@ -564,14 +558,19 @@ class SimilarFacesModel(_ImageListModel):
     now; faces the person being viewed holds already are not listed. When the
     session says something changed, only who holds each match is read again
     (a face added to the person leaves the list; Undo brings it back), so the
-    order stays the one the search gave. A search the engine refuses leaves
-    no rows and its message in ``error``.
+    order stays the one the search gave. A holder is named as the people
+    grid's ``PeopleModel`` knows them (``person_label``: an unnamed person
+    with their photos), "No one" for a face in no person. A search the engine
+    refuses leaves no rows and its message in ``error``.
     """
 
     LIMIT = 30  # faces listed at most
 
-    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+    def __init__(
+        self, session: Session, people_model: PeopleModel, parent: QObject | None = None
+    ) -> None:
         super().__init__(session, parent)
+        self.people_model = people_model
         self.face_id: int | None = None
         self.person_id: int | None = None  # whose faces are not listed
         self.searched: tuple[Face, Photo] | None = None
@@ -582,6 +581,7 @@ class SimilarFacesModel(_ImageListModel):
         self._stale = False  # something changed while the search ran
         self._holders = CatalogReader(session, self._holders_read)
         session.changed.connect(self.refresh)
+        people_model.refreshed.connect(self._people_read)  # names and photo counts
 
     @property
     def found(self) -> int:
@@ -646,6 +646,11 @@ class SimilarFacesModel(_ImageListModel):
                        for s in self._found if s.face.id in holders]
         self._show()
 
+    def _people_read(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1),
+                                  [Qt.ItemDataRole.DisplayRole, Role.NAMED])
+
     def _show(self) -> None:
         mine = self._target
         rows = [s for s in self._found if mine is None or s.holder != mine][: self.LIMIT]
@@ -666,7 +671,7 @@ class SimilarFacesModel(_ImageListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self.images.crop_of(found.face, found.photo, CROP_SIZE)
         if role == Qt.ItemDataRole.DisplayRole:
-            return found.holder_words
+            return self._holder_words(found)
         if role == Qt.ItemDataRole.ToolTipRole:
             whose = ("in no person yet" if found.holder is None
                      else f"now in {found.holder_name or 'an unnamed person'}")
@@ -676,6 +681,14 @@ class SimilarFacesModel(_ImageListModel):
         if role == Role.NAMED:
             return bool(found.holder_name)
         return None
+
+    def _holder_words(self, found: SimilarFace) -> str:
+        if found.holder is None:
+            return "No one"
+        summary = self.people_model.summary(found.holder)
+        if summary is None:  # new since the people were read: they come next
+            return found.holder_name or "Unnamed"
+        return person_label(summary)
 
 
 class _ReadTable(QAbstractTableModel, Generic[Row]):
@@ -993,6 +1006,12 @@ def _photos_by_id(cat: Catalog, ids: set[int]) -> dict[int, Photo]:
 
 def count_text(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def person_label(summary: PersonSummary) -> str:
+    """A person in one line: their name, or "Unnamed · 15 photos", the photos
+    the people grid counts for them, so unnamed people are told apart."""
+    return summary.name or f"Unnamed \u00b7 {count_text(summary.photo_count, 'photo')}"
 
 
 def face_labels(

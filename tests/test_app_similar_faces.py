@@ -56,6 +56,9 @@ class Album:
         cat.checkpoint()
 
 
+ELSEWHERE = "Unnamed \u00b7 1 photo"  # the unnamed person of Anna's photo held elsewhere
+
+
 def _person(cat: Catalog, face_id: int) -> int:
     person = cat.face(face_id).person_id
     assert person is not None
@@ -102,7 +105,7 @@ def test_more_like_this_face_lists_the_persons_photos_held_elsewhere_first(
     dialog = search_from_page(qtbot, window, album.anna, album.hers[0])
 
     found = listed(dialog)
-    assert sorted(found[:2]) == sorted([(album.elsewhere, "Unnamed"), (album.loose, "No one")])
+    assert sorted(found[:2]) == sorted([(album.elsewhere, ELSEWHERE), (album.loose, "No one")])
     assert {face for face, _ in found[2:]} == set(album.bert_faces + album.carl_faces)
     assert not {face for face, _ in found} & set(album.hers), "hers already: not offered"
     assert {words for face, words in found if face in album.bert_faces} == {"Bert"}
@@ -112,6 +115,18 @@ def test_more_like_this_face_lists_the_persons_photos_held_elsewhere_first(
     assert "Anna’s already are not listed" in dialog.details.text()
     assert dialog.add_button.text() == "Add to Anna"
     assert not dialog.add_button.isEnabled()  # nothing chosen for the user
+
+
+def test_faces_of_different_unnamed_people_read_differently_as_in_review(
+    qtbot: QtBot, album: Album, tmp_path: Path
+) -> None:
+    window = open_window(qtbot, tmp_path)
+    dialog = search_from_page(qtbot, window, album.anna, album.hers[0])
+    words = dict(listed(dialog))
+    assert words[album.elsewhere] == "Unnamed \u00b7 1 photo"
+    assert {words[face] for face in album.carl_faces} == {"Unnamed \u00b7 4 photos"}
+    assert words[album.loose] == "No one"
+    assert {words[face] for face in album.bert_faces} == {"Bert"}
 
 
 def test_adding_found_faces_moves_them_into_the_person_and_undo_puts_them_back(
@@ -138,7 +153,7 @@ def test_adding_found_faces_moves_them_into_the_person_and_undo_puts_them_back(
     qtbot.keyClick(dialog.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert {f: catalog.face(f).person_id for f in before} == before
     assert sorted(listed(dialog)[:2]) == sorted(
-        [(album.elsewhere, "Unnamed"), (album.loose, "No one")])
+        [(album.elsewhere, ELSEWHERE), (album.loose, "No one")])
     assert page.faces.rowCount() == 4
 
 
@@ -228,7 +243,7 @@ def test_the_pile_of_faces_of_nobody_offers_move_to_rather_than_add(
     dialog = search_from_page(qtbot, window, None, album.loose)
     found = listed(dialog)
     assert {face for face, _ in found[:5]} == set(album.hers) | {album.elsewhere}
-    assert {words for face, words in found[:5]} == {"Anna", "Unnamed"}
+    assert {words for face, words in found[:5]} == {"Anna", ELSEWHERE}
     assert dialog.add_button.isHidden()
     assert not dialog.move_button.isHidden() and not dialog.move_button.isEnabled()
     assert dialog.selection_label.text() == "Select faces to move them to a person"
@@ -287,7 +302,7 @@ def test_faces_found_from_the_pile_of_nobody_move_to_the_person_chosen_and_undo_
     qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=5000)
     qtbot.keyClick(dialog.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert catalog.face(album.elsewhere).person_id == before
-    assert (album.elsewhere, "Unnamed") in listed(dialog)
+    assert (album.elsewhere, ELSEWHERE) in listed(dialog)
 
 
 def test_faces_found_from_the_pile_of_nobody_can_make_a_new_person_named_in_the_chooser(

@@ -31,14 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models import CROP_SIZE, CatalogReader, PeopleModel, count_text
+from app.models import CROP_SIZE, CatalogReader, PeopleModel, person_label
 from app.resources import icon
 from app.session import Session
 from app.views.common import SPACING, EmptyState, heading, muted, round_pixmap
 from engine import people
 from engine.catalog import Catalog, Face, Photo
 from engine.errors import NotFoundError
-from engine.people import PersonSummary
 
 EXAMPLES = 4  # faces of the person shown beside the question
 SHOWN = 6  # faces of one suggestion shown at most
@@ -305,7 +304,8 @@ class ReviewPage(QWidget):
                 summary = self.people_model.summary(person_id)
                 if summary is None or summary.hidden or bool(summary.name) != named:
                     continue
-                self.person_box.addItem(self._face_icon(person_id), _label(summary), person_id)
+                self.person_box.addItem(self._face_icon(person_id), person_label(summary),
+                                        person_id)
 
     def _face_icon(self, person_id: int) -> QIcon:
         cover = self.people_model.cover(person_id)
@@ -366,7 +366,7 @@ class ReviewPage(QWidget):
         else:  # nobody to name: compare with the faces on the left
             self.question.setText("Is this the same person?" if count == 1
                                   else "Are these the same person?")
-            self.known_name.setText(_label(summary) if summary is not None else "")
+            self.known_name.setText(person_label(summary) if summary is not None else "")
         self.hint.setText(
             "One face." if count == 1 else f"A group of {count} faces that look alike"
             f"{f' (first {SHOWN} shown)' if count > SHOWN else ''}."
@@ -415,10 +415,6 @@ class ReviewPage(QWidget):
                     pixmap = images.crop_of(face, photo, CROP_SIZE)
                     label.setPixmap(round_pixmap(pixmap, side, palette))
                     label.setToolTip(photo.display_path)
-
-
-def _label(summary: PersonSummary) -> str:
-    return summary.name or f"Unnamed \u00b7 {count_text(summary.photo_count, 'photo')}"
 
 
 def _suggestions(cat: Catalog, person_id: int) -> list[Any]:

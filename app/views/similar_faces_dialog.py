@@ -1,8 +1,9 @@
 """More Like This Face: the faces of the whole library most like one face.
 
 Opened from a face of a person's page (its context menu, or L). The faces
-are listed nearest first, each with who holds it now (a name, "Unnamed", or
-"No one"); faces the person holds already are not listed. Select some and
+are listed nearest first, each with who holds it now (a name, "Unnamed ·
+4 photos" as Review and the people grid tell unnamed people apart, or "No
+one"); faces the person holds already are not listed. Select some and
 "Add to Anna" moves them to the person by the same engine operation as
 "Move to…", so the window's Undo (and Ctrl+Z here) takes them back; added
 faces leave the list and the person's page re-reads as after any other
@@ -63,7 +64,7 @@ class SimilarFacesDialog(QDialog):
         self.person_id = person_id
         self.setWindowTitle("More Like This Face")
         self.resize(720, 560)
-        self.model = SimilarFacesModel(session, self)
+        self.model = SimilarFacesModel(session, people_model, self)
 
         layout = QVBoxLayout(self)
         layout.setSpacing(SPACING)
