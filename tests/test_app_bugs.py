@@ -325,6 +325,10 @@ def test_the_move_dialog_asks_plainly_chooses_nobody_and_makes_a_new_person_from
     moved_to = library.cat.face(face).person_id
     assert moved_to is not None and moved_to != anna
     assert library.cat.person(moved_to).name == "Dora"
+    # One correction, one Undo: the face goes back to Anna and no Dora is left.
+    window.session.undo()
+    assert library.cat.face(face).person_id == anna
+    assert all(p.name != "Dora" for p in library.cat.persons(include_merged=True))
 
 
 # -- 8. no internal ids ----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from app.resources import icon
 from app.session import Session
 from app.views.common import SPACING, RoundIconDelegate, heading
 from engine import people
+from engine.people.facts import name_faces
 
 
 class ChoosePersonDialog(QDialog):
@@ -149,10 +150,7 @@ def move_faces(session: Session, face_ids: list[int], target: int | str) -> int 
     """Move the faces to ``target``, a person or the name of a new one, by the
     engine's operations; the person they went to, or None if the engine
     refused (the user has been told why)."""
-    if isinstance(target, str):  # a new person, named as typed
-        new_id = session.call("Move faces", people.split_faces, face_ids)
-        if new_id is None:
-            return None
-        session.apply("Name", people.name_person, int(new_id), target)
-        return int(new_id)
+    if isinstance(target, str):  # a new person, named as typed: one operation, one Undo
+        new_id = session.call("Move faces", name_faces, face_ids, target)
+        return None if new_id is None else int(new_id)
     return target if session.apply("Move faces", people.split_faces, face_ids, target) else None
