@@ -16,19 +16,15 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from app.images import ImageCache
 from app.main_window import MainWindow
 from app.models import Role
-from app.session import Session
-from app.settings import Settings, SettingsStore
 from app.views.choose_person import ChoosePersonDialog
 from app.views.person_page import PersonPage
 from app.views.similar_faces_dialog import SimilarFacesDialog
-from app.workers import ThreadRunner
 from engine import people
 from engine.catalog import AssignedBy, Catalog
 from engine.people import search
-from tests.test_app_bugs import Library, open_window
+from tests.test_app_bugs import Library, open_window, open_window_on_threads
 from tests.test_app_story import select
 
 
@@ -346,13 +342,7 @@ class HeldSearch:
 
 def search_on_threads(qtbot: QtBot, album: Album, tmp_path: Path) -> SimilarFacesDialog:
     """The window on the app's real worker threads; More Like This Face on Anna's first face."""
-    runner = ThreadRunner(child_processes=False)
-    catalog = tmp_path / "catalog.sqlite"
-    session = Session(catalog, Settings(catalog_path=str(catalog), device="cpu"), runner,
-                      ImageCache(tmp_path / "thumbs", runner))
-    window = MainWindow(session, SettingsStore(tmp_path / "settings.ini"))
-    qtbot.addWidget(window)
-    window.show()
+    window = open_window_on_threads(qtbot, tmp_path)
     window.show_person(album.anna)
     page = window.person_page
     page.tabs.setCurrentIndex(1)
