@@ -68,13 +68,18 @@ def album(tmp_path: Path) -> Iterator[Album]:
     lib.cat.close()
 
 
+def faces_of(window: MainWindow, person_id: int | None) -> PersonPage:
+    """The person's page, on its Faces tab."""
+    window.show_person(person_id)
+    window.person_page.tabs.setCurrentIndex(1)
+    return window.person_page
+
+
 def search_from_page(
     qtbot: QtBot, window: MainWindow, person_id: int | None, face_id: int
 ) -> SimilarFacesDialog:
     """Open the person's faces, select one face and press L, as a user would."""
-    window.show_person(person_id)
-    page = window.person_page
-    page.tabs.setCurrentIndex(1)
+    page = faces_of(window, person_id)
     rows = [r for r in range(page.faces.rowCount())
             if page.faces.index(r).data(Role.ID) == face_id]
     select(page.face_grid, [page.faces.index(rows[0])])
@@ -157,9 +162,7 @@ def test_a_face_that_cannot_be_searched_shows_the_engines_message(
     qtbot: QtBot, album: Album, tmp_path: Path
 ) -> None:
     window = open_window(qtbot, tmp_path)
-    window.show_person(album.anna)
-    page = window.person_page
-    page.tabs.setCurrentIndex(1)
+    page = faces_of(window, album.anna)
     select(page.face_grid, [page.faces.index(0)])
     face = page.selected_face_ids()[0]
     # Meanwhile another program marks that face a stranger: it is no longer
@@ -216,9 +219,7 @@ def test_only_one_selected_face_can_be_searched_for(
     qtbot: QtBot, album: Album, tmp_path: Path
 ) -> None:
     window = open_window(qtbot, tmp_path)
-    window.show_person(album.anna)
-    page = window.person_page
-    page.tabs.setCurrentIndex(1)
+    page = faces_of(window, album.anna)
     assert not page.similar_action.isEnabled()
     select(page.face_grid, [page.faces.index(0), page.faces.index(1)])
     assert not page.similar_action.isEnabled()
@@ -343,9 +344,7 @@ class HeldSearch:
 def search_on_threads(qtbot: QtBot, album: Album, tmp_path: Path) -> SimilarFacesDialog:
     """The window on the app's real worker threads; More Like This Face on Anna's first face."""
     window = open_window_on_threads(qtbot, tmp_path)
-    window.show_person(album.anna)
-    page = window.person_page
-    page.tabs.setCurrentIndex(1)
+    page = faces_of(window, album.anna)
     qtbot.waitUntil(lambda: page.faces.rowCount() == 4, timeout=10_000)
     select(page.face_grid, [page.faces.index(0)])
     page.similar_action.trigger()
