@@ -577,6 +577,7 @@ class SimilarFacesModel(_ImageListModel):
         self.error: str | None = None
         self._target: int | None = None  # ``person_id`` with merges followed
         self._found: list[SimilarFace] = []  # every match, nearest first
+        self._own = 0  # the person's other faces, never searched for
         self._rows: list[SimilarFace] = []
         self._stale = False  # something changed while the search ran
         self._holders = CatalogReader(session, self._holders_read)
@@ -585,15 +586,15 @@ class SimilarFacesModel(_ImageListModel):
 
     @property
     def found(self) -> int:
-        """How many faces the search found (those of the person included)."""
-        return len(self._found)
+        """How many faces the search found (the person's own included)."""
+        return len(self._found) + self._own
 
     def search(self, face_id: int, person_id: int | None) -> None:
         """Search for faces like ``face_id``, leaving out those ``person_id`` holds."""
         self.face_id, self.person_id = face_id, person_id
         self.searched, self.error, self._stale = None, None, False
         self.beginResetModel()
-        self._found, self._rows, self._rows_by_key = [], [], {}
+        self._found, self._rows, self._rows_by_key, self._own = [], [], {}, 0
         self.endResetModel()
         self.refreshed.emit()  # say that it is searching
         limit = self.LIMIT
@@ -627,7 +628,7 @@ class SimilarFacesModel(_ImageListModel):
         if data.face_id != self.face_id:
             return  # another face was searched since; its result comes next
         self.searched, self.error, self._target = data.searched, data.error, data.target
-        self._found = data.found
+        self._found, self._own = data.found, data.own
         self._show()
         if self._stale:
             self._stale = False
@@ -918,29 +919,29 @@ def _read_together(
 class _Similar:
     face_id: int
     target: int | None  # the person whose faces are not listed, merges followed
+    own: int  # the target's faces besides the one searched: never listed
     searched: tuple[Face, Photo] | None
     found: list[SimilarFace]
     error: str | None  # the engine's words when the face cannot be searched
 
 
 def _read_similar(cat: Catalog, face_id: int, person_id: int | None, limit: int) -> _Similar:
-    """The faces most like ``face_id``, enough of them that ``limit`` remain
-    once the person's own are left out."""
+    """The faces most like ``face_id``, the person's own left out."""
     # scipy comes with the first search, not with the window.
     from engine.people import search
 
     try:
         target = resolve_merged(cat, person_id) if person_id is not None else None
+        matches = search.similar_faces(cat, face_id, limit, exclude_person=target)
         own = len(cat.faces(person_id=target)) if target is not None else 0
-        matches = search.similar_faces(cat, face_id, limit + own)
         searched = cat.face(face_id)
         faces = {f.id: f for f in cat.faces(ids=[m.face_id for m in matches])}
         photos = _photos_by_id(cat, {f.photo_id for f in faces.values()} | {searched.photo_id})
         holders = _holders(cat, faces.values())
     except FaceAlbumError as exc:
-        return _Similar(face_id, None, None, [], str(exc))
+        return _Similar(face_id, None, 0, None, [], str(exc))
     except DatabaseError as exc:
-        return _Similar(face_id, None, None, [], (
+        return _Similar(face_id, None, 0, None, [], (
             f"the catalog could not be read ({exc}); close other programs using it and "
             "try again"))
     found = [
@@ -948,7 +949,8 @@ def _read_similar(cat: Catalog, face_id: int, person_id: int | None, limit: int)
                     *holders[m.face_id])
         for m in matches if m.face_id in holders
     ]
-    return _Similar(face_id, target, (searched, photos[searched.photo_id]), found, None)
+    own -= int(searched.person_id == target)
+    return _Similar(face_id, target, own, (searched, photos[searched.photo_id]), found, None)
 
 
 def _read_holders(

@@ -118,6 +118,25 @@ def test_more_like_this_face_lists_the_persons_photos_held_elsewhere_first(
     assert not dialog.add_button.isEnabled()  # nothing chosen for the user
 
 
+def test_a_person_with_more_faces_than_the_search_reaches_still_gets_others(
+    qtbot: QtBot, album: Album, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search looks at a bounded number of nearest faces (2,000); a
+    person holding more must still be shown faces that are not theirs.
+    Here the reach is cut to three, under Anna's four faces."""
+    search_all = search.similar_faces
+
+    def short_reach(*args: object, **kwargs: object) -> list[search.Match]:
+        return search_all(*args, **{**kwargs, "reach": 3})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search, "similar_faces", short_reach)
+    window = open_window(qtbot, tmp_path)
+    dialog = search_from_page(qtbot, window, album.anna, album.hers[0])
+    found = {face for face, _ in listed(dialog)}
+    assert {album.elsewhere, album.loose} <= found
+    assert not found & set(album.hers)
+
+
 def test_faces_of_different_unnamed_people_read_differently_as_in_review(
     qtbot: QtBot, album: Album, tmp_path: Path
 ) -> None:
@@ -330,11 +349,12 @@ class HeldSearch:
         self.returned = threading.Event()
         similar_faces = search.similar_faces
 
-        def held(cat: Catalog, face_id: int, limit: int = 20) -> list[search.Match]:
+        def held(cat: Catalog, face_id: int, limit: int = 20,
+                 **options: int | None) -> list[search.Match]:
             self.threads.append(threading.current_thread())
             self.go.wait(10)
             try:
-                return similar_faces(cat, face_id, limit)
+                return similar_faces(cat, face_id, limit, **options)  # type: ignore[arg-type]
             finally:
                 self.returned.set()
 

@@ -109,3 +109,23 @@ def test_a_limit_without_a_face_to_search_is_refused_not_ignored(
         assert "--limit counts the faces of --like" in capsys.readouterr().err
     assert main(["--catalog", str(catalog), "faces", "--all", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 1
+
+
+def test_a_person_larger_than_the_reach_still_gets_other_faces(tmp_path: Path) -> None:
+    """More Like This Face for a person holding more faces than the search
+    looks at: their own faces must not fill the list."""
+    x = album_with_profiles()
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        ids = [add_face(cat, v, 1e9) for v in x]
+        for _ in recluster(cat):
+            pass
+        person = cat.face(ids[0]).person_id
+        assert person is not None
+        own = {f.id for f in cat.faces(person_id=person)}
+        assert len(own) > 8
+        found = similar_faces(cat, ids[0], limit=3, reach=8, exclude_person=person)
+        assert len(found) == 3
+        assert not {m.face_id for m in found} & own
+        assert all(m.person_id != person for m in found)
+        distances = [m.distance for m in found]
+        assert distances == sorted(distances)

@@ -57,8 +57,15 @@ def similar_faces(
     *,
     reach: int = SEARCH_REACH,
     params: ContextParams | None = None,
+    exclude_person: int | None = None,
 ) -> list[Match]:
-    """Up to ``limit`` faces most likely the same person as ``face_id``, nearest first."""
+    """Up to ``limit`` faces most likely the same person as ``face_id``, nearest first.
+
+    ``exclude_person`` (a person's id as it is now, merges followed) lists
+    none of that person's faces: "more faces like this one for Anna". Her
+    faces still take part in the context, and the reach grows by their
+    number, so a person of thousands of faces still gets others listed.
+    """
     if limit < 1:
         raise SearchError(f"expected a limit of at least 1, got {limit}")
     table = load_faces(cat)
@@ -69,6 +76,11 @@ def similar_faces(
             f"an embedding (a face marked not a face or a stranger, or an unknown id)"
         )
     row = int(rows[0])
+    held = (
+        table.person == exclude_person if exclude_person is not None
+        else np.zeros(len(table.ids), dtype=bool)
+    )
+    reach += int(held.sum())
     similarity = table.vectors @ table.vectors[row]
     if len(similarity) > reach:
         near = np.argpartition(-similarity, reach - 1)[:reach]
@@ -77,7 +89,7 @@ def similar_faces(
     else:
         near = np.arange(len(similarity))
     query = int(np.flatnonzero(near == row)[0])
-    candidates = np.flatnonzero(table.photo[near] != table.photo[row])
+    candidates = np.flatnonzero((table.photo[near] != table.photo[row]) & ~held[near])
     if not len(candidates):
         return []
     context = Context(table.vectors[near], params)
