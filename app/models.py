@@ -1,6 +1,6 @@
 """Qt item models over the catalog: people, a person's faces and photos, the photos of
-several people together, the faces most like one face, the scanned folders, skipped
-files, and what Undo and Redo would act on.
+several people together, the faces most like one face, Review's questions side by
+side, the scanned folders, skipped files, and what Undo and Redo would act on.
 
 Each model adapts one engine query to the shape a Qt view wants and re-reads
 it when asked (the people, skipped files and undo history whenever the session
@@ -539,6 +539,75 @@ class TogetherModel(PhotosModel):
         self.refreshed.emit()
 
 
+class QuestionsModel(_ImageListModel):
+    """Review's questions side by side, each shown by its cover face and
+    checked at first: which of them "Confirm All Remaining" is to confirm.
+
+    The questions are the engine's (``people.suggest``), as the review page
+    read them; only their cover faces and photos are read here, off the GUI
+    thread, and a tile shows a placeholder until then. The checks are the
+    user's choice in a dialog, not facts: nothing is written here.
+    """
+
+    def __init__(
+        self, session: Session, questions: Sequence[people.Suggestion],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(session, parent)
+        self._questions = list(questions)
+        self._checked = [True] * len(self._questions)
+        self._covers: dict[int, tuple[Face, Photo]] = {}  # face id -> its face and photo
+        covers = [q.cover_face_id for q in self._questions]
+        self._reader.read(lambda cat: _read_covers(cat, covers))
+
+    def question(self, row: int) -> people.Suggestion:
+        return self._questions[row]
+
+    def chosen(self) -> list[int]:
+        """The rows checked, in order."""
+        return [row for row, on in enumerate(self._checked) if on]
+
+    def _apply(self, data: tuple[dict[int, tuple[Face, Photo]], dict[str, list[int]]]) -> None:
+        self._covers, self._rows_by_key = data
+        if self._questions:
+            self.dataChanged.emit(self.index(0), self.index(len(self._questions) - 1),
+                                  [Qt.ItemDataRole.DecorationRole])
+        self.refreshed.emit()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._questions)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._questions):
+            return None
+        question = self._questions[index.row()]
+        cover = self._covers.get(question.cover_face_id)
+        others = len(question.face_ids) - 1
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.images.crop_of(*cover, CROP_SIZE) if cover is not None else None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"+{others} more" if others else ""
+        if role == Qt.ItemDataRole.ToolTipRole:
+            where = cover[1].display_path if cover is not None else ""
+            group = (f"\nA group of {len(question.face_ids)} faces that look alike, "
+                     "confirmed together" if others else "")
+            return where + group
+        if role == Qt.ItemDataRole.CheckStateRole:
+            return Qt.CheckState.Checked if self._checked[index.row()] else Qt.CheckState.Unchecked
+        return None
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        if role != Qt.ItemDataRole.CheckStateRole or not index.isValid():
+            return False
+        self._checked[index.row()] = Qt.CheckState(value) == Qt.CheckState.Checked
+        self.dataChanged.emit(index, index, [role])
+        return True
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemIsUserCheckable)
+
+
 @dataclass(frozen=True)
 class SimilarFace:
     """A face found like the one searched, and who holds it now."""
@@ -913,6 +982,19 @@ def _read_together(
     by_id = _photos_by_id(cat, set(ids))
     photos = sorted((by_id[i] for i in ids), key=lambda p: (taken_at(p), p.id))
     return photos, _rows_by_key(thumb_key(p, THUMB_SIZE) for p in photos)
+
+
+def _read_covers(
+    cat: Catalog, face_ids: list[int]
+) -> tuple[dict[int, tuple[Face, Photo]], dict[str, list[int]]]:
+    """Each of these faces (those still there) with its photo, and the rows
+    (one per face asked, in order) showing each crop."""
+    faces = {f.id: f for f in cat.faces(ids=face_ids)}
+    photos = _photos_by_id(cat, {f.photo_id for f in faces.values()})
+    covers = {i: (f, photos[f.photo_id]) for i, f in faces.items()}
+    keys = (crop_key(covers[i][1], covers[i][0].box, CROP_SIZE, covers[i][0].frame_seconds)
+            if i in covers else None for i in face_ids)
+    return covers, _rows_by_key(keys)
 
 
 @dataclass(frozen=True)
