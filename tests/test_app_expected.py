@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from app.models import Role
 from app.settings import Settings, SettingsStore
+from app.views.confirm_all_dialog import ConfirmAllDialog
 from engine import people
 from engine.catalog import AssignedBy
 from tests.test_app_bugs import Library, open_window, shown_ids
@@ -77,7 +78,9 @@ def test_review_confirms_all_remaining_at_once_and_goes_on_to_the_next_person(
     assert review.person_id == anna
     assert sorted(f for s in review.suggestions for f in s.face_ids) == sorted(loose_anna)
     assert review.all_button.isVisible()
-    review.all_button.click()
+    review.all_button.click()  # shows every question left, each checked
+    (dialog,) = review.findChildren(ConfirmAllDialog)
+    dialog.ok.click()
     assert all(cat.face(f).person_id == anna for f in loose_anna)
     assert all(cat.face(f).assigned_by is AssignedBy.USER for f in loose_anna)
     assert review.empty.title.text() == "All done"

@@ -3,15 +3,19 @@
 Yes (Y), No (N) and Skip (Right arrow) answer and move on; Left arrow goes
 back to the previous question. Yes confirms the faces for the person, No
 rejects them forever; both are engine operations, and the notice after each
-answer has Undo on it for that answer. "Confirm All Remaining" says Yes to
-every question left for the person as one operation (one Undo), for a group
-that is clean at a glance. Opened without a person, the page starts on the
-first person who has something to review; "Next Person" goes on to the next
-one who has (in the chooser's order, coming round to the start). The suggestions
-themselves come from the engine (``people.suggest``). The page
-never ranks faces itself, and never reads the catalog on the GUI thread: the
-suggestions, and the faces each question shows, are read by a
-``CatalogReader`` and shown when they arrive.
+answer has Undo on it for that answer. "Confirm All Remaining" first shows
+every question left at once (``ConfirmAllDialog``), each checked: the later
+questions are the far-fetched ones, and no regrouping undoes a
+confirmation, so nothing is confirmed unseen. The questions still checked
+are confirmed as one operation (one Undo); those unchecked stay, neither
+confirmed nor rejected, and the page goes on to the first of them. Opened
+without a person, the page starts on the first person who has something to
+review; "Next Person" goes on to the next one who has (in the chooser's
+order, coming round to the start). The suggestions themselves come from
+the engine (``people.suggest``). The page never ranks faces itself, and
+never reads the catalog on the GUI thread: the suggestions, and the faces
+each question shows, are read by a ``CatalogReader`` and shown when they
+arrive.
 """
 
 from typing import Any
@@ -35,6 +39,7 @@ from app.models import CROP_SIZE, CatalogReader, PeopleModel, person_label
 from app.resources import icon
 from app.session import Session
 from app.views.common import SPACING, EmptyState, heading, muted, round_pixmap
+from app.views.confirm_all_dialog import ConfirmAllDialog
 from engine import people
 from engine.catalog import Catalog, Face, Photo
 from engine.errors import NotFoundError
@@ -151,7 +156,8 @@ class ReviewPage(QWidget):
         ask.addWidget(self.counter)
         self.all_button = QPushButton(icon("yes"), "Confirm All Remaining")
         self.all_button.setToolTip(
-            "Yes to this question and every one after it, as one change (one Undo)")
+            "See this question and every one after it at once, uncheck any that are not "
+            "them, and confirm the rest as one change (one Undo)")
         self.all_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         ask.addWidget(self.all_button, 0, Qt.AlignmentFlag.AlignCenter)
         ask.addStretch(1)
@@ -262,15 +268,31 @@ class ReviewPage(QWidget):
         self._answer(people.reject_faces, "No")
 
     def confirm_all(self) -> None:
-        """Yes to the question shown and every one after it, as one operation."""
+        """Show the question shown and every one after it at once; those the
+        user leaves checked are confirmed (``_confirm_chosen``)."""
         remaining = self.suggestions[self.position:]
         if not remaining or self.person_id is None:
             return
-        face_ids = [face_id for suggestion in remaining for face_id in suggestion.face_ids]
+        dialog = ConfirmAllDialog(self.session, self.people_model, self.person_id, remaining,
+                                  self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._confirm_chosen(dialog.chosen()))
+        dialog.open()
+
+    def _confirm_chosen(self, chosen: list[Any]) -> None:
+        """Yes to the questions chosen, as one operation; the others stay to be
+        answered one by one, the first of them asked next."""
+        remaining = self.suggestions[self.position:]
+        yes = [q for q in remaining if q in chosen]
+        if not yes or self.person_id is None:
+            return
+        face_ids = [face_id for suggestion in yes for face_id in suggestion.face_ids]
         if not self.session.apply("Yes to all", people.confirm_faces, face_ids, self.person_id):
             return
-        self.answered += len(remaining)
-        self.position = len(self.suggestions)
+        # The answered ones go before the rest, as after Yes: Left goes back to them.
+        self.suggestions[self.position:] = yes + [q for q in remaining if q not in chosen]
+        self.answered += len(yes)
+        self.position += len(yes)
         self._show()
 
     def skip(self) -> None:
@@ -373,7 +395,7 @@ class ReviewPage(QWidget):
         )
         self.counter.setText(f"{self.position + 1} of {len(self.suggestions)}")
         left = len(self.suggestions) - self.position
-        self.all_button.setText(f"Confirm All Remaining ({left})")
+        self.all_button.setText(f"Confirm All Remaining ({left})…")
         self.all_button.setVisible(left > 1)  # for one question left, Yes says it
         self._load_faces()
         self._show_faces()
