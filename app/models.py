@@ -279,7 +279,7 @@ class PeopleModel(_ImageListModel):
                 self._covers[pid] = None
                 continue
             self._covers[pid] = (face, photo)
-            key = crop_key(photo, face.box, CROP_SIZE)
+            key = crop_key(photo, face.box, CROP_SIZE, face.frame_seconds)
             self._rows_by_key.setdefault(key, []).append(self._row_of[pid])
 
     # -- QAbstractListModel ----------------------------------------------------

@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
 
-from app.images import ImageCache
+from app.images import ImageCache, crop_key
 from app.main import main
 from app.main_window import MainWindow
-from app.models import Role
+from app.models import CROP_SIZE, Role
 from app.session import Session
 from app.settings import Settings, SettingsStore
 from app.views.choose_person import ChoosePersonDialog
@@ -680,3 +680,25 @@ def test_scan_again_looks_for_its_folders_on_disk_off_the_gui_thread(
     assert {library.folder, gone} <= checked
     assert all(thread is not threading.main_thread() for path, thread in looked
                if path in (library.folder, gone))
+
+
+def test_a_person_whose_cover_is_a_video_frame_repaints_when_it_arrives(
+    qtbot: QtBot, library: Library, tmp_path: Path
+) -> None:
+    """A face of a video is cropped from its own frame, and its crop is announced
+    under a name that says which frame: the people grid must listen for that name."""
+    cat = library.cat
+    cat._conn.execute("UPDATE faces SET frame_seconds = 2.5")
+    cat.checkpoint()
+    window = open_window(qtbot, tmp_path)
+    model = window.people_model
+    row = 0
+    person_id = model.index(row).data(Role.ID)
+    model.index(row).data(Qt.ItemDataRole.DecorationRole)  # asks for the cover's crop
+    summary = people.people_rows(window.session.catalog)
+    cover = next(p.cover_face_id for p in summary if p.id == person_id)
+    face = window.session.catalog.face(cover)
+    photo = window.session.catalog.photo(face.photo_id)
+    with qtbot.waitSignal(model.dataChanged, timeout=1000) as changed:
+        window.session.images.ready.emit(crop_key(photo, face.box, CROP_SIZE, 2.5))
+    assert changed.args[0].row() == row
