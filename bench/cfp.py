@@ -33,6 +33,10 @@ A variant is ``EMBEDDER[@ALIGN][+flip]``:
   renormalised (test-time flip);
 - ``+turned``: the flip for faces turned aside only, as the scan embeds
   (``engine.analyse.FLIP_TURNED``);
+- ``+crops``: test-time crops, the mean embedding of seven crops (the
+  default, zoomed out and in by 10 %, moved 3 px left, right, up and down)
+  and their mirror images, 14 network passes; ``+turned-crops`` the same for
+  faces turned aside only;
 - ``@ALIGN``: how the similarity transform onto the template is fitted:
   ``five`` (the default: all five landmarks, Umeyama), ``vertical`` (the eye
   centre and mouth centre only, with the rotation of the eye-to-mouth line:
@@ -180,6 +184,10 @@ def variant_vectors(
     variant: str, dataset: str, faces: Faces, cache: Path
 ) -> tuple[np.ndarray, float, float]:
     """(M, D) unit embeddings of a variant, crops per second and per CPU second."""
+    for suffix in ("+crops", "+turned-crops"):
+        if variant.endswith(suffix):
+            return _many_crops(variant[: -len(suffix)], dataset, faces, cache,
+                               turned_only=suffix == "+turned-crops")
     if variant.endswith("+turned"):
         # As the scan embeds: faces turned aside averaged with their mirror (engine.analyse).
         base = variant[: -len("+turned")]
@@ -208,6 +216,30 @@ def variant_vectors(
         cpu += part.cpu * passes
     count = len(faces.photo)
     return np.concatenate(joined, axis=1), count / seconds, count / cpu
+
+
+def _many_crops(
+    name: str, dataset: str, faces: Faces, cache: Path, *, turned_only: bool
+) -> tuple[np.ndarray, float, float]:
+    """Test-time crops: the mean of the seven ``CROPS`` and their mirrors (14 passes),
+    for every face or for faces turned aside only (the rest as they are)."""
+    total, seconds, cpu = 0.0, 0.0, 0.0
+    for alignment in CROPS:
+        part = embedded(dataset, name, alignment, faces, cache, True)
+        assert part.mirror is not None
+        total = total + part.plain + part.mirror
+        seconds += 2 * part.seconds
+        cpu += 2 * part.cpu
+    vectors = np.asarray(total) / np.linalg.norm(total, axis=1, keepdims=True)
+    passes = 2.0 * len(CROPS)
+    if turned_only:
+        turned = face_quality.yaws(faces.landmarks) >= FLIP_TURNED
+        plain = embedded(dataset, name, "five", faces, cache, False).plain
+        vectors = np.where(turned[:, None], vectors, plain)
+        passes = 1.0 + (passes - 1.0) * float(turned.mean())
+    count = len(faces.photo)
+    one = 2.0 * len(CROPS)
+    return vectors, count / seconds * one / passes, count / cpu * one / passes
 
 
 def _flip_average(part: Embedded) -> np.ndarray:
@@ -341,11 +373,37 @@ def _centre(image: np.ndarray, landmarks: np.ndarray, embedder: Embedder) -> np.
     return align_faces(image, adjusted, embedder)
 
 
+def _moved(
+    scale: float, dx: float, dy: float
+) -> Callable[[np.ndarray, np.ndarray, Embedder], np.ndarray]:
+    """The five-point fit onto the template scaled about the crop's centre and moved
+    (``scale`` under 1 shows more around the face)."""
+
+    def align(image: np.ndarray, landmarks: np.ndarray, embedder: Embedder) -> np.ndarray:
+        centre = embedder.input_size / 2
+        template = (np.asarray(embedder.template, np.float64) - centre) * scale + centre
+        template += np.array([dx, dy])
+        return align_faces(
+            image, list(landmarks), template=template, size=embedder.input_size,
+            aspect=embedder.crop_aspect,
+        )
+
+    return align
+
+
 ALIGNMENTS: dict[str, Callable[[np.ndarray, np.ndarray, Embedder], np.ndarray]] = {
     "five": _five,
     "vertical": _vertical,
     "centre": _centre,
+    "zoomout": _moved(0.9, 0, 0),
+    "zoomin": _moved(1.1, 0, 0),
+    "left": _moved(1.0, -3, 0),
+    "right": _moved(1.0, 3, 0),
+    "up": _moved(1.0, 0, -3),
+    "down": _moved(1.0, 0, 3),
 }
+# The crops of ``+crops``: the default one, zoomed out and in by 10 %, moved 3 px each way.
+CROPS = ("five", "zoomout", "zoomin", "left", "right", "up", "down")
 
 
 # -- data ----------------------------------------------------------------------
