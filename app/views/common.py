@@ -32,6 +32,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCompleter,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
@@ -299,6 +300,24 @@ def muted(text: str = "") -> QLabel:
     label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
     label.setWordWrap(True)
     return label
+
+
+def face_header(layout: QVBoxLayout, title: QLabel, details: QLabel) -> QLabel:
+    """A dialog's header added to ``layout``: a face picture (returned, to fill
+    when it is read) beside a title with a line of details under it."""
+    header = QHBoxLayout()
+    header.setSpacing(SPACING)
+    picture = QLabel()
+    header.addWidget(picture)
+    words = QVBoxLayout()
+    words.setSpacing(2)
+    words.addStretch(1)
+    words.addWidget(title)
+    words.addWidget(details)
+    words.addStretch(1)
+    header.addLayout(words, 1)
+    layout.addLayout(header)
+    return picture
 
 
 def round_pixmap(pixmap: QPixmap | None, size: int, palette: QPalette) -> QPixmap:

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
-    QLabel,
     QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
@@ -36,7 +35,15 @@ from app.images import crop_key
 from app.models import CROP_SIZE, PeopleModel, QuestionsModel, count_text, person_label
 from app.resources import icon
 from app.session import Session
-from app.views.common import SPACING, TileDelegate, heading, icon_grid, muted, round_pixmap
+from app.views.common import (
+    SPACING,
+    TileDelegate,
+    face_header,
+    heading,
+    icon_grid,
+    muted,
+    round_pixmap,
+)
 from engine import people
 
 
@@ -63,22 +70,11 @@ class ConfirmAllDialog(QDialog):
         who = summary.name if summary is not None and summary.name else "this person"
         layout = QVBoxLayout(self)
         layout.setSpacing(SPACING)
-        header = QHBoxLayout()
-        header.setSpacing(SPACING)
-        self.cover = QLabel()
-        self.cover.setToolTip(person_label(summary) if summary is not None else "")
-        header.addWidget(self.cover)
-        words = QVBoxLayout()
-        words.setSpacing(2)
-        words.addStretch(1)
         self.heading = heading(f"Confirm these as {who}?", 1.3)
-        words.addWidget(self.heading)
-        words.addWidget(muted(
+        self.cover = face_header(layout, self.heading, muted(
             f"The {count_text(len(questions), 'question')} not answered yet. Uncheck those "
             f"that are not {who}: they stay in the review, to be answered one by one."))
-        words.addStretch(1)
-        header.addLayout(words, 1)
-        layout.addLayout(header)
+        self.cover.setToolTip(person_label(summary) if summary is not None else "")
 
         self.grid = icon_grid(_CheckTile(96, text_lines=1, parent=self), multi=False)
         self.grid.setModel(self.model)

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -41,6 +40,7 @@ from app.views.common import (
     SPACING,
     EmptyState,
     TileDelegate,
+    face_header,
     heading,
     icon_grid,
     muted,
@@ -68,19 +68,8 @@ class SimilarFacesDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.setSpacing(SPACING)
-        header = QHBoxLayout()
-        header.setSpacing(SPACING)
-        self.searched = QLabel()
-        header.addWidget(self.searched)
-        words = QVBoxLayout()
-        words.setSpacing(2)
-        words.addStretch(1)
-        words.addWidget(heading("Faces Like This One", 1.3))
         self.details = muted()
-        words.addWidget(self.details)
-        words.addStretch(1)
-        header.addLayout(words, 1)
-        layout.addLayout(header)
+        self.searched = face_header(layout, heading("Faces Like This One", 1.3), self.details)
 
         self.grid = icon_grid(TileDelegate(96, text_lines=1, parent=self))
         self.grid.setModel(self.model)
