@@ -743,8 +743,9 @@ class SimilarFacesModel(_ImageListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._holder_words(found)
         if role == Qt.ItemDataRole.ToolTipRole:
+            # In the tile's words: two unnamed people are told apart by their photos.
             whose = ("in no person yet" if found.holder is None
-                     else f"now in {found.holder_name or 'an unnamed person'}")
+                     else f"now in {self._holder_words(found)}")
             return f"{found.photo.display_path}\n{whose}"
         if role == Role.ID:
             return found.face.id

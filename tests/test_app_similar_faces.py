@@ -149,6 +149,21 @@ def test_faces_of_different_unnamed_people_read_differently_as_in_review(
     assert {words[face] for face in album.bert_faces} == {"Bert"}
 
 
+def test_the_tooltip_of_a_found_face_names_its_holder_as_the_tile_does(
+    qtbot: QtBot, album: Album, tmp_path: Path
+) -> None:
+    window = open_window(qtbot, tmp_path)
+    dialog = search_from_page(qtbot, window, album.anna, album.hers[0])
+    model = dialog.model
+    tips = {int(model.index(r).data(Role.ID)): str(model.index(r).data(Qt.ItemDataRole.ToolTipRole))
+            for r in range(model.rowCount())}
+    assert tips[album.elsewhere].endswith("now in Unnamed \u00b7 1 photo")
+    assert {tips[face].splitlines()[-1] for face in album.carl_faces} == {
+        "now in Unnamed \u00b7 4 photos"}
+    assert {tips[face].splitlines()[-1] for face in album.bert_faces} == {"now in Bert"}
+    assert tips[album.loose].endswith("in no person yet")
+
+
 def test_adding_found_faces_moves_them_into_the_person_and_undo_puts_them_back(
     qtbot: QtBot, album: Album, tmp_path: Path
 ) -> None:
