@@ -311,3 +311,22 @@ def _guess(catalog: Catalog, face_id: int, name: str) -> None:
         assign_automatically(catalog, [(face_id, person_id)])
     people.name_person(catalog, person_id, name)
     assert catalog.face(face_id).assigned_by == "auto"
+
+
+def test_import_faces_from_a_folder_never_scanned_says_so_rather_than_importing_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped folder, or one not scanned yet, is not "0 names imported"."""
+    folder = tmp_path / "photos"
+    _turned_photo(folder / "a.jpg")
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as catalog:
+        _two_faces(catalog, folder, "a.jpg")
+    empty = tmp_path / "other"
+    empty.mkdir()
+    for elsewhere in (tmp_path / "typo", empty):  # not there; there, but never scanned
+        capsys.readouterr()
+        assert main(["--catalog", str(path), "import-faces", str(elsewhere)]) != 0
+        err = capsys.readouterr().err
+        assert "no scanned photo" in err and str(elsewhere) in err and "Traceback" not in err
+    _cli(capsys, path, "import-faces", str(folder))  # the scanned folder still imports

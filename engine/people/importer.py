@@ -279,12 +279,19 @@ def import_folder(
     when given: sidecars, embedded XMP, Picasa, Takeout) and import it as one
     operation. Files are read before the transaction; a stop between photos
     imports nothing. ``result`` receives the ``Imported``, ``problems`` one
-    "path: why" per photo whose metadata was refused."""
+    "path: why" per photo whose metadata was refused. A ``folder`` holding no
+    scanned photo raises ``NotFoundError``."""
     root = None if folder is None else os.path.realpath(folder)
     photos = [
         p for p in cat.photos(PhotoStatus.OK)
         if p.width and p.height and (root is None or _under(p.path, root))
     ]
+    if folder is not None and not photos:
+        # A mistyped folder, or one not scanned yet: not "0 names imported".
+        raise NotFoundError(
+            f"no scanned photo lies under {os.fspath(folder)}: names are read for photos "
+            f"already scanned, so scan that folder first"
+        )
     found: dict[int, PhotoNames] = {}
     yield Progress("reading metadata", 0, len(photos))
     for done, photo in enumerate(photos, start=1):
