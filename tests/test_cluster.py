@@ -177,6 +177,22 @@ def test_strangers_seen_once_are_not_joined_to_people_in_a_library_full_of_them(
     assert np.count_nonzero(labels[len(x) + 1 :] >= 0) <= 4
 
 
+def test_strangers_do_not_join_the_only_person_of_a_library_whose_null_says_nothing() -> None:
+    """One child photographed all year among passers-by seen once: with no other
+    person to join, the library cannot say how near strangers come, so a
+    stranger joins no farther than merging would take it."""
+    x, free = library(pairs=1, per_person=20)
+    person = x[:20]
+    rng = np.random.default_rng(2)
+    strangers = [face_at(person, np.arange(20), float(rng.uniform(1.15, 1.4)), free[i])
+                 for i in range(12)]
+    labels = cluster(np.vstack([person, *strangers]))
+    assert labels[0] >= 0 and (labels[:20] == labels[0]).all()
+    assert (labels[20:] == -1).all(), "no stranger is glued to the only person"
+    near = face_at(person, np.arange(20), 1.0, free[20])  # as near as a merge: it joins
+    assert cluster(np.vstack([person, near]))[-1] == labels[0]
+
+
 def test_a_lone_face_never_joins_a_person_already_in_its_photo() -> None:
     x, free = library()
     odd = face_at(x, np.arange(8), 1.25, free[0])
