@@ -77,13 +77,7 @@ def main() -> int:
         return 0
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
-    embedder = get_embedder("sface")
-    if not isinstance(embedder, TorchEmbedder):
-        raise RuntimeError("sface is expected to be a torch embedder")
-    pristine = embedder.network.float().to(memory_format=torch.contiguous_format)
-    if not isinstance(pristine, SFaceNet):
-        raise RuntimeError("sface is expected to run SFaceNet")
-
+    embedder, pristine = pretrained_sface()
     all_files, cfp_files, cfp_crops, cfp_row = cfp_crops_cached(args.cache, embedder)
     person = np.array([f.split("/")[0] for f in cfp_files])
     profile = np.array([int(f[-8:-4]) > 10 for f in cfp_files])
@@ -171,6 +165,17 @@ def main() -> int:
 
 
 # -- networks ------------------------------------------------------------------
+
+
+def pretrained_sface() -> tuple[TorchEmbedder, SFaceNet]:
+    """SFace's embedder and its network in float32, as training takes it."""
+    embedder = get_embedder("sface")
+    if not isinstance(embedder, TorchEmbedder):
+        raise RuntimeError("sface is expected to be a torch embedder")
+    network = embedder.network.float().to(memory_format=torch.contiguous_format)
+    if not isinstance(network, SFaceNet):
+        raise RuntimeError("sface is expected to run SFaceNet")
+    return embedder, network
 
 
 def cut_index(net: SFaceNet, module: str) -> int:

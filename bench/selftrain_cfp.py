@@ -41,8 +41,6 @@ sys.path.insert(0, str(REPO))
 from bench import finetune_cfp as tune  # noqa: E402
 from bench.cfp import CFP, detect_cfp  # noqa: E402
 from engine.metrics import cluster_scores  # noqa: E402
-from engine.models.embedding import TorchEmbedder  # noqa: E402
-from engine.models.registry import get_embedder  # noqa: E402
 from engine.models.sface import SFaceNet  # noqa: E402
 from engine.people.cluster import cluster  # noqa: E402
 from engine.quality import face_quality  # noqa: E402
@@ -65,13 +63,7 @@ def main() -> int:
         return 0
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
-    embedder = get_embedder("sface")
-    if not isinstance(embedder, TorchEmbedder):
-        raise RuntimeError("sface is expected to be a torch embedder")
-    pristine = embedder.network.float().to(memory_format=torch.contiguous_format)
-    if not isinstance(pristine, SFaceNet):
-        raise RuntimeError("sface is expected to run SFaceNet")
-
+    embedder, pristine = tune.pretrained_sface()
     all_files, cfp_files, crops, row = tune.cfp_crops_cached(args.cache, embedder)
     faces = detect_cfp(args.cache / "cfp-faces.npz")
     poses = face_quality.yaws(faces.landmarks[faces.central[faces.central >= 0]])
