@@ -734,7 +734,10 @@ def attach_small(
 # strangers joined someone (three draws each), none when such libraries were
 # held to the merge threshold too; but so were a small album's profiles
 # (three people of 8 photos, a profile 1.25 from its person and about 2
-# from the others: tests/test_people_story.py), which join today.
+# from the others: tests/test_people_story.py), which join today. With two
+# people or more, a null of faces that find no other person within reach
+# is a measurement too (people here lie far apart), and those profiles rest
+# on it: only the absence of any other person is treated as no null.
 _NULL_PEOPLE = 2
 
 # Fewer profiles than this in clusters tell too little of how near a profile
