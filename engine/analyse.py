@@ -27,6 +27,7 @@ from engine.imageio import (
     read_bytes,
     read_taken,
 )
+from engine.models.age import AgeEstimator
 from engine.models.base import Detection, Detector, Embedder
 from engine.people.cluster import ClusterParams
 from engine.people.importer import MetadataRefusedError, PhotoNames, read_names
@@ -101,6 +102,10 @@ class Analysis:
     crops: list[np.ndarray]  # aligned, until embedded
     vectors: np.ndarray | None = None  # once embedded
     turned: list[bool] = field(default_factory=list)  # per crop: embed its mirror too
+    age_chips: list[np.ndarray] = field(default_factory=list)  # aligned for the age, until read
+    # Apparent age in years per face (``engine.models.age``), once embedded;
+    # None for each face where no age was estimated.
+    ages: list[float | None] = field(default_factory=list)
 
 
 Claim = Callable[[str], Photo | None]
@@ -187,14 +192,21 @@ def _read_date_unless_known(
 
 class Analyser:
     """Finds, aligns and embeds the faces of decoded photos with one pair of
-    networks, adding the seconds of each stage to ``stage_seconds``."""
+    networks, adding the seconds of each stage to ``stage_seconds``; with an
+    ``AgeEstimator``, it reads each face's apparent age too (counted as
+    embedding time: it is another network over aligned faces)."""
 
     def __init__(
-        self, detector: Detector, embedder: Embedder, stage_seconds: dict[str, float]
+        self,
+        detector: Detector,
+        embedder: Embedder,
+        stage_seconds: dict[str, float],
+        ages: AgeEstimator | None = None,
     ) -> None:
         self.detector = detector
         self.embedder = embedder
         self.stage_seconds = stage_seconds
+        self.age_estimator = ages
 
     def analyse(self, result: Result) -> Analysis:
         """The faces of a decoded photo, aligned but not yet embedded (a
@@ -216,8 +228,27 @@ class Analyser:
             list(align_faces(decoded.image, landmarks, self.embedder)) if landmarks else []
         )
         sharpness = [face_quality.sharpness(c) for c in crops]
+        chips = self._age_chips(decoded.image, landmarks)
         self.stage_seconds["align"] += time.perf_counter() - clock
-        return Analysis(detections, sharpness, crops, turned=_turned(landmarks))
+        return Analysis(detections, sharpness, crops, turned=_turned(landmarks), age_chips=chips)
+
+    def _age_chips(self, image: np.ndarray, landmarks: list[np.ndarray]) -> list[np.ndarray]:
+        """The faces aligned for the age network; none without one."""
+        estimator = self.age_estimator
+        if estimator is None or not landmarks:
+            return []
+        return list(
+            align_faces(image, landmarks, template=estimator.template, size=estimator.input_size)
+        )
+
+    def read_ages(self, chips: list[np.ndarray]) -> list[float | None]:
+        """Apparent ages of aligned chips; None for each without an estimator."""
+        if self.age_estimator is None or not chips:
+            return [None] * len(chips)
+        clock = time.perf_counter()
+        ages = self.age_estimator.predict(np.stack(chips))
+        self.stage_seconds["embed"] += time.perf_counter() - clock
+        return [float(a) for a in ages]
 
     def embed(self, crops: list[np.ndarray], turned: list[bool] | None = None) -> np.ndarray:
         """Unit vectors of aligned crops; those ``turned`` marks are averaged
@@ -250,11 +281,18 @@ class Analyser:
             [crop for a in todo for crop in a.crops],
             [t for a in todo for t in (a.turned or [False] * len(a.crops))],
         )
-        offset = 0
+        ages = self.read_ages([chip for a in todo for chip in a.age_chips])
+        offset = age_offset = 0
         for a in todo:
             a.vectors = vectors[offset : offset + len(a.crops)]
             offset += len(a.crops)
             a.crops = []
+            if a.age_chips:
+                a.ages = ages[age_offset : age_offset + len(a.age_chips)]
+                age_offset += len(a.age_chips)
+                a.age_chips = []
+            else:
+                a.ages = [None] * len(a.vectors)
 
     def _analyse_video(self, result: Result, frames: list[Frame]) -> Analysis:
         """Faces of every sampled frame, then one per person seen: the video's faces.
@@ -265,6 +303,7 @@ class Analyser:
         its embeddings are missing: its faces come from many frames.
         """
         found: list[tuple[Detection, np.ndarray, float, float]] = []
+        chips: list[np.ndarray] = []
         for frame in frames:
             clock = time.perf_counter()
             detections, landmarks = self._detect(frame.decoded)
@@ -273,6 +312,7 @@ class Analyser:
                 continue
             clock = time.perf_counter()
             crops = align_faces(frame.decoded.image, landmarks, self.embedder)
+            chips += self._age_chips(frame.decoded.image, landmarks)
             self.stage_seconds["align"] += time.perf_counter() - clock
             for det, crop in zip(detections, crops, strict=True):
                 found.append((det, crop, face_quality.sharpness(crop), frame.seconds))
@@ -286,8 +326,10 @@ class Analyser:
         quality = [face_quality.score(det.box, sharp) for det, _, sharp, _ in found]
         kept = distinct_faces(vectors, quality, ClusterParams().threshold)
         result.face_seconds = [found[i][3] for i in kept]
+        ages = self.read_ages([chips[i] for i in kept] if chips else [])
         return Analysis(
-            [found[i][0] for i in kept], [found[i][2] for i in kept], [], vectors[kept]
+            [found[i][0] for i in kept], [found[i][2] for i in kept], [], vectors[kept],
+            ages=ages if chips else [None] * len(kept),
         )
 
     def _detect(self, decoded: Decoded) -> tuple[list[Detection], list[np.ndarray]]:

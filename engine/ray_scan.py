@@ -36,6 +36,7 @@ from typing import Any
 from engine.analyse import Analyser, Analysis, Job, Result, read
 from engine.catalog import Photo
 from engine.errors import ScanError
+from engine.models.age import AgeEstimator
 from engine.models.registry import get_detector, get_embedder, resolve_device
 from engine.progress import CancelToken
 
@@ -152,7 +153,7 @@ class ScanWorker:
         where = resolve_device(device)
         self.analyser = Analyser(
             get_detector(detector, device=where), get_embedder(embedder, device=where),
-            self.stage_seconds,
+            self.stage_seconds, AgeEstimator(where),
         )
         self.device = str(where)
 
@@ -161,6 +162,8 @@ class ScanWorker:
         it starts); its pid and device."""
         self.analyser.detector.load()
         self.analyser.embedder.load()
+        if self.analyser.age_estimator is not None:
+            self.analyser.age_estimator.load()
         return os.getpid(), self.device
 
     def analyse(

@@ -56,6 +56,7 @@ from engine.catalog.scans import (
 )
 from engine.errors import ScanError
 from engine.imageio import is_photo_name, is_video_name
+from engine.models.age import AgeEstimator
 from engine.models.base import Detection, Detector, Embedder
 from engine.models.registry import (
     DEFAULT_DETECTOR,
@@ -134,11 +135,15 @@ def scan_folder(
     summary: ScanSummary | None = None,
     detector: Detector | None = None,
     embedder: Embedder | None = None,
+    ages: AgeEstimator | None = None,
 ) -> Iterator[Progress]:
     """Scan ``folder`` into ``catalog``, yielding progress after each photo.
 
     Pass a ``ScanSummary`` to read the totals afterwards. ``detector`` and
-    ``embedder`` override the registry's models (tests, benchmarks).
+    ``embedder`` override the registry's models (tests, benchmarks); with
+    the registry's embedder, faces' apparent ages are read by the
+    ``AgeEstimator`` unless ``ages`` gives another, and with an embedder
+    given, only by ``ages`` (none when it is None).
     """
     options = options or ScanOptions()
     cancel = cancel or CancelToken()
@@ -167,7 +172,7 @@ def scan_folder(
 
             cluster = Cluster(options)
         yield from _scan_locked(
-            catalog, folder, options, cancel, summary, detector, embedder, cluster
+            catalog, folder, options, cancel, summary, detector, embedder, cluster, ages
         )
     finally:
         if cluster is not None:
@@ -184,6 +189,7 @@ def _scan_locked(
     detector: Detector | None,
     embedder: Embedder | None,
     cluster: "Cluster | None",
+    ages: AgeEstimator | None = None,
 ) -> Iterator[Progress]:
     start = time.perf_counter()
     place = _place(catalog, folder)
@@ -214,7 +220,9 @@ def _scan_locked(
     # On a cluster the networks run on its workers: here they only name the results.
     device = resolve_device(options.device) if cluster is None else resolve_device("cpu")
     detector = detector or get_detector(options.detector, device=device)
-    embedder = embedder or get_embedder(options.embedder, device=device)
+    if embedder is None:
+        embedder = get_embedder(options.embedder, device=device)
+        ages = ages or AgeEstimator(device)
     summary.device, summary.detector, summary.embedder = str(device), detector.name, embedder.name
     if cluster is not None:
         summary.device = f"ray {options.ray_address}"
@@ -228,7 +236,9 @@ def _scan_locked(
         summary.problem_list.append((_shown(rel) + "/", f"cannot read the folder: {reason}{note}"))
 
     jobs: list[Job] = []
-    needs_embedding = photos_missing_embeddings(catalog, root_id, embedder.name)
+    # Ray's workers always read ages (they build the registry's networks).
+    reads_ages = ages is not None or cluster is not None
+    needs_embedding = photos_missing_embeddings(catalog, root_id, embedder.name, reads_ages)
     for relpath, entry in on_disk.items():
         old = known.get(relpath)
         if isinstance(entry, str):  # cannot even stat it: a problem, recorded below
@@ -271,7 +281,7 @@ def _scan_locked(
     )
     moves = Moves(by_hash)
 
-    pipeline = _Pipeline(catalog, detector, embedder, options, summary, root_id)
+    pipeline = _Pipeline(catalog, detector, embedder, options, summary, root_id, ages)
     total = len(jobs)
     done = 0
     yield Progress("scanning", 0, total, _info(summary))
@@ -529,9 +539,10 @@ class _Pipeline:
         options: ScanOptions,
         summary: ScanSummary,
         root_id: int,
+        ages: AgeEstimator | None = None,
     ) -> None:
         self.catalog = catalog
-        self.analyser = Analyser(detector, embedder, summary.stage_seconds)
+        self.analyser = Analyser(detector, embedder, summary.stage_seconds, ages)
         self.options = options
         self.summary = summary
         self.root_id = root_id
@@ -659,14 +670,15 @@ class _Pipeline:
             list(result.face_seconds) if result.face_seconds is not None
             else [None] * len(detections)
         )
+        ages = analysis.ages or [None] * len(detections)
         found = [
             FoundFace(
                 box=det.box, landmarks=det.landmarks, score=det.score,
                 quality=face_quality.score(det.box, sharp), sharpness=sharp, embedding=vec,
-                frame_seconds=at,
+                frame_seconds=at, age=age,
             )
-            for det, sharp, vec, at in zip(
-                detections, analysis.sharpness, analysis.vectors, seconds, strict=True
+            for det, sharp, vec, at, age in zip(
+                detections, analysis.sharpness, analysis.vectors, seconds, ages, strict=True
             )
         ]
         same_as = {i: face.id for i, face in _match_old_faces(old_faces, detections).items()}
@@ -693,8 +705,11 @@ class _Pipeline:
         if len(faces) != len(analysis.vectors):
             return  # its faces changed since the listing (a tag): the next scan embeds them
         model = self.analyser.embedder.name
-        for face, vec in zip(faces, analysis.vectors, strict=True):
+        ages = analysis.ages or [None] * len(faces)
+        for face, vec, age in zip(faces, analysis.vectors, ages, strict=True):
             self.catalog.put_embedding(face.id, model, vec)
+            if age is not None:
+                self.catalog.set_age(face.id, age)
         if result.taken_read:
             record_taken(self.catalog, old.id, result.taken)
         self.summary.reembedded += 1

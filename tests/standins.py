@@ -4,11 +4,12 @@
 of its width and height, with plausible landmarks inside the box;
 ``MeanColourEmbedder`` gives each crop a unit vector from its mean colour,
 enough for the scan to store embeddings and for faces of different colours
-to differ.
+to differ; ``BrightnessAges`` reads an age from a chip's brightness.
 """
 
 import numpy as np
 
+from engine.models.age import AgeEstimator
 from engine.models.base import Detection, Detector, Embedder
 
 Fractions = tuple[float, float, float, float]
@@ -53,3 +54,16 @@ class MeanColourEmbedder(Embedder):
     def predict(self, crops: np.ndarray) -> np.ndarray:
         v = np.concatenate([crops.reshape(len(crops), -1, 3).mean(1), np.ones((len(crops), 1))], 1)
         return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+class BrightnessAges(AgeEstimator):
+    """Reads a chip's apparent age from its mean brightness (0..255 -> 0..80
+    years), without weights; counts the chips it was given."""
+
+    def __init__(self) -> None:
+        super().__init__("cpu")
+        self.chips = 0
+
+    def predict(self, chips: np.ndarray) -> np.ndarray:
+        self.chips += len(chips)
+        return (chips.reshape(len(chips), -1).mean(1) / 255.0 * 80.0).astype(np.float32)

@@ -55,7 +55,8 @@ def test_faces_all_json_lists_every_face_with_photo_box_score_person_and_state(
     faces = json.loads(out)
     assert [f["photo"] for f in faces] == ["trip/a.jpg", "trip/a.jpg", "b.jpg", "b.jpg"]
     assert faces[0] == {"id": first, "photo": "trip/a.jpg", "box": [10.0, 20.2, 40.0, 52.5],
-                        "score": 0.91, "person": person, "state": "face", "taken": None}
+                        "score": 0.91, "person": person, "state": "face", "taken": None,
+                        "age": None}
     assert [f["person"] for f in faces] == [person, person, None, None]
     assert [f["state"] for f in faces] == ["face", "face", "stranger", "face"]
 
@@ -73,6 +74,17 @@ def test_each_face_carries_its_photo_s_capture_time_or_null(
     assert [(f["photo"], f["taken"]) for f in faces] == [
         ("dated.jpg", "2009-07-04T10:00:05"), ("plain.jpg", None), ("unread.jpg", None)
     ]
+
+
+def test_each_face_carries_its_apparent_age_or_null(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = _catalog(tmp_path, [b"a.jpg", b"b.jpg"], faces_per_photo=1)
+    with Catalog(catalog) as cat:
+        read, _ = (f.id for f in cat.faces())
+        cat.set_age(read, 3.26)
+    faces = json.loads(_run(capsys, catalog, "faces", "--all", "--json")[1])
+    assert [(f["photo"], f["age"]) for f in faces] == [("a.jpg", 3.3), ("b.jpg", None)]
 
 
 def test_a_face_of_a_merged_person_is_reported_with_the_person_holding_it_now(

@@ -36,13 +36,14 @@ class FacesToCluster:
     # the best guess at when it was taken.
     taken: np.ndarray
     landmarks: np.ndarray  # (N, 5, 2) float32, NaN for a face without them
+    age: np.ndarray  # apparent age in years (engine.models.age), NaN where not estimated
 
 
 def faces_to_cluster(cat: Catalog) -> FacesToCluster:
     """Every face that counts for people (state ``FACE``), with what clustering weighs."""
     rows = cat._conn.execute(
         f"SELECT f.id, f.photo_id, f.person_id, f.assigned_by IS '{AssignedBy.USER}', f.quality, "
-        "COALESCE(p.taken, p.mtime_ns / 1e9), f.landmarks "
+        "COALESCE(p.taken, p.mtime_ns / 1e9), f.landmarks, f.age "
         "FROM faces AS f JOIN photos AS p ON p.id = f.photo_id "
         f"WHERE f.state = '{FaceState.FACE}' ORDER BY f.id"
     ).fetchall()
@@ -59,6 +60,7 @@ def faces_to_cluster(cat: Catalog) -> FacesToCluster:
         quality=np.array([r[4] for r in rows], dtype=np.float64),
         taken=np.array([np.nan if r[5] is None else r[5] for r in rows], dtype=np.float64),
         landmarks=landmarks,
+        age=np.array([np.nan if r[7] is None else r[7] for r in rows], dtype=np.float64),
     )
 
 
@@ -130,8 +132,10 @@ def clustering_signature(cat: Catalog) -> tuple[tuple[float, ...], ...]:
     adapters = cat._conn.execute(
         "SELECT COALESCE(MAX(created_at), 0), COALESCE(SUM(enabled), 0) FROM adapters"
     ).fetchone()
-    # Dates a scan read for photos it had not read them for (an upgraded catalog).
+    # Dates a scan read for photos it had not read them for (an upgraded
+    # catalog), and ages it estimated for faces it had not.
     dates = cat._conn.execute(
         "SELECT COUNT(taken), COALESCE(SUM(taken), 0) FROM photos"
     ).fetchone()
-    return tuple(faces), tuple(facts), tuple(adapters), tuple(dates)
+    ages = cat._conn.execute("SELECT COUNT(age), COALESCE(SUM(age), 0) FROM faces").fetchone()
+    return tuple(faces), tuple(facts), tuple(adapters), tuple(dates), tuple(ages)

@@ -3,8 +3,8 @@
 ``iter_all_faces`` answers ``facealbum faces --all``: each face with its
 photo's path relative to the scanned folder, its box in pixels of the
 upright photo, the detector's score, the person holding it now (merges
-followed through ``final_persons``), its state, and its photo's capture
-time from the metadata (``photos.taken``). Rows come from one SQLite
+followed through ``final_persons``), its state, its photo's capture
+time from the metadata (``photos.taken``) and its apparent age. Rows come from one SQLite
 cursor as the caller consumes them, so a catalog of a hundred thousand faces
 is never held as one list; only the small map of merged persons is.
 
@@ -32,13 +32,14 @@ class ExportedFace:
     person_id: int | None  # the person holding the face now; None: in no person
     state: FaceState
     taken: float | None = None  # the photo's capture time (records.Photo.taken)
+    age: float | None = None  # apparent age in years (records.Face.age)
 
 
 # Ordered by photo, then face: the faces of one photo come together, and the
 # faces_photo index serves the order without a sort of the whole table.
 _ALL_FACES = (
     "SELECT f.id, f.photo_id, p.relpath, f.x, f.y, f.w, f.h, f.score, f.person_id, f.state,"
-    " p.taken"
+    " p.taken, f.age"
     " FROM faces f JOIN photos p ON p.id = f.photo_id ORDER BY f.photo_id, f.id"
 )
 
@@ -57,4 +58,5 @@ def iter_all_faces(cat: Catalog) -> Iterator[ExportedFace]:
             person_id=None if person is None else merged.get(int(person), int(person)),
             state=FaceState(row[9]),
             taken=None if row[10] is None else float(row[10]),
+            age=None if row[11] is None else float(row[11]),
         )

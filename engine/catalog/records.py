@@ -97,6 +97,7 @@ class Face:
     state: FaceState
     created_at: float
     frame_seconds: float | None = None  # of a video's face: when in the video it was seen
+    age: float | None = None  # apparent age in years (engine.models.age), None: not estimated
 
     @property
     def confirmed(self) -> bool:

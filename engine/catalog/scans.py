@@ -31,14 +31,21 @@ class FoundFace:
     sharpness: float
     embedding: np.ndarray  # L2-normalised, of the embedder the scan ran
     frame_seconds: float | None = None  # of a video: when in it the face was seen
+    age: float | None = None  # apparent age in years (engine.models.age), None: not estimated
 
 
-def photos_missing_embeddings(cat: Catalog, root_id: int, model: str) -> set[int]:
-    """Photos of the folder ``root_id`` with a landmarked face that ``model`` has not embedded."""
+def photos_missing_embeddings(
+    cat: Catalog, root_id: int, model: str, ages: bool = False
+) -> set[int]:
+    """Photos of the folder ``root_id`` with a landmarked face that ``model`` has
+    not embedded, or, with ``ages``, whose apparent age was never estimated (a
+    catalog from before ages): analysing them again at the same landmarks
+    gives both."""
+    missing_age = " f.age IS NULL OR" if ages else ""
     rows = cat._conn.execute(
         "SELECT DISTINCT f.photo_id FROM faces f JOIN photos p ON p.id = f.photo_id"
-        " WHERE p.root_id = ? AND f.landmarks IS NOT NULL AND NOT EXISTS"
-        " (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model = ?)",
+        f" WHERE p.root_id = ? AND f.landmarks IS NOT NULL AND ({missing_age} NOT EXISTS"
+        " (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model = ?))",
         (root_id, model),
     )
     return {int(r[0]) for r in rows}
@@ -159,6 +166,7 @@ def replace_faces(
             cat._conn.execute(
                 "UPDATE faces SET frame_seconds = ? WHERE id = ?", (face.frame_seconds, face_id)
             )
+            cat.set_age(face_id, face.age)
             ids.append(face_id)
         kept = set(same_as.values())
         for face_id in old:

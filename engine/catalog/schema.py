@@ -184,6 +184,14 @@ ALTER TABLE photos ADD COLUMN taken_read INTEGER NOT NULL DEFAULT 0;
 """
 
 
+# A face's apparent age in years (``engine.models.age``), NULL where none was
+# estimated: catalogs from before ages, whose next scan estimates them, and
+# faces without landmarks to align a chip on.
+_V7 = """
+ALTER TABLE faces ADD COLUMN age REAL;
+"""
+
+
 # MIGRATIONS[i] takes a catalog at version i to version i + 1, using only
 # ``conn.execute`` so that ``migrate`` can run every step in one transaction.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
@@ -193,6 +201,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, _V4),
     lambda conn: _run_script(conn, _V5),
     lambda conn: _run_script(conn, _V6),
+    lambda conn: _run_script(conn, _V7),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

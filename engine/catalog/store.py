@@ -401,6 +401,14 @@ class Catalog:
         sql = _FACE_SELECT + " WHERE " + " AND ".join(where) + " ORDER BY id"
         return [_face(r) for r in self._conn.execute(sql, args)]
 
+    def set_age(self, face_id: int, age: float | None) -> None:
+        """Record a face's apparent age in years (``engine.models.age``); None: unknown."""
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE faces SET age = ? WHERE id = ?",
+                (None if age is None or not np.isfinite(age) else float(age), face_id),
+            )
+
     def put_embedding(self, face_id: int, model: str, vector: np.ndarray) -> None:
         blob = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
         with self.transaction():
@@ -551,7 +559,7 @@ _PHOTO_SELECT = (
 )
 _FACE_SELECT = (
     "SELECT id, photo_id, x, y, w, h, landmarks, score, quality, sharpness, detector, source,"
-    " person_id, assigned_by, state, created_at, frame_seconds FROM faces"
+    " person_id, assigned_by, state, created_at, frame_seconds, age FROM faces"
 )
 _PERSON_SELECT = "SELECT id, name, hidden, cover_face_id, merged_into, created_at FROM persons"
 
@@ -577,6 +585,7 @@ def _face(r: tuple[Any, ...]) -> Face:
         person_id=r[12], assigned_by=None if r[13] is None else AssignedBy(r[13]),
         state=FaceState(r[14]), created_at=r[15],
         frame_seconds=None if r[16] is None else float(r[16]),
+        age=None if r[17] is None else float(r[17]),
     )
 
 

@@ -99,6 +99,9 @@ def face_json(face: ExportedFace) -> dict[str, object]:
         "person": face.person_id,
         "state": str(face.state),
         "taken": _iso(face.taken),
+        # Apparent age in years, as the age network reads the face (a child
+        # or a grown-up; not a birthday): null where none was read.
+        "age": None if face.age is None else round(face.age, 1),
     }
 
 

@@ -47,6 +47,16 @@ landmarks, ``engine.quality``), as the mean over the pairs of two clusters
 as they are. A lone profile joins a person against how near profiles come
 to strangers, not frontal faces (``attach_small``).
 
+Apparent age is evidence of the same kind, for young children: their
+faces lie nearer each other than adults' faces do, in every embedder's
+space, so two children seen once or twice may be strangers at a distance
+that would make two adults one person, with nothing near them to show the
+crowd they stand in. A pair of faces counts ``child_penalty`` farther for
+being two young children (the age read by ``engine.models.age``), as the
+mean over the pairs of two clusters; a child and an adult count as they
+are, so a person's childhood photos still join their later ones as far as
+distance and dates allow.
+
 The merge heights are kept (``Dendrogram``) so that any threshold up to
 ``max_threshold`` is a cheap cut: the GUI previews the number of people a
 strictness gives without clustering again. Clusters smaller than
@@ -146,6 +156,21 @@ class ClusterParams:
     pose_offset: float = 0.2
     turn_from: float = 40.0
     turn_full: float = 60.0
+    # Apparent ages (``ages`` of ``cluster``: years, engine.models.age): a
+    # face's share of young child is 1 up to child_full years and falls to 0
+    # at child_until; a pair of faces whose shares are p and q counts
+    # child_penalty * p * q farther, two young children by the whole of it.
+    # Children's faces lie nearer each other than adults' do: on WIDER dev's
+    # crowd photos, the nearest face of another photo lies at a median of
+    # 1.20 for a child (the tenth percentile 0.93) against 1.27 for an adult
+    # (1.10); the demo album's two babies, strangers, lie 0.93 apart. The
+    # penalty is of the size of the other evidence (dates, weak faces), not
+    # fitted: no set of children's identities can be measured here. The age
+    # reader puts 2 of 621 LFW faces under 10 years, so adults' libraries do
+    # not feel it. 0 turns it off.
+    child_penalty: float = 0.2
+    child_full: float = 8.0
+    child_until: float = 16.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= self.max_threshold <= 4.0:
@@ -184,6 +209,12 @@ class ClusterParams:
                 "expected pose_offset >= 0 (0 turns it off) and 0 <= turn_from < turn_full <= 90 "
                 f"(degrees); got pose_offset={self.pose_offset}, turn_from={self.turn_from}, "
                 f"turn_full={self.turn_full}"
+            )
+        if self.child_penalty < 0 or not 0.0 <= self.child_full < self.child_until:
+            raise ClusterParamsError(
+                "expected child_penalty >= 0 (0 turns it off) and 0 <= child_full < child_until "
+                f"(years); got child_penalty={self.child_penalty}, child_full={self.child_full}, "
+                f"child_until={self.child_until}"
             )
         if self.date_penalty < 0 or not 0.0 <= self.date_free < self.date_full:
             raise ClusterParamsError(
@@ -255,6 +286,8 @@ class Dendrogram:
     years: np.ndarray | None = None
     # Each row's share of profile (``profile_shares``), None when poses do not count.
     profile: np.ndarray | None = None
+    # Each row's share of young child (``child_shares``), None when ages do not count.
+    child: np.ndarray | None = None
 
 
 def cluster(
@@ -264,15 +297,19 @@ def cluster(
     quality: np.ndarray | None = None,
     dates: np.ndarray | None = None,
     poses: np.ndarray | None = None,
+    ages: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cluster label per row (0..C-1), or -1 for faces left unassigned.
 
     ``quality``: each face's quality in [0, 1] (``engine.quality``), when known.
     ``dates``: each face's capture time in seconds since 1970, NaN where unknown.
     ``poses``: each face's yaw in degrees (``engine.quality``), NaN where unknown.
+    ``ages``: each face's apparent age in years (``engine.models.age``), NaN where unknown.
     """
     params = stopping_at_threshold(params or ClusterParams())
-    tree = build_tree(vectors, constraints, params, quality=quality, dates=dates, poses=poses)
+    tree = build_tree(
+        vectors, constraints, params, quality=quality, dates=dates, poses=poses, ages=ages
+    )
     labels = cut(tree, params.threshold, params.min_size)
     return attach_small(vectors, labels, tree, constraints, params)
 
@@ -298,9 +335,10 @@ def build_tree(
     quality: np.ndarray | None = None,
     dates: np.ndarray | None = None,
     poses: np.ndarray | None = None,
+    ages: np.ndarray | None = None,
 ) -> Dendrogram:
     """``build_tree_steps`` run to its end, for callers that show no progress."""
-    steps = build_tree_steps(vectors, constraints, params, cancel, quality, dates, poses)
+    steps = build_tree_steps(vectors, constraints, params, cancel, quality, dates, poses, ages)
     while True:
         try:
             next(steps)
@@ -317,6 +355,7 @@ def build_tree_steps(
     quality: np.ndarray | None = None,
     dates: np.ndarray | None = None,
     poses: np.ndarray | None = None,
+    ages: np.ndarray | None = None,
 ) -> Generator[Progress, None, Dendrogram]:
     """Find neighbours and merge, yielding ``Progress``; returns the tree.
 
@@ -325,7 +364,9 @@ def build_tree_steps(
     ``dates`` (seconds since 1970 per row, NaN where unknown) charge merges
     of clusters years apart (``ClusterParams.date_penalty``); ``poses`` (yaw
     in degrees per row, NaN where unknown) bring a person's profiles and
-    frontal photos nearer (``ClusterParams.pose_offset``).
+    frontal photos nearer (``ClusterParams.pose_offset``); ``ages`` (years
+    per row, NaN where unknown) keep young children apart
+    (``ClusterParams.child_penalty``).
     """
     params = params or ClusterParams()
     constraints = constraints or Constraints()
@@ -342,6 +383,7 @@ def build_tree_steps(
         link_idx = np.where(weak[np.maximum(link_idx, 0)] | weak[:, None], -1, link_idx)
     years = in_years(dates, n, params)
     share = profile_shares(poses, n, params)
+    child = child_shares(ages, n, params)
     link_dist = nn_dist
     if share is not None:
         # A link is kept if the pose could bring its clusters within reach
@@ -353,10 +395,11 @@ def build_tree_steps(
         x, link_idx, link_dist, constraints, params.max_threshold, rule_of(params), cancel, room,
         None if years is None else (years, date_rule_of(params)),
         None if share is None else (share, params.pose_offset),
+        None if child is None else (child, params.child_penalty),
     )
     return replace(
         tree, neighbours=nn_idx.astype(np.int32), room=room, weak=weak, years=years,
-        profile=share,
+        profile=share, child=child,
     )
 
 
@@ -405,6 +448,20 @@ def profile_shares(
         return None
     share = (yaw - params.turn_from) / (params.turn_full - params.turn_from)
     return np.asarray(np.clip(np.nan_to_num(share, nan=0.0), 0.0, 1.0))
+
+
+def child_shares(ages: np.ndarray | None, n: int, params: ClusterParams) -> np.ndarray | None:
+    """Each face's share of young child from its apparent age (1 up to
+    ``child_full`` years, 0 from ``child_until``; 0 where unknown), or None
+    when ages do not count or no face is a child at all."""
+    if ages is None or params.child_penalty <= 0 or n == 0:
+        return None
+    years = np.asarray(ages, dtype=np.float64)
+    if len(years) != n:
+        raise ValueError(f"expected one age per face ({n}); got {len(years)}")
+    share = (params.child_until - years) / (params.child_until - params.child_full)
+    share = np.clip(np.nan_to_num(share, nan=0.0), 0.0, 1.0)
+    return share if share.any() else None
 
 
 def pose_nearer(
@@ -548,7 +605,9 @@ def attach_small(
     ``weak_penalty`` added to its distance. Years between the unit's photos
     and the cluster's add ``date_penalty`` as they do to a merge, and such a
     unit too joins no farther than the merge threshold. Poses count as for
-    merging (``pose_nearer``), in the null as in the units' distances. With
+    merging (``pose_nearer``), in the null as in the units' distances. Two
+    young children count ``child_penalty`` farther apart, as for merging,
+    and such a unit joins no farther than the merge threshold. With
     only one cluster to join there is no null (no other person to measure
     it against), and every unit joins no farther than the merge threshold.
     """
@@ -607,6 +666,7 @@ def attach_small(
         u_count = np.bincount(unit[in_u], minlength=units)
         u_share = np.bincount(unit[in_u], share[in_u], units) / u_count
         u_square = np.bincount(unit[in_u], share[in_u] ** 2, units) / u_count
+    child = tree.child if params.child_penalty > 0 else None
 
     # (row, target cluster of one of its neighbours), its own cluster excluded.
     k = neighbours.shape[1]
@@ -671,6 +731,18 @@ def attach_small(
         # years apart: there a unit joins only as near as merging would take it.
         d = d + years_apart
         wary |= years_apart > 0
+    if child is not None:
+        # Two young children count farther apart, as for merging; the null
+        # is mostly adults', so a child joins a child only as near as merging
+        # would take it.
+        in_t, in_u = target >= 0, unit >= 0
+        t_child = np.bincount(target[in_t], child[in_t], len(target_ids)) / sizes[target_ids]
+        u_child = np.bincount(unit[in_u], child[in_u], units) / np.bincount(
+            unit[in_u], minlength=units
+        )
+        both = params.child_penalty * u_child[u] * t_child[c]
+        d = d + both
+        wary |= both > 0
     near = d <= np.where(wary, params.threshold, params.attach_limit)
     u, c, d = u[near], c[near], d[near]
     order = np.lexsort((d, u))
@@ -876,11 +948,14 @@ def _agglomerate(
     room: np.ndarray | None = None,
     dated: tuple[np.ndarray, tuple[float, float, float]] | None = None,
     posed: tuple[np.ndarray, float] | None = None,
+    young: tuple[np.ndarray, float] | None = None,
 ) -> Generator[Progress, None, Dendrogram]:
     """The merge rounds; ``dated``: each row's date in years (NaN unknown)
     and ``date_rule_of``'s rule, when dates count; ``posed``: each row's
-    share of profile and the pose offset, when poses count. ``nn_dist`` are
-    the links' lengths as merging counts them (poses included)."""
+    share of profile and the pose offset, when poses count; ``young``: each
+    row's share of young child and the child penalty, when ages count.
+    ``nn_dist`` are the links' lengths as merging counts them (poses
+    included)."""
     n = len(x)
     parent = np.arange(n, dtype=np.int64)
     sums = x.astype(np.float32, copy=True)
@@ -894,6 +969,9 @@ def _agglomerate(
     if posed is not None:
         share = np.asarray(posed[0], dtype=np.float64)
         poses = _Poses(share.copy(), share * share, posed[1])
+    children: _Children | None = None
+    if young is not None:
+        children = _Children(np.asarray(young[0], dtype=np.float64).copy(), young[1])
     tags = _Tags()
     seeded = np.zeros(n, dtype=bool)
 
@@ -911,6 +989,8 @@ def _agglomerate(
                 spans.join(np.full(len(rows), root), rows)
             if poses is not None:
                 poses.gather(root, rows)
+            if children is not None:
+                children.gather(root, rows)
             tags.pos[int(root)] = {int(label)}
     root_of = parent.copy()
     rejected_labels: set[int] = set()
@@ -938,12 +1018,13 @@ def _agglomerate(
     keep = a != b
     a, b = _unique_pairs(a[keep], b[keep], n)
     squares = _squares(sums, np.arange(n))
-    link = _linkage(sums, counts, squares, a, b, penalties, rooms, spans, poses)
+    link = _linkage(sums, counts, squares, a, b, penalties, rooms, spans, poses, children)
     blocked = np.zeros(len(a), dtype=bool)
     # A merge widens date ranges and mixes poses, so a link can shorten by up
     # to the date penalty and the pose offset.
     margin = sum(penalties[:3]) + (0.0 if spans is None else spans.rule[2])
     margin += 0.0 if poses is None else poses.offset
+    margin += 0.0 if children is None else children.penalty
 
     merges_l: list[np.ndarray] = []
     merges_r: list[np.ndarray] = []
@@ -977,6 +1058,8 @@ def _agglomerate(
             spans.join(left, right)
         if poses is not None:
             poses.join(left, right)
+        if children is not None:
+            children.join(left, right)
         merges_l.append(left)
         merges_r.append(right)
         merges_h.append(height)
@@ -994,7 +1077,7 @@ def _agglomerate(
         squares[left] = _squares(sums, left)
         redo = changed[a] | changed[b]
         link[redo] = _linkage(
-            sums, counts, squares, a[redo], b[redo], penalties, rooms, spans, poses
+            sums, counts, squares, a[redo], b[redo], penalties, rooms, spans, poses, children
         )
         # A link this long cannot come back under the loosest threshold (the
         # linkage of a union is about the weighted mean of its parts' linkages;
@@ -1053,6 +1136,27 @@ class _Poses:
             self.sums[a] / na, self.squares[a] / na, self.sums[b] / nb, self.squares[b] / nb,
             self.offset, na, nb,
         )
+
+
+@dataclass
+class _Children:
+    """The sum of shares of young child of every cluster, by root."""
+
+    sums: np.ndarray
+    penalty: float
+
+    def gather(self, root: int, rows: np.ndarray) -> None:
+        """Rows of one seed start as one cluster at ``root``."""
+        self.sums[root] = self.sums[rows].sum()
+
+    def join(self, into: np.ndarray, rows: np.ndarray) -> None:
+        """Clusters ``rows`` join clusters ``into`` (several may join one)."""
+        np.add.at(self.sums, into, self.sums[rows])
+
+    def farther(self, a: np.ndarray, b: np.ndarray, na: np.ndarray, nb: np.ndarray) -> np.ndarray:
+        """``penalty`` times the mean over the two clusters' pairs of faces of
+        the product of their shares of child."""
+        return np.asarray(self.penalty * (self.sums[a] / na) * (self.sums[b] / nb))
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1121,12 +1225,14 @@ def _linkage(
     rooms: np.ndarray | None = None,
     spans: _Spans | None = None,
     poses: _Poses | None = None,
+    children: _Children | None = None,
 ) -> np.ndarray:
     """``merge_distance`` of clusters a and b from their sums of unit vectors
     (``squares`` holds |sum|^2 of every cluster), divided by the mean room
     of their faces (``crowding``; ``rooms`` holds each cluster's sum), plus
-    the penalty of their date ranges (``date_penalty``), less what their
-    poses make up for (``pose_nearer``, before the room's scaling)."""
+    the penalty of their date ranges (``date_penalty``) and of their young
+    children (``_Children``), less what their poses make up for
+    (``pose_nearer``, before the room's scaling)."""
     out = np.empty(len(a), dtype=np.float64)
     for start in range(0, len(a), 65536):
         sa, sb = a[start : start + 65536], b[start : start + 65536]
@@ -1146,6 +1252,8 @@ def _linkage(
             ) + penalty
         if spans is not None:
             out[start : start + 65536] += spans.penalty(sa, sb)
+        if children is not None:
+            out[start : start + 65536] += children.farther(sa, sb, na, nb)
     return out
 
 

@@ -181,16 +181,21 @@ def evaluate_folder(
             rows.sort()
             yield Progress("clustering", 0, 1)
             photo = np.array([photo_of[int(ids[r])] for r in rows], dtype=np.int64)
-            # Weighed as the app weighs them: quality and pose. Not capture
-            # dates: a data set's file times say when it was copied.
+            # Weighed as the app weighs them: quality, pose and apparent age.
+            # Not capture dates: a data set's file times say when it was copied.
             chosen_faces = [records[int(ids[r])] for r in rows]
             quality = np.array([face.quality for face in chosen_faces], dtype=np.float64)
             poses = face_quality.yaws(np.array([
                 np.full((5, 2), np.nan) if face.landmarks is None else face.landmarks
                 for face in chosen_faces
             ]).reshape(-1, 5, 2))
+            ages = np.array(
+                [np.nan if face.age is None else face.age for face in chosen_faces],
+                dtype=np.float64,
+            )
             labels = cluster(
-                vectors[rows], Constraints(photo=photo), params, quality=quality, poses=poses
+                vectors[rows], Constraints(photo=photo), params, quality=quality, poses=poses,
+                ages=ages,
             )
             label_of = {int(ids[r]): int(lab) for r, lab in zip(rows, labels, strict=True)}
             predicted = [label_of[central[f"{i}/{n}"]] for i, n in scored]

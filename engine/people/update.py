@@ -42,6 +42,7 @@ from engine.people.cluster import (
     attach_small,
     build_tree,
     build_tree_steps,
+    child_shares,
     cut,
     date_penalty,
     date_ranges,
@@ -96,6 +97,7 @@ class FaceTable:
     quality: np.ndarray | None = None  # engine.quality's figure per row, when known
     dates: np.ndarray | None = None  # capture time per row (seconds since 1970), NaN unknown
     poses: np.ndarray | None = None  # yaw per row in degrees (engine.quality), NaN unknown
+    ages: np.ndarray | None = None  # apparent age per row in years (engine.models.age), NaN unknown
 
     def quality_of(self, rows: np.ndarray | None = None) -> np.ndarray | None:
         if self.quality is None:
@@ -111,6 +113,11 @@ class FaceTable:
         if self.poses is None:
             return None
         return self.poses if rows is None else self.poses[rows]
+
+    def ages_of(self, rows: np.ndarray | None = None) -> np.ndarray | None:
+        if self.ages is None:
+            return None
+        return self.ages if rows is None else self.ages[rows]
 
     def constraints(self, rows: np.ndarray | None = None) -> Constraints:
         """Constraints of all rows, or of the subset ``rows`` (renumbered)."""
@@ -153,6 +160,7 @@ def load_faces(cat: Catalog, model: str | None = None) -> FaceTable:
         quality=rows.quality[pos],
         dates=rows.taken[pos],
         poses=face_quality.yaws(rows.landmarks[pos]),
+        ages=rows.age[pos],
     )
 
 
@@ -178,7 +186,7 @@ def recluster(
     if tree is None:
         tree = yield from build_tree_steps(
             table.vectors, table.constraints(), params, cancel, table.quality_of(),
-            table.dates_of(), table.poses_of(),
+            table.dates_of(), table.poses_of(), table.ages_of(),
         )
     _keep_tree(key, tree)
     labels = _cut_and_attach(table, tree, params)
@@ -235,7 +243,7 @@ def preview_cluster_count(
     if tree is None:
         tree = build_tree(
             table.vectors, table.constraints(), params, quality=table.quality_of(),
-            dates=table.dates_of(), poses=table.poses_of(),
+            dates=table.dates_of(), poses=table.poses_of(), ages=table.ages_of(),
         )
     _keep_tree(key, tree)
     labels = _cut_and_attach(table, tree, params)
@@ -321,6 +329,7 @@ def update_people(
         ranked, near = index.candidates(
             table.vectors[rows], params, penalty=np.where(weak[rows], params.weak_penalty, 0.0),
             years=index.years_of(rows), shares=index.shares_of(rows),
+            children=index.children_of(rows),
         )
         for i in np.nonzero(near)[0]:
             row = int(rows[i])
@@ -331,7 +340,7 @@ def update_people(
                 target[row] = person
                 index.add(
                     person, table.vectors[row], int(table.photo[row]),
-                    index.years_of(row), index.shares_of(row),
+                    index.years_of(row), index.shares_of(row), index.children_of(row),
                 )
         yield Progress("assigning", min(start + _ASSIGN_CHUNK, len(pool)), len(pool))
     rest = pool[target[pool] < 0]
@@ -339,7 +348,7 @@ def update_people(
     if len(rest) >= params.min_size:
         tree = yield from build_tree_steps(
             table.vectors[rest], table.constraints(rest), params, cancel, table.quality_of(rest),
-            table.dates_of(rest), table.poses_of(rest),
+            table.dates_of(rest), table.poses_of(rest), table.ages_of(rest),
         )
         labels = attach_small(
             table.vectors[rest], cut(tree, params.threshold, params.min_size),
@@ -373,7 +382,9 @@ class AssignIndex:
     person's first and last date too, and a face years away from them pays
     the clustering's ``date_penalty``; with poses, each person's sums of
     shares of profile, so a profile comes as much nearer a person of frontal
-    photos as merging counts it (``pose_nearer``)."""
+    photos as merging counts it (``pose_nearer``); with ages, each person's
+    sum of shares of young child, so a child lies as much farther from a
+    person of children's photos as merging counts it (``child_penalty``)."""
 
     def __init__(
         self,
@@ -396,18 +407,22 @@ class AssignIndex:
         self.shares = np.zeros(0)  # each person's sum of shares of profile...
         self.share_squares = np.zeros(0)  # ...and of their squares
         self._shares: np.ndarray | None = None  # of the table's rows
+        self.children = np.zeros(0)  # each person's sum of shares of young child
+        self._children: np.ndarray | None = None  # of the table's rows
 
     @classmethod
     def from_table(cls, table: FaceTable, params: ClusterParams | None = None) -> "AssignIndex":
         params = params or ClusterParams()
         years = in_years(table.dates, len(table.ids), params)
         shares = profile_shares(table.poses, len(table.ids), params)
+        young = child_shares(table.ages, len(table.ids), params)
         index = cls(
             table.vectors.shape[1], None if years is None else date_rule_of(params),
             0.0 if shares is None else params.pose_offset,
         )
         index._years = years
         index._shares = shares
+        index._children = young
         assigned = table.person >= 0
         persons, inverse = np.unique(table.person[assigned], return_inverse=True)
         sums = np.zeros((len(persons), table.vectors.shape[1]), dtype=np.float32)
@@ -430,6 +445,9 @@ class AssignIndex:
             index.share_squares = np.bincount(
                 inverse, shares[assigned] ** 2, len(persons)
             ).astype(float)
+        index.children = np.zeros(len(persons))
+        if young is not None:
+            index.children = np.bincount(inverse, young[assigned], len(persons)).astype(float)
         for person, photo in zip(table.person[assigned], table.photo[assigned], strict=True):
             index.photos.setdefault(int(person), set()).add(int(photo))
         return index
@@ -444,6 +462,11 @@ class AssignIndex:
         None when poses do not count."""
         return None if self._shares is None else np.atleast_1d(self._shares[rows])
 
+    def children_of(self, rows: np.ndarray | int) -> np.ndarray | None:
+        """The shares of young child of ``rows`` of the table it was built
+        from, None when ages do not count."""
+        return None if self._children is None else np.atleast_1d(self._children[rows])
+
     def assign(
         self,
         vector: np.ndarray,
@@ -453,13 +476,16 @@ class AssignIndex:
         photo: int | None = None,
         years: float = float("nan"),
         yaw: float = float("nan"),
+        age: float = float("nan"),
     ) -> int | None:
         """The person this face joins, or None when no one is near enough;
         ``years``: its capture date in years since 1970, ``yaw``: its pose
-        in degrees (NaN: unknown)."""
+        in degrees, ``age``: its apparent age in years (NaN: unknown)."""
+        young = child_shares(np.array([age]), 1, params)
         ranked, near = self.candidates(
             vector[None, :], params, years=np.array([years]),
             shares=profile_shares(np.array([yaw]), 1, params),
+            children=young,
         )
         if not near[0]:
             return None
@@ -473,13 +499,14 @@ class AssignIndex:
         penalty: np.ndarray | None = None,
         years: np.ndarray | None = None,
         shares: np.ndarray | None = None,
+        children: np.ndarray | None = None,
     ) -> tuple[list[list[int]], np.ndarray]:
         """For each vector, the people under the threshold, nearest first (at most
         ``count``), and whether there is any; ``penalty`` per vector is added
         to its distances (a weak face must be nearer), and so is the date
         penalty of each vector's date (``years``, NaN unknown) against each
-        person's dates; its pose (``shares`` of profile) counts as merging
-        counts it."""
+        person's dates; its pose (``shares`` of profile) and its share of
+        young child (``children``) count as merging counts them."""
         if len(self.persons) == 0:
             return [[] for _ in vectors], np.zeros(len(vectors), dtype=bool)
         # The distance the clustering would merge each lone face with each person at.
@@ -502,6 +529,10 @@ class AssignIndex:
                 mine, mine * mine, self.shares[None, :] / counts,
                 self.share_squares[None, :] / counts, self.pose_offset, 1.0, counts,
             )
+        if children is not None and params.child_penalty > 0:
+            counts = np.maximum(self.counts, 1.0)[None, :]
+            mine = np.asarray(children, dtype=np.float64)[:, None]
+            linkage = linkage + params.child_penalty * mine * self.children[None, :] / counts
         if years is not None and self.date_rule is not None:
             when = np.where(np.isfinite(years), years, np.inf)[:, None]
             until = np.where(np.isfinite(years), years, -np.inf)[:, None]
@@ -541,9 +572,11 @@ class AssignIndex:
         photo: int,
         years: np.ndarray | None = None,
         shares: np.ndarray | None = None,
+        children: np.ndarray | None = None,
     ) -> None:
         """A face joins ``person``; ``years``: its date (one value, NaN
-        unknown), ``shares``: its share of profile (one value)."""
+        unknown), ``shares``: its share of profile, ``children``: its share
+        of young child (one value each)."""
         row = self._row.get(person)
         if row is None:
             row = len(self.persons)
@@ -557,6 +590,9 @@ class AssignIndex:
             self.last = np.append(self.last, -np.inf)
             self.shares = np.append(self.shares, 0.0)
             self.share_squares = np.append(self.share_squares, 0.0)
+            self.children = np.append(self.children, 0.0)
+        if children is not None:
+            self.children[row] += float(children[0])
         if shares is not None:
             self.shares[row] += float(shares[0])
             self.share_squares[row] += float(shares[0]) ** 2
