@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 import engine.detect  # noqa: E402
 import engine.scan  # noqa: E402
 from engine.catalog import Catalog  # noqa: E402
+from engine.models.age import AgeEstimator  # noqa: E402
 from engine.models.registry import get_detector, get_embedder, resolve_device  # noqa: E402
 from engine.people.cluster import ClusterParams  # noqa: E402
 from engine.scan import ScanOptions, ScanSummary, scan_folder  # noqa: E402
@@ -95,7 +96,7 @@ def scan(folder: Path, catalog_path: Path, options: ScanOptions, models: tuple) 
     summary = ScanSummary()
     with Catalog(catalog_path) as catalog:
         for _ in scan_folder(catalog, folder, options, summary=summary,
-                             detector=models[0], embedder=models[1]):
+                             detector=models[0], embedder=models[1], ages=models[2]):
             pass
         ids, matrix = catalog.embeddings(models[1].name)
         vectors = dict(zip((int(i) for i in ids), matrix, strict=True))
@@ -154,7 +155,7 @@ def main() -> int:
     threads = options.workers or min(4, os.cpu_count() or 1)
     device = resolve_device(args.device)
     models = (get_detector(options.detector, device=device),
-              get_embedder(options.embedder, device=device))
+              get_embedder(options.embedder, device=device), AgeEstimator(device))
     work = Path(tempfile.mkdtemp(prefix="facealbum-camera-"))
     try:
         originals = work / "originals"

@@ -38,18 +38,20 @@ scan() {
 import json, sys, tempfile, time
 from pathlib import Path
 from engine.catalog import Catalog
+from engine.models.age import AgeEstimator
 from engine.models.registry import get_detector, get_embedder, resolve_device
 from engine.scan import ScanOptions, ScanSummary, scan_folder
 
 name, folder, device_name = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 device = resolve_device(device_name)
 det, emb = get_detector("yunet", device=device), get_embedder("sface", device=device)
-det.load(); emb.load()
+ages = AgeEstimator(device)
+det.load(); emb.load(); ages.load()
 summary = ScanSummary()
 with tempfile.TemporaryDirectory() as tmp, Catalog(Path(tmp) / "c.sqlite") as cat:
     start = time.perf_counter()
     for _ in scan_folder(cat, folder, ScanOptions(device=device_name, import_xmp=False),
-                         summary=summary, detector=det, embedder=emb):
+                         summary=summary, detector=det, embedder=emb, ages=ages):
         pass
     seconds = time.perf_counter() - start
 print(f"{name}: {summary.scanned} photos, {summary.faces} faces in {seconds:.1f} s: "

@@ -200,14 +200,17 @@ class _OurScan(_Runner):
     detail = "scan_folder, YuNet + SFace 128-d, device cpu, import_xmp off, fresh catalog"
 
     def load(self) -> None:
+        from engine.models.age import AgeEstimator
         from engine.models.registry import get_detector, get_embedder
         from engine.scan import ScanOptions
 
         self.options = ScanOptions(device="cpu", import_xmp=False)
         self.detector = get_detector(self.options.detector, device="cpu")
         self.embedder = get_embedder(self.options.embedder, device="cpu")
+        self.ages = AgeEstimator("cpu")
         self.detector.load()
         self.embedder.load()
+        self.ages.load()
 
     def run(self, folder: Path, relpaths: list[str]) -> tuple[list[PhotoFaces], int]:
         from engine.catalog import Catalog, PhotoStatus
@@ -220,7 +223,7 @@ class _OurScan(_Runner):
         ):
             for _ in scan_folder(
                 catalog, folder, self.options, summary=summary,
-                detector=self.detector, embedder=self.embedder,
+                detector=self.detector, embedder=self.embedder, ages=self.ages,
             ):
                 pass
             found: dict[str, PhotoFaces] = {}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.catalog import Catalog, PhotoStatus
+from engine.models.age import AgeEstimator
 from engine.models.registry import get_detector, get_embedder, resolve_device
 from engine.scan import ScanOptions, ScanSummary, scan_folder
 
@@ -28,7 +29,9 @@ DEMO = REPO / "resources" / "demo"
 LFW = REPO.parent / "shared" / "data" / "lfw-dev" / "images"
 
 
-def measure(folder: Path, options: ScanOptions, limit: int | None) -> dict[str, Any]:
+def measure(
+    folder: Path, options: ScanOptions, limit: int | None, ages: bool = True
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="facealbum-bench-"))
     try:
         source = folder
@@ -43,13 +46,17 @@ def measure(folder: Path, options: ScanOptions, limit: int | None) -> dict[str, 
         device = resolve_device(options.device)
         detector = get_detector(options.detector, device=device)
         embedder = get_embedder(options.embedder, device=device)
+        reader = AgeEstimator(device) if ages else None
         detector.load()
         embedder.load()  # model loading is start-up, not scanning
+        if reader is not None:
+            reader.load()
         summary = ScanSummary()
         with Catalog(work / "catalog.sqlite") as catalog:
             start, cpu_start = time.perf_counter(), time.process_time()
             for _ in scan_folder(
-                catalog, source, options, summary=summary, detector=detector, embedder=embedder
+                catalog, source, options, summary=summary, detector=detector, embedder=embedder,
+                ages=reader,
             ):
                 pass
             seconds = time.perf_counter() - start
@@ -77,17 +84,20 @@ def main() -> None:
     parser.add_argument("--embedder", default="sface")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--limit", type=int, default=None, help="only the first N LFW photos")
+    parser.add_argument("--no-ages", action="store_true",
+                        help="leave out the apparent-age network (to see its cost)")
     args = parser.parse_args()
     options = ScanOptions(embedder=args.embedder, device=args.device, import_xmp=False)
-    results = {"demo_album": measure(DEMO, options, None)}
+    results = {"demo_album": measure(DEMO, options, None, not args.no_ages)}
     if LFW.is_dir():
-        results["lfw"] = measure(LFW, options, args.limit)
+        results["lfw"] = measure(LFW, options, args.limit, not args.no_ages)
     else:
         print(f"LFW images not found at {LFW}: skipped", file=sys.stderr)
     import torch
 
     print(
-        f"embedder={args.embedder} device={args.device} torch_threads={torch.get_num_threads()}"
+        f"embedder={args.embedder} ages={not args.no_ages} device={args.device} "
+        f"torch_threads={torch.get_num_threads()}"
         f" load_average={os.getloadavg()[0]:.2f}"
     )
     for name, r in results.items():
