@@ -193,6 +193,28 @@ def test_strangers_do_not_join_the_only_person_of_a_library_whose_null_says_noth
     assert cluster(np.vstack([person, near]))[-1] == labels[0]
 
 
+def test_look_alike_strangers_do_not_join_a_small_family_whose_people_lie_far_apart() -> None:
+    """Five people of eight photos each, far from one another, among 80
+    passers-by seen once, six of them look-alikes of the first person: the
+    family's null (how near its faces come to another person) holds 40
+    faces, all far, and says nothing finer than 1 in 41 of how near a
+    stranger comes; among 86 lone faces, six near ones are what chance
+    gives, not six of the person's own photos."""
+    rng = np.random.default_rng(3)
+    basis = np.linalg.qr(rng.normal(size=(128, 128)))[0]
+    family = np.concatenate([
+        basis[p] + rng.normal(size=(8, 128)) * 0.03 for p in range(5)
+    ])
+    family /= np.linalg.norm(family, axis=1, keepdims=True)
+    passers = basis[5:85]
+    look_alikes = [face_at(family, np.arange(8), float(rng.uniform(1.2, 1.3)), basis[85 + i])
+                   for i in range(6)]
+    labels = cluster(np.vstack([family, passers, *look_alikes]).astype(np.float32))
+    assert all(labels[8 * p] >= 0 and (labels[8 * p : 8 * p + 8] == labels[8 * p]).all()
+               for p in range(5))
+    assert (labels[40:] == -1).all(), "no passer-by is glued to the family"
+
+
 def test_a_lone_face_never_joins_a_person_already_in_its_photo() -> None:
     x, free = library()
     odd = face_at(x, np.arange(8), 1.25, free[0])

@@ -594,8 +594,10 @@ def attach_small(
     cluster: how near a face comes to people it is not (a group's mean is
     less noisy than one face, so for groups this errs on the side of not
     joining). Taking units nearest first, the first ``j`` join when
-    ``units x P(null <= d_j) <= attach_rate x j`` (Benjamini-Hochberg): the
-    expected number of strangers among them stays under that share. A unit
+    ``units x P(null <= d_j) <= attach_rate x j`` (Benjamini-Hochberg), P
+    read from the null's n faces as ``(1 + k) / (1 + n)`` with k of them at
+    or under d_j: the expected number of strangers among them stays under
+    that share. A unit
     never joins a cluster holding another face of one of its photos or a
     person one of its faces was rejected from. No cluster is made.
 
@@ -761,8 +763,13 @@ def attach_small(
                                         is not None else None):
         null = np.sort(nearest_other[null_rows])
         ranked = np.nonzero(kind[u])[0]  # nearest first
+        # The null's share at or under d, counted as an empirical p-value
+        # is: (1 + how many) / (1 + all). n samples cannot say a distance is
+        # rarer than 1 in n + 1, which matters when the null is a small
+        # family's few dozen faces, all far.
         expected_wrong = (
-            kind.sum() * np.searchsorted(null, d[ranked], side="right") / max(len(null), 1)
+            kind.sum() * (np.searchsorted(null, d[ranked], side="right") + 1.0)
+            / (len(null) + 1.0)
         )
         passing = np.nonzero(
             expected_wrong <= params.attach_rate * np.arange(1, len(ranked) + 1)
@@ -800,16 +807,17 @@ def attach_small(
 # lone faces and small groups join no farther than merging would take them:
 # one child photographed all year among passers-by seen once would otherwise
 # take in every passer-by within the loosest threshold. A null of a few
-# people is thin too (the faces of one person all find much the same
-# nearest other, so it holds about one sample per person): on LFW dev, 300
-# people seen once among 5, 8 or 12 people of 6+ photos, 15-16 of 900
-# strangers joined someone (three draws each), none when such libraries were
-# held to the merge threshold too; but so were a small album's profiles
-# (three people of 8 photos, a profile 1.25 from its person and about 2
-# from the others: tests/test_people_story.py), which join today. With two
-# people or more, a null of faces that find no other person within reach
-# is a measurement too (people here lie far apart), and those profiles rest
-# on it: only the absence of any other person is treated as no null.
+# people is thin too, and is read as an empirical p-value ((1 + k) / (1 + n),
+# never 0): on LFW dev, 300 people seen once among 2 to 12 people of 6+
+# photos (three draws each), 15-19 of 900 strangers joined one of those
+# people when the null's share was read as k / n, none now. Holding such
+# libraries to the merge threshold instead kept the strangers out too, but
+# also a small album's profiles (three people of 8 photos, a profile 1.25
+# from its person and about 2 from the others: tests/test_people_story.py),
+# which join. With two people or more, a null of faces that find no other
+# person within reach is a measurement too (people here lie far apart), and
+# those profiles rest on it: only the absence of any other person is
+# treated as no null.
 _NULL_PEOPLE = 2
 
 # Fewer profiles than this in clusters tell too little of how near a profile
