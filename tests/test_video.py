@@ -108,6 +108,8 @@ def test_a_video_keeps_one_face_per_person_and_joins_their_people(tmp_path: Path
         assert any(path == "broken.mp4" for path, _ in summary.problem_list)
         faces = catalog.faces(photo_id=video.id)
         assert len(faces) == 2  # one for each person, however many frames showed them
+        # Each kept face carries its apparent age, read from its own frame.
+        assert all(f.age is not None and f.age > 20 for f in faces)
         assert video.poster_seconds is not None
         person_of = {
             name: catalog.faces(photo_id=photos[name].id)[0].person_id
