@@ -331,11 +331,17 @@ def dense_check() -> None:
           "people in the largest crowd group |")
     print("|---|---|---|---|---|---|")
     for gap in (0.7, 0.8, 0.9, 1.0):
-        for name, params in (("previous", PREVIOUS), ("default", ClusterParams())):
+        for name, params, aged in (
+            ("previous", PREVIOUS, False), ("default", ClusterParams(), False),
+            ("default, the crowd read as children", ClusterParams(), True),
+        ):
             rows = []
             for seed in range(3):
                 x, y, crowd = dense_library(gap, seed)
-                labels = cluster(x, None, params)
+                # The crowd as young children (3 years) among grown-ups (35):
+                # what the apparent age adds where ages are right.
+                ages = np.where(crowd, 3.0, 35.0) if aged else None
+                labels = cluster(x, None, params, ages=ages)
                 grouped = crowd & (labels >= 0)
                 largest = 0
                 if grouped.any():

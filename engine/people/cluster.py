@@ -55,7 +55,9 @@ crowd they stand in. A pair of faces counts ``child_penalty`` farther for
 being two young children (the age read by ``engine.models.age``), as the
 mean over the pairs of two clusters; a child and an adult count as they
 are, so a person's childhood photos still join their later ones as far as
-distance and dates allow.
+distance and dates allow. Where the library shows the crowd (the room
+above), the two are one evidence counted once: the larger lengthening
+counts, not their sum.
 
 The merge heights are kept (``Dendrogram``) so that any threshold up to
 ``max_threshold`` is a cheap cut: the GUI previews the number of people a
@@ -709,6 +711,9 @@ def attach_small(
             u_share[u], u_square[u], t_share[c], t_square[c], params.pose_offset,
             u_count[u], sizes[target_ids][c],
         )
+    # A crowd (``crowding``) counts each distance longer by this much; two
+    # young children count farther apart only where the crowd counts less.
+    crowded_by = d * (u_scale[u] - 1.0)
     d *= u_scale[u]
     # The null is the library's, and a crowd is a small part of it: there a
     # unit joins only as near as merging would take it; so does a weak face,
@@ -743,7 +748,7 @@ def attach_small(
             unit[in_u], minlength=units
         )
         both = params.child_penalty * u_child[u] * t_child[c]
-        d = d + both
+        d = d + np.maximum(both - crowded_by, 0.0)
         wary |= both > 0
     near = d <= np.where(wary, params.threshold, params.attach_limit)
     u, c, d = u[near], c[near], d[near]
@@ -1251,17 +1256,22 @@ def _linkage(
         )
         if poses is not None:
             out[start : start + 65536] -= poses.nearer(sa, sb, na, nb)
+        crowded_by = np.zeros(len(sa))
         if rooms is not None:
             # The distance is scaled, not the penalty for a small sample.
             penalty = _penalty(na, nb, rule)
-            part = out[start : start + 65536]
-            out[start : start + 65536] = (part - penalty) * (na + nb) / (
-                rooms[sa] + rooms[sb]
-            ) + penalty
+            part = out[start : start + 65536] - penalty
+            crowded_by = part * ((na + nb) / (rooms[sa] + rooms[sb]) - 1.0)
+            out[start : start + 65536] += crowded_by
         if spans is not None:
             out[start : start + 65536] += spans.penalty(sa, sb)
         if children is not None:
-            out[start : start + 65536] += children.farther(sa, sb, na, nb)
+            # Two evidences of one thing, the crowd children stand in: the
+            # one the library measured (the room) and the one their age
+            # tells when the library shows none; the larger counts.
+            out[start : start + 65536] += np.maximum(
+                children.farther(sa, sb, na, nb) - crowded_by, 0.0
+            )
     return out
 
 
