@@ -81,6 +81,24 @@ def test_photos_of_one_person_in_a_crowd_still_become_that_person() -> None:
     assert together >= 0.8 * len(crowd_people)
 
 
+def test_a_crowd_read_as_children_keeps_each_child_s_photos_together_as_before() -> None:
+    """The room the library measured and the children's ages tell of one
+    crowd: counted once, a child's own photos still meet."""
+    x, truth, in_crowd = crowded_library()
+    ages = np.where(in_crowd, 3.0, 35.0)
+    crowd_people = [p for p in np.unique(truth[in_crowd]) if np.count_nonzero(truth == p) >= 2]
+
+    def together(labels: np.ndarray) -> int:
+        return sum(
+            len(set(labels[truth == p].tolist())) == 1 and labels[truth == p][0] >= 0
+            for p in crowd_people
+        )
+
+    aged = cluster(x, ages=ages)
+    assert together(aged) >= together(cluster(x))
+    assert people_in_largest_group(aged, truth, in_crowd) <= 6
+
+
 def test_ordinary_people_are_found_as_before_beside_a_crowd() -> None:
     x, truth, in_crowd = crowded_library()
     labels = cluster(x)
