@@ -266,3 +266,23 @@ def test_a_child_s_new_photo_does_not_join_another_child_that_a_grown_up_s_would
     assert index.assign(newcomer, params, photo=100) == 1  # age unknown: distance alone
     assert index.assign(newcomer, params, photo=100, age=35.0) == 1
     assert index.assign(newcomer, params, photo=100, age=3.0) is None
+
+
+@pytest.mark.slow
+def test_the_scan_command_says_which_photos_it_read_again_for_their_ages(
+    scanned_demo: Path, demo_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli.main import main
+
+    conn = sqlite3.connect(scanned_demo)
+    conn.execute("UPDATE faces SET age = NULL")
+    conn.commit()
+    conn.close()
+    capsys.readouterr()
+    assert main(["--catalog", str(scanned_demo), "scan", str(demo_dir), "--no-people"]) == 0
+    out = capsys.readouterr().out
+    with Catalog(scanned_demo) as cat:
+        photos_with_faces = len({f.photo_id for f in cat.faces()})
+        assert all(f.age is not None for f in cat.faces())
+    assert f"{photos_with_faces} photos scanned before had their faces read again" in out
+    assert "0 scanned" in out

@@ -172,6 +172,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
             f"({summary.seconds:.1f} s on {summary.device}, {summary.detector} + "
             f"{summary.embedder})"
         )
+        if summary.reembedded:
+            emit(f"  {summary.reembedded} photos scanned before had their faces read again "
+                 "where they were found (for an embedder they lacked, or their apparent ages)")
         if summary.dated:
             emit(f"  {summary.dated} photos scanned before had their capture dates read")
         if summary.retried:
