@@ -298,7 +298,8 @@ def update_people(
     and people already in its photo; a weak face (``weak_faces``: tiny or
     blurred) only with ``weak_penalty`` added to its distance, and a face
     years away from all of a person's photos only with ``date_penalty``
-    added (capture dates, ``engine.people.cluster``). Faces that
+    added (capture dates, ``engine.people.cluster``), and a young child
+    joining a person of children's photos with ``child_penalty``. Faces that
     join no one are clustered among themselves; groups of at least
     ``min_size`` become new people. Existing assignments are kept.
 
