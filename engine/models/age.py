@@ -13,7 +13,7 @@ cuts for this network (``get_face_chip_details`` at 64 pixels, padding 0.2).
 The template is the median position of YuNet's landmarks in 621 such chips of
 LFW dev and the demo album; ages from our chips and dlib's agree to a median
 of 2.5 years (correlation 0.88), and both give the demo album's babies under
-two years.
+three years (``bench/age_chips.py`` measures all of it again).
 
 Clustering uses the age only to know a young child (``engine.people.cluster``:
 ``child_shares``), whose face lies nearer to other children's than adults'
