@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from standins import BrightnessAges
 from test_export_support import make_photo
 from test_xmp_import_undo import ELSEWHERE, SIZE, MeanColourEmbedder, OneFaceDetector
 
@@ -18,9 +19,10 @@ from engine import people
 from engine.catalog import AssignedBy, Catalog, FaceSource, FaceState
 from engine.cli.main import main
 from engine.errors import NotFoundError
+from engine.imageio import decode, read_bytes
 from engine.models.base import Detection, Detector
-from engine.people.facts import FaceBoxError, PeopleError, name_faces
-from engine.people.tagging import draw_face, find_photo, parse_box
+from engine.people.facts import FaceBoxError, PeopleError, name_faces, tag_face
+from engine.people.tagging import draw_face, find_photo, measure_face, parse_box
 from engine.people.update import active_embedder
 from engine.scan import ScanOptions, scan_folder
 
@@ -104,6 +106,18 @@ def test_a_drawn_face_gets_an_embedding_and_a_new_person_of_the_name_given(
         assert list(ids) == [face_id]
         assert np.linalg.norm(vectors[0]) == pytest.approx(1.0, abs=1e-4)
         assert counted(cat)["Anna"] == 1
+
+
+def test_a_drawn_face_keeps_its_apparent_age(tmp_path: Path) -> None:
+    catalog, _ = scanned(tmp_path)
+    with Catalog(catalog) as cat:
+        photo = find_photo(cat, "a.jpg")
+        decoded = decode(read_bytes(photo.path))
+        measured = measure_face(decoded, ELSEWHERE, NoFaceDetector(), MeanColourEmbedder(),
+                                BrightnessAges())
+        assert measured.age is not None
+        face_id = tag_face(cat, photo.id, measured, name="Anna")
+        assert cat.face(face_id).age == pytest.approx(measured.age)
 
 
 def test_without_landmarks_from_the_detector_the_template_is_placed_in_the_box(
@@ -301,6 +315,8 @@ def test_the_jockey_the_detector_missed_is_tagged_from_the_command_line_and_name
         model = active_embedder(cat)
         ids, vectors = cat.embeddings(model, [face.id])
         assert list(ids) == [face.id] and vectors.shape[1] > 100
+        # Its apparent age is read as a scanned face's is: a grown-up.
+        assert face.age is not None and face.age > 16
         # The landmarks lie on the face: eyes above the mouth, inside the box.
         assert face.landmarks is not None
         assert face.landmarks[:2, 1].mean() < face.landmarks[3:, 1].mean()

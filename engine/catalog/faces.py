@@ -39,6 +39,7 @@ class DrawnFace:
     detector: str  # the detector that placed the landmarks, or "manual"
     model: str  # the embedder of ``embedding``
     embedding: np.ndarray  # L2-normalised
+    age: float | None = None  # apparent age in years (engine.models.age); None: not read
 
 
 def add_drawn_face(cat: Catalog, photo_id: int, drawn: DrawnFace) -> int:
@@ -55,6 +56,8 @@ def add_drawn_face(cat: Catalog, photo_id: int, drawn: DrawnFace) -> int:
             "UPDATE faces SET state = ? WHERE id = ?", (str(FaceState.NOT_FACE), face_id)
         )
         cat.put_embedding(face_id, drawn.model, drawn.embedding)
+        if drawn.age is not None:
+            cat.set_age(face_id, drawn.age)
     return face_id
 
 

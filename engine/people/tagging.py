@@ -9,8 +9,8 @@ on a generously enlarged crop around the box, scaled so that the face is as
 large as the detector finds faces best (a face too small for the scan's
 look is found there, weak faces included); when it still finds none, the
 embedder's template is placed in the box. The aligned crop is embedded with
-the catalog's embedder, so the drawn face can be named, clustered and
-suggested like any other.
+the catalog's embedder, and the face's apparent age read, so the drawn face
+can be named, clustered and suggested like any other.
 
 This module never writes the catalog itself (``facts.tag_face`` does, in its
 transaction), never reads a file inside a transaction, and never prints.
@@ -29,6 +29,7 @@ from engine.catalog.faces import DrawnFace, photos_at
 from engine.detect import WeakFaceDetector
 from engine.errors import NotFoundError, PhotoError
 from engine.imageio import Decoded, decode, read_bytes
+from engine.models.age import AgeEstimator
 from engine.models.base import Detection, Detector, Embedder
 from engine.models.defaults import DEFAULT_DETECTOR
 from engine.people.facts import (
@@ -94,13 +95,16 @@ def measure_photo_face(
     """Read ``photo`` and measure the face in ``box`` with the catalog's models.
 
     Only reads the catalog (which embedder it uses); safe on a worker thread
-    with its own connection.
+    with its own connection. With the catalog's embedder the face's apparent
+    age is read too; with an embedder given (tests), it is not.
     """
     box = check_face_box(photo, box)
+    ages = None
     if detector is None or embedder is None:
         default_detector, default_embedder = catalog_models(cat, device)
         detector = detector or default_detector
-        embedder = embedder or default_embedder
+        if embedder is None:
+            embedder, ages = default_embedder, age_reader(device)
     try:
         data = read_bytes(photo.path)
         long_side = max(photo.width or 0, photo.height or 0)
@@ -110,7 +114,7 @@ def measure_photo_face(
             f"cannot read {photo.path} to measure the drawn face: {exc}; check the file is "
             "there (its disk mounted), then draw the face again"
         ) from exc
-    return measure_face(decoded, box, detector, embedder)
+    return measure_face(decoded, box, detector, embedder, ages)
 
 
 def measure_face(
@@ -118,8 +122,10 @@ def measure_face(
     box: tuple[float, float, float, float],
     detector: Detector,
     embedder: Embedder,
+    ages: AgeEstimator | None = None,
 ) -> DrawnFace:
-    """Landmarks, embedding and quality of the face in ``box`` (upright original pixels)."""
+    """Landmarks, embedding, quality and, with ``ages``, the apparent age of
+    the face in ``box`` (upright original pixels)."""
     scale = decoded.scale
     work_box = tuple(v * scale for v in box)
     found = _find_in_box(decoded.image, work_box, detector)
@@ -130,6 +136,11 @@ def measure_face(
     crops = align_faces(decoded.image, [landmarks], embedder)
     sharpness = face_quality.sharpness(crops[0])
     vector = np.asarray(embedder.predict(crops)[0], dtype=np.float32)
+    age = None
+    if ages is not None:
+        chip = align_faces(decoded.image, [landmarks], template=ages.template,
+                           size=ages.input_size)
+        age = float(ages.predict(chip)[0])
     return DrawnFace(
         box=box,
         landmarks=(np.asarray(landmarks, np.float64) / scale).astype(np.float32),
@@ -139,6 +150,7 @@ def measure_face(
         detector=by,
         model=embedder.name,
         embedding=vector,
+        age=age,
     )
 
 
@@ -194,8 +206,17 @@ def catalog_models(cat: Catalog, device: str = "cpu") -> tuple[Detector, Embedde
         return _MODELS[key]
 
 
+def age_reader(device: str = "cpu") -> AgeEstimator:
+    """The apparent-age network, loaded once per process and device."""
+    with _MODELS_LOCK:
+        if device not in _AGES:
+            _AGES[device] = AgeEstimator(device)
+        return _AGES[device]
+
+
 # -- private -------------------------------------------------------------------
 
+_AGES: dict[str, AgeEstimator] = {}
 _MODELS: dict[tuple[str, str, str], tuple[Detector, Embedder]] = {}
 _MODELS_LOCK = threading.Lock()
 
