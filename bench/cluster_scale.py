@@ -6,14 +6,15 @@ of assigning one new face to the people of a 1M-face library.
     .venv/bin/python bench/cluster_scale.py --assign-only 1000000 # one-face assignment only
     .venv/bin/python bench/cluster_scale.py --sizes 100000 --previous  # without the crowd
                                                   # rule and with the old pair penalty
-    .venv/bin/python bench/cluster_scale.py --sizes 100000 --no-evidence  # no dates, no poses
+    .venv/bin/python bench/cluster_scale.py --sizes 100000 --no-evidence  # no dates, poses, ages
 
 Faces are the real SFace embeddings of LFW (``/tmp/lfw_sface.npz``, made by
 ``bench/clustering.py``; skipped with a message when absent) mixed with
 synthetic ones: identities with unit-vector centres and faces spread around
 them as widely as LFW's real identities are, sizes drawn from a heavy tail,
-and 30 % strangers seen once; each face has a capture date and a pose
-(``evidence``), so the clustering weighs both as it does in a library.
+and 30 % strangers seen once; each face has a capture date, a pose and an
+apparent age (``evidence``), so the clustering weighs all three as it does
+in a library.
 Each size runs in its own process so its peak memory (ru_maxrss) is its
 own; torch/numpy use 2 threads (the machine's cores).
 
@@ -83,22 +84,30 @@ def make_faces(n: int, seed: int = 0) -> tuple["np.ndarray", "np.ndarray"]:  # n
 YEAR = 365.25 * 86400.0
 
 
-def evidence(truth: "np.ndarray", seed: int = 1) -> tuple["np.ndarray", "np.ndarray"]:  # noqa: F821
-    """A capture date (seconds since 1970) and a yaw (degrees) per face, so the
-    clustering pays for both: each identity photographed over a few years
-    from a year of its own, one face in ten turned into a profile, one in
-    twenty with neither known."""
+def evidence(
+    truth: "np.ndarray", seed: int = 1  # noqa: F821
+) -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:  # noqa: F821
+    """A capture date (seconds since 1970), a yaw (degrees) and an apparent age
+    (years) per face, so the clustering pays for all three: each identity
+    photographed over a few years from a year of its own, one face in ten
+    turned into a profile, one identity in ten a child (0-12 years, the
+    others 18-80), one face in twenty with none of them known."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    start = rng.uniform(2000, 2025, size=int(truth.max()) + 1)
+    identities = int(truth.max()) + 1
+    start = rng.uniform(2000, 2025, size=identities)
     dates = (start[truth] + rng.exponential(2.0, size=len(truth)) - 1970) * YEAR
     yaw = np.where(rng.random(len(truth)) < 0.1, rng.uniform(40, 70, len(truth)),
                    rng.uniform(0, 30, len(truth)))
+    born = np.where(rng.random(identities) < 0.1, rng.uniform(0, 12, identities),
+                    rng.uniform(18, 80, identities))
+    ages = np.clip(born[truth] + rng.normal(0, 3, len(truth)), 0, 80)
     unknown = rng.random(len(truth)) < 0.05
     dates[unknown] = np.nan
     yaw[unknown] = np.nan
-    return dates, yaw
+    ages[unknown] = np.nan
+    return dates, yaw, ages
 
 
 def clustering_params(previous: bool) -> "ClusterParams":  # noqa: F821
@@ -122,11 +131,12 @@ def run_one(
     from engine.people.update import AssignIndex, FaceTable
 
     x, truth = make_faces(n)
-    dates, yaw = evidence(truth)
+    dates, yaw, ages = evidence(truth)
     held_out = x[-assign_trials:]
     held_dates, held_yaw = dates[-assign_trials:], yaw[-assign_trials:]
+    held_ages = ages[-assign_trials:]
     x, truth = x[:-assign_trials], truth[:-assign_trials]
-    dates, yaw = dates[:-assign_trials], yaw[:-assign_trials]
+    dates, yaw, ages = dates[:-assign_trials], yaw[:-assign_trials], ages[:-assign_trials]
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     params = clustering_params(previous)
     load_before = os.getloadavg()[0]
@@ -137,7 +147,9 @@ def run_one(
         yaw[:] = np.nan
         held_dates[:] = np.nan
         held_yaw[:] = np.nan
-    labels = cluster(x, None, params, dates=dates, poses=yaw)
+        ages[:] = np.nan
+        held_ages[:] = np.nan
+    labels = cluster(x, None, params, dates=dates, poses=yaw, ages=ages)
     seconds = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu_before
     load_after = os.getloadavg()[0]
@@ -147,15 +159,16 @@ def run_one(
     # One new face at a time against the people just found.
     table = FaceTable(
         ids=np.arange(len(x)), vectors=x, photo=np.arange(len(x)), person=labels,
-        confirmed=np.zeros(len(x), dtype=bool), rejected={}, dates=dates, poses=yaw,
+        confirmed=np.zeros(len(x), dtype=bool), rejected={}, dates=dates, poses=yaw, ages=ages,
     )
     t0 = time.perf_counter()
     index = AssignIndex.from_table(table, params)
     index_seconds = time.perf_counter() - t0
     times = []
-    for v, when, turned in zip(held_out, held_dates, held_yaw, strict=True):
+    for v, when, turned, age in zip(held_out, held_dates, held_yaw, held_ages, strict=True):
         t0 = time.perf_counter()
-        index.assign(v, params, rejected=set(), photo=-1, years=when / YEAR, yaw=turned)
+        index.assign(v, params, rejected=set(), photo=-1, years=when / YEAR, yaw=turned,
+                     age=age)
         times.append(time.perf_counter() - t0)
     return {
         "faces": len(x),
