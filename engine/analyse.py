@@ -65,6 +65,9 @@ class Job:
     # Unchanged, but its capture date was never read (a catalog from before
     # dates were): read its metadata, nothing else.
     dates_only: bool = False
+    # Of a photo analysed again (``reembed_only``) only for its faces' apparent
+    # ages (a catalog from before ages): no embedding.
+    ages_only: bool = False
 
 
 @dataclass
@@ -225,7 +228,8 @@ class Analyser:
             self.stage_seconds["detect"] += time.perf_counter() - clock
         clock = time.perf_counter()
         crops: list[np.ndarray] = (
-            list(align_faces(decoded.image, landmarks, self.embedder)) if landmarks else []
+            list(align_faces(decoded.image, landmarks, self.embedder))
+            if landmarks and not result.job.ages_only else []
         )
         sharpness = [face_quality.sharpness(c) for c in crops]
         chips = self._age_chips(decoded.image, landmarks)

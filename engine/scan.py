@@ -49,6 +49,7 @@ from engine.catalog.records import MediaKind
 from engine.catalog.scans import (
     FoundFace,
     mark_scanned,
+    photos_missing_ages,
     photos_missing_embeddings,
     record_folder_problems,
     record_taken,
@@ -236,9 +237,10 @@ def _scan_locked(
         summary.problem_list.append((_shown(rel) + "/", f"cannot read the folder: {reason}{note}"))
 
     jobs: list[Job] = []
+    needs_embedding = photos_missing_embeddings(catalog, root_id, embedder.name)
     # Ray's workers always read ages (they build the registry's networks).
     reads_ages = ages is not None or cluster is not None
-    needs_embedding = photos_missing_embeddings(catalog, root_id, embedder.name, reads_ages)
+    needs_ages = photos_missing_ages(catalog, root_id) if reads_ages else set()
     for relpath, entry in on_disk.items():
         old = known.get(relpath)
         if isinstance(entry, str):  # cannot even stat it: a problem, recorded below
@@ -252,12 +254,15 @@ def _scan_locked(
             and old.mtime_ns == mtime_ns
             and not (old.status is PhotoStatus.PROBLEM and _worth_retrying(old.problem))
         )
-        if unchanged and old is not None and old.id in needs_embedding:
+        if unchanged and old is not None and (old.id in needs_embedding or old.id in needs_ages):
             faces = tuple(
                 Detection(box=f.box, landmarks=f.landmarks, score=f.score)
                 for f in catalog.faces(photo_id=old.id) if f.landmarks is not None
             )
-            jobs.append(Job(relpath, size, mtime_ns, old, reembed_only=True, old_faces=faces))
+            # Ages alone are read at the faces' places; a video is analysed whole.
+            ages_only = old.id not in needs_embedding and not is_video_name(relpath)
+            jobs.append(Job(relpath, size, mtime_ns, old, reembed_only=True, old_faces=faces,
+                            ages_only=ages_only))
         elif (
             unchanged and old is not None and options.import_xmp
             and old.status is PhotoStatus.OK and _sidecar_since(relpath, old, listing)
@@ -577,7 +582,7 @@ class _Pipeline:
             if analysis is None:
                 analysis = self.analyser.analyse(result)
             self.photos.append((result, analysis))
-            self.crops += len(analysis.crops)
+            self.crops += max(len(analysis.crops), len(analysis.age_chips))
         if result.problem is None and result.decoded is None and result.taken_read:
             # Its metadata alone was read: the date waits for the next batch.
             photo = result.moved_from or job.old
@@ -600,7 +605,9 @@ class _Pipeline:
         clock = time.perf_counter()
         with self.catalog.transaction():
             for result, analysis in self.photos:
-                if result.job.reembed_only and not is_video_name(result.job.relpath):
+                if result.job.ages_only:
+                    self._write_ages(result, analysis)
+                elif result.job.reembed_only and not is_video_name(result.job.relpath):
                     self._write_reembedding(result, analysis)
                 else:
                     self._write_photo(result, analysis)
@@ -696,6 +703,20 @@ class _Pipeline:
                 self.summary.problem_list.append(
                     (job.relpath.decode("utf-8", "replace"), result.regions_problem)
                 )
+
+    def _write_ages(self, result: Result, analysis: Analysis) -> None:
+        old = result.job.old
+        if old is None:
+            return
+        faces = [f for f in self.catalog.faces(photo_id=old.id) if f.landmarks is not None]
+        if len(faces) != len(analysis.ages):
+            return  # its faces changed since the listing (a tag): the next scan reads them
+        for face, age in zip(faces, analysis.ages, strict=True):
+            if age is not None:
+                self.catalog.set_age(face.id, age)
+        if result.taken_read:
+            record_taken(self.catalog, old.id, result.taken)
+        self.summary.reembedded += 1
 
     def _write_reembedding(self, result: Result, analysis: Analysis) -> None:
         old = result.job.old

@@ -86,14 +86,27 @@ def test_chips_of_the_wrong_size_are_refused_before_any_weights_load() -> None:
 # -- the catalog ----------------------------------------------------------------
 
 
+class CountingEmbedder(MeanColourEmbedder):
+    """The stand-in embedder, counting the crops it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crops = 0
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        self.crops += len(crops)
+        return super().predict(crops)
+
+
 def _scan(catalog: Path, folder: Path, detector: FaceAt | None = None,
-          ages: AgeEstimator | None = None) -> ScanSummary:
+          ages: AgeEstimator | None = None,
+          embedder: MeanColourEmbedder | None = None) -> ScanSummary:
     summary = ScanSummary()
     with Catalog(catalog) as cat:
         for _ in scan_folder(
             cat, folder, ScanOptions(device="cpu", workers=1), summary=summary,
-            detector=detector or FaceAt((0.4, 0.3, 0.2, 0.3)), embedder=MeanColourEmbedder(),
-            ages=ages,
+            detector=detector or FaceAt((0.4, 0.3, 0.2, 0.3)),
+            embedder=embedder or MeanColourEmbedder(), ages=ages,
         ):
             pass
     return summary
@@ -119,7 +132,7 @@ def test_a_scan_keeps_each_face_s_apparent_age(tmp_path: Path) -> None:
     assert ages["light.png"] == pytest.approx(230 / 255 * 80, abs=0.5)
 
 
-def test_faces_of_an_older_catalog_get_their_ages_on_the_next_scan_without_detection(
+def test_faces_of_an_older_catalog_get_their_ages_on_the_next_scan_without_new_analysis(
     tmp_path: Path,
 ) -> None:
     folder = _library(tmp_path / "photos")
@@ -135,9 +148,10 @@ def test_faces_of_an_older_catalog_get_their_ages_on_the_next_scan_without_detec
     conn.commit()
     conn.close()
 
-    detector, reader = CountingFaceAt(), BrightnessAges()
-    summary = _scan(catalog, folder, detector, reader)
-    assert detector.calls == 0
+    detector, reader, embedder = CountingFaceAt(), BrightnessAges(), CountingEmbedder()
+    summary = _scan(catalog, folder, detector, reader, embedder)
+    # Neither found nor embedded again: only the ages are read, where the faces are.
+    assert (detector.calls, embedder.crops) == (0, 0)
     assert reader.chips == 2
     assert summary.reembedded == 2
     assert all(age is not None for age in _ages(catalog).values())

@@ -34,19 +34,24 @@ class FoundFace:
     age: float | None = None  # apparent age in years (engine.models.age), None: not estimated
 
 
-def photos_missing_embeddings(
-    cat: Catalog, root_id: int, model: str, ages: bool = False
-) -> set[int]:
-    """Photos of the folder ``root_id`` with a landmarked face that ``model`` has
-    not embedded, or, with ``ages``, whose apparent age was never estimated (a
-    catalog from before ages): analysing them again at the same landmarks
-    gives both."""
-    missing_age = " f.age IS NULL OR" if ages else ""
+def photos_missing_embeddings(cat: Catalog, root_id: int, model: str) -> set[int]:
+    """Photos of the folder ``root_id`` with a landmarked face that ``model`` has not embedded."""
     rows = cat._conn.execute(
         "SELECT DISTINCT f.photo_id FROM faces f JOIN photos p ON p.id = f.photo_id"
-        f" WHERE p.root_id = ? AND f.landmarks IS NOT NULL AND ({missing_age} NOT EXISTS"
-        " (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model = ?))",
+        " WHERE p.root_id = ? AND f.landmarks IS NOT NULL AND NOT EXISTS"
+        " (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model = ?)",
         (root_id, model),
+    )
+    return {int(r[0]) for r in rows}
+
+
+def photos_missing_ages(cat: Catalog, root_id: int) -> set[int]:
+    """Photos of the folder ``root_id`` with a landmarked face whose apparent
+    age was never read (a catalog from before ages)."""
+    rows = cat._conn.execute(
+        "SELECT DISTINCT f.photo_id FROM faces f JOIN photos p ON p.id = f.photo_id"
+        " WHERE p.root_id = ? AND f.landmarks IS NOT NULL AND f.age IS NULL",
+        (root_id,),
     )
     return {int(r[0]) for r in rows}
 
