@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.align import align_faces
 from engine.catalog import Photo, PhotoStatus
-from engine.detect import DETECT_SIDE, find_faces, in_original
+from engine.detect import DETECT_SIDE, FaceCheck, find_faces, in_original
 from engine.errors import PhotoError
 from engine.imageio import (
     Decoded,
@@ -29,6 +29,7 @@ from engine.imageio import (
 )
 from engine.models.age import AgeEstimator
 from engine.models.base import Detection, Detector, Embedder
+from engine.models.mtcnn import MtcnnCheck
 from engine.people.cluster import ClusterParams
 from engine.people.importer import MetadataRefusedError, PhotoNames, read_names
 from engine.quality import face_quality
@@ -197,7 +198,9 @@ class Analyser:
     """Finds, aligns and embeds the faces of decoded photos with one pair of
     networks, adding the seconds of each stage to ``stage_seconds``; with an
     ``AgeEstimator``, it reads each face's apparent age too (counted as
-    embedding time: it is another network over aligned faces)."""
+    embedding time: it is another network over aligned faces). Weak faces
+    the detector's looks did not confirm get ``face_check``'s opinion
+    (MTCNN's by default)."""
 
     def __init__(
         self,
@@ -205,11 +208,13 @@ class Analyser:
         embedder: Embedder,
         stage_seconds: dict[str, float],
         ages: AgeEstimator | None = None,
+        face_check: FaceCheck | None = None,
     ) -> None:
         self.detector = detector
         self.embedder = embedder
         self.stage_seconds = stage_seconds
         self.age_estimator = ages
+        self.face_check = MtcnnCheck() if face_check is None else face_check
 
     def analyse(self, result: Result) -> Analysis:
         """The faces of a decoded photo, aligned but not yet embedded (a
@@ -338,7 +343,7 @@ class Analyser:
 
     def _detect(self, decoded: Decoded) -> tuple[list[Detection], list[np.ndarray]]:
         """Faces in original-photo pixels, and their landmarks in working pixels."""
-        found = find_faces(self.detector, decoded.image)
+        found = find_faces(self.detector, decoded.image, check=self.face_check)
         return in_original(found, decoded.scale), [d.landmarks for d in found]
 
 

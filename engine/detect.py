@@ -16,6 +16,9 @@ upright original's pixels. The search, cheapest first:
    resolution with the detector's grid moved by ``EDGE_SHIFT``: half a face
    scores by where the grid falls on it more than a whole face does, so one
    grid alone decides too much. That look may only confirm the cut faces.
+   Weak faces no look confirmed get a second opinion from a detector of
+   another design (``FaceCheck``; the scan asks MTCNN's last two stages,
+   ``engine.models.mtcnn``), and those it calls faces are kept too.
 3. Nothing found: the detector's padded retry for faces filling the frame,
    then a smaller copy (long side at most ``TURN_SIDE``) turned by 90, 180
    and 270 degrees (scanned prints and sideways photos), keeping the turn
@@ -99,6 +102,14 @@ class WeakFaceDetector(Protocol):
         """Faces that fill the frame, which a plain pass misses."""
 
 
+@runtime_checkable
+class FaceCheck(Protocol):
+    """A second opinion, of another design than the detector, on weak faces."""
+
+    def confirms(self, image: np.ndarray, faces: list[Detection]) -> list[bool]:
+        """For each face (a box in ``image``'s pixels), whether it is a face."""
+
+
 def find_faces(
     detector: Detector,
     image: np.ndarray,
@@ -108,6 +119,7 @@ def find_faces(
     turns: bool = True,
     mirror_look: bool = False,
     mirror_detail: bool = False,
+    check: FaceCheck | None = None,
 ) -> list[Detection]:
     """Faces in an RGB uint8 working image, in its pixels, best first.
 
@@ -117,6 +129,8 @@ def find_faces(
     for weak first-look faces of ordinary size, not cut, that no look
     confirmed; ``mirror_detail`` a mirrored second look for such small ones.
     Both are off: measured, not adopted (see the module's docstring).
+    ``check`` is asked about the weak faces, one per place, that no look
+    confirmed and no kept face overlaps.
     """
     height, width = image.shape[:2]
     factor = min(1.0, DETECT_SIDE / max(height, width))
@@ -163,6 +177,14 @@ def find_faces(
         if extra:
             looks.append(_kept_size(extra, factor))
             found = _confirmed(looks, threshold)
+    if check is not None:
+        weak = _unclaimed(looks, found)
+        if weak:
+            said = check.confirms(image, weak)
+            found = sorted(
+                found + [d for d, yes in zip(weak, said, strict=True) if yes],
+                key=lambda d: -d.score,
+            )
     if not found:
         found = _kept_size(_scaled(detector.frame_filling(copy), 1.0 / factor), factor)
     if not found and turns:
@@ -284,6 +306,25 @@ def _unconfirmed(
         d for d in look
         if d.score < threshold and not any(_iou(d.box, f.box) >= SAME_FACE for f in found)
     ]
+
+
+def _unclaimed(looks: list[list[Detection]], found: list[Detection]) -> list[Detection]:
+    """One face per group of the looks' weak faces that no kept face overlaps."""
+    tagged = sorted(
+        (d for look in looks for d in look if not any(
+            _iou(d.box, f.box) >= OVERLAP for f in found
+        )),
+        key=lambda d: -d.score,
+    )
+    groups: list[list[Detection]] = []
+    for det in tagged:
+        overlaps = [_iou(det.box, group[0].box) for group in groups]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        if best >= 0 and overlaps[best] >= SAME_FACE:
+            groups[best].append(det)
+        elif best < 0 or overlaps[best] < OVERLAP:
+            groups.append([det])
+    return [_merged(group, group[0].score) for group in groups]
 
 
 def _merged(same: list[Detection], score: float) -> Detection:

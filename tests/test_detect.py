@@ -132,6 +132,52 @@ def test_a_large_photo_is_searched_on_a_copy_and_answered_in_its_own_pixels() ->
     assert in_original(found, 0.5)[0].box == pytest.approx((400, 400, 80, 80))
 
 
+class ScriptedCheck:
+    """Calls a face whatever box starts left of ``faces_left_of``; records what it was asked."""
+
+    def __init__(self, faces_left_of: float) -> None:
+        self.faces_left_of = faces_left_of
+        self.asked: list[tuple[float, float, float, float]] = []
+
+    def confirms(self, image: np.ndarray, faces: list[Detection]) -> list[bool]:
+        self.asked += [d.box for d in faces]
+        return [d.box[0] < self.faces_left_of for d in faces]
+
+
+def test_a_weak_face_no_look_confirms_is_kept_when_the_check_calls_it_a_face() -> None:
+    detector = ScriptedDetector({960: [face(100, 100, 20, 0.75), face(600, 100, 20, 0.7)],
+                                 1920: []})
+    check = ScriptedCheck(faces_left_of=300)
+
+    found = find_faces(detector, blank(), check=check)
+
+    assert [(d.box[0], d.score) for d in found] == [(100, 0.75)]
+    assert sorted(box[0] for box in check.asked) == [100, 600]
+
+
+def test_the_check_is_asked_once_per_place_and_never_about_kept_faces() -> None:
+    detector = ScriptedDetector({
+        # a strong face with a weak box on it, and one weak face both looks
+        # see but too weakly to confirm (mean score under CONFIRM)
+        960: [face(400, 100, 20, 0.9), face(402, 101, 20, 0.65), face(100, 100, 20, 0.66)],
+        1920: [face(201, 199, 40, 0.62)],
+    })
+    check = ScriptedCheck(faces_left_of=1000)
+
+    found = find_faces(detector, blank(), check=check)
+
+    assert len(check.asked) == 1 and check.asked[0][0] == pytest.approx(100, abs=1)
+    assert sorted(d.score for d in found) == [0.66, 0.9]
+
+
+def test_a_photo_whose_faces_are_all_confirmed_asks_the_check_nothing() -> None:
+    detector = ScriptedDetector({960: [face(100, 100, 20, 0.72), face(400, 100, 80, 0.95)],
+                                 1920: [face(202, 198, 40, 0.70)]})
+    check = ScriptedCheck(faces_left_of=1000)
+    assert len(find_faces(detector, blank(), check=check)) == 2
+    assert check.asked == []
+
+
 def test_a_weak_face_cut_by_the_edge_is_kept_when_the_moved_grid_confirms_it() -> None:
     # A 960 x 640 photo is its own copy; the moved look is 4 px wider and
     # sees the same face 4 px further right and down.
