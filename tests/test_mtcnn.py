@@ -60,7 +60,7 @@ def test_a_face_cut_by_the_photo_s_edge_is_read_with_black_beyond_it(
 ) -> None:
     image = working_image("obama_1.jpg")
     (face,) = yunet.candidates(image, 0.75)
-    x, y, w, h = face.box
+    x, w = face.box[0], face.box[2]
     # The photo cut through the middle of the face, as a crop would leave it.
     cut = np.ascontiguousarray(image[:, : int(x + w / 2)])
     scores = check.scores(cut, [face.box, (-50.0, -50.0, 40.0, 40.0)])
