@@ -22,7 +22,9 @@ upright original's pixels. The search, cheapest first:
 3. Nothing found: the detector's padded retry for faces filling the frame,
    then a smaller copy (long side at most ``TURN_SIDE``) turned by 90, 180
    and 270 degrees (scanned prints and sideways photos), keeping the turn
-   whose best face scores highest.
+   whose best face scores highest. The second opinion's weak faces do not
+   count as found here: they are asked for after the padded retry, and a
+   turn's faces replace them.
 
 A look at the mirrored copy (``mirror_look``, ``mirror_detail``) was
 measured as a third opinion on weak faces no other look confirmed and is
@@ -65,6 +67,9 @@ SAME_FACE = 0.5
 # ...and a weaker box overlapping a kept one this much is dropped (the
 # detector's own NMS threshold).
 OVERLAP = 0.3
+# A weak face lying this much inside a kept face's box is a part of it (a
+# mouth, an eye and a nose of a large face): the second opinion is not asked.
+INSIDE = 0.5
 # A weak candidate reaching this close to the copy's edge (pixels) is cut by
 # it...
 EDGE = 1.0
@@ -177,19 +182,23 @@ def find_faces(
         if extra:
             looks.append(_kept_size(extra, factor))
             found = _confirmed(looks, threshold)
+    if not found:
+        found = _kept_size(_scaled(detector.frame_filling(copy), 1.0 / factor), factor)
+    checked: list[Detection] = []
     if check is not None:
+        # After the padded retry: parts of a face that fills the frame look
+        # like faces to the check too, and the whole face overlaps them.
         weak = _unclaimed(looks, found)
         if weak:
             said = check.confirms(image, weak)
-            found = sorted(
-                found + [d for d, yes in zip(weak, said, strict=True) if yes],
-                key=lambda d: -d.score,
-            )
-    if not found:
-        found = _kept_size(_scaled(detector.frame_filling(copy), 1.0 / factor), factor)
+            checked = [d for d, yes in zip(weak, said, strict=True) if yes]
     if not found and turns:
-        found = _turned(detector, image)
-    return found
+        # Faces at the detector's threshold on a turned copy outrank weak
+        # ones upright: upright, a sideways photo shows only parts of faces.
+        turned = _turned(detector, image)
+        if turned:
+            return turned
+    return sorted(found + checked, key=lambda d: -d.score)
 
 
 def in_original(found: list[Detection], scale: float) -> list[Detection]:
@@ -309,10 +318,11 @@ def _unconfirmed(
 
 
 def _unclaimed(looks: list[list[Detection]], found: list[Detection]) -> list[Detection]:
-    """One face per group of the looks' weak faces that no kept face overlaps."""
+    """One face per group of the looks' weak faces that no kept face overlaps
+    or holds (a part of a large face lies inside its box at a small IoU)."""
     tagged = sorted(
         (d for look in looks for d in look if not any(
-            _iou(d.box, f.box) >= OVERLAP for f in found
+            _iou(d.box, f.box) >= OVERLAP or _inside(d.box, f.box) >= INSIDE for f in found
         )),
         key=lambda d: -d.score,
     )
@@ -392,6 +402,14 @@ def _unturned_points(points: np.ndarray, quarter: int, height: int, width: int) 
     if quarter % 4 == 3:
         return np.stack([v, height - u], axis=1)
     return points
+
+
+def _inside(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """The share of box ``a``'s area that lies inside box ``b``."""
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    area = a[2] * a[3]
+    return max(0.0, x2 - x1) * max(0.0, y2 - y1) / area if area > 0 else 0.0
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:

@@ -178,6 +178,41 @@ def test_a_photo_whose_faces_are_all_confirmed_asks_the_check_nothing() -> None:
     assert check.asked == []
 
 
+class FrameFillingDetector(ScriptedDetector):
+    """Sees parts of a face that fills the frame as weak faces; the padded
+    retry finds the whole face."""
+
+    def frame_filling(self, image: np.ndarray) -> list[Detection]:
+        return [face(0, 0, 600, 0.94)]
+
+
+def test_weak_parts_of_a_face_filling_the_frame_do_not_stand_in_for_the_whole_face() -> None:
+    # Parts of the face look like faces to the check too; the padded retry
+    # must still be asked, and its whole face wins.
+    detector = FrameFillingDetector({960: [face(200, 250, 300, 0.79), face(0, 100, 400, 0.65)]})
+    check = ScriptedCheck(faces_left_of=1000)
+
+    found = find_faces(detector, blank(), check=check)
+
+    assert [(d.box, d.score) for d in found] == [((0, 0, 600, 600), 0.94)]
+
+
+def test_a_turned_photo_s_face_wins_over_weak_upright_faces_the_check_confirms() -> None:
+    upright = blank(300, 200)
+    upright[120:160, 50:90] = 255
+    upright[100, 70] = (255, 0, 0)
+    image = np.ascontiguousarray(np.rot90(upright, 1))
+
+    class WeakUprightGuess(UprightOnlyDetector):
+        def candidates(self, image: np.ndarray, floor: float) -> list[Detection]:
+            turned = super().candidates(image, floor)
+            return turned or ([face(10, 10, 30, 0.7)] if floor < self.score_threshold else [])
+
+    found = find_faces(WeakUprightGuess(), image, check=ScriptedCheck(faces_left_of=1000))
+
+    assert [d.score for d in found] == [0.9]
+
+
 def test_a_weak_face_cut_by_the_edge_is_kept_when_the_moved_grid_confirms_it() -> None:
     # A 960 x 640 photo is its own copy; the moved look is 4 px wider and
     # sees the same face 4 px further right and down.
