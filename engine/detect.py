@@ -281,20 +281,24 @@ def _kept_size(found: list[Detection], factor: float) -> list[Detection]:
     return [d for d in found if d.box[3] * factor >= MIN_FACE]
 
 
-def _confirmed(looks: list[list[Detection]], threshold: float) -> list[Detection]:
-    """One face per group of boxes the looks agree on, if strong or seen by both."""
-    tagged = sorted(
-        ((d, look) for look, found in enumerate(looks) for d in found),
-        key=lambda item: -item[0].score,
-    )
+def _grouped(tagged: list[tuple[Detection, int]]) -> list[list[tuple[Detection, int]]]:
+    """Boxes (each with the look that saw it) grouped by face, best first: a
+    box joins the group of the best box it overlaps as the same face, and is
+    dropped if it only half overlaps one (the detector's NMS)."""
     groups: list[list[tuple[Detection, int]]] = []
-    for det, look in tagged:
+    for det, look in sorted(tagged, key=lambda item: -item[0].score):
         overlaps = [_iou(det.box, group[0][0].box) for group in groups]
         best = int(np.argmax(overlaps)) if overlaps else -1
         if best >= 0 and overlaps[best] >= SAME_FACE:
             groups[best].append((det, look))
         elif best < 0 or overlaps[best] < OVERLAP:
             groups.append([(det, look)])
+    return groups
+
+
+def _confirmed(looks: list[list[Detection]], threshold: float) -> list[Detection]:
+    """One face per group of boxes the looks agree on, if strong or seen by both."""
+    groups = _grouped([(d, look) for look, found in enumerate(looks) for d in found])
     kept = []
     for group in groups:
         per_look: dict[int, float] = {}
@@ -320,21 +324,13 @@ def _unconfirmed(
 def _unclaimed(looks: list[list[Detection]], found: list[Detection]) -> list[Detection]:
     """One face per group of the looks' weak faces that no kept face overlaps
     or holds (a part of a large face lies inside its box at a small IoU)."""
-    tagged = sorted(
-        (d for look in looks for d in look if not any(
+    groups = _grouped([
+        (d, look) for look, seen in enumerate(looks) for d in seen
+        if not any(
             _iou(d.box, f.box) >= OVERLAP or _inside(d.box, f.box) >= INSIDE for f in found
-        )),
-        key=lambda d: -d.score,
-    )
-    groups: list[list[Detection]] = []
-    for det in tagged:
-        overlaps = [_iou(det.box, group[0].box) for group in groups]
-        best = int(np.argmax(overlaps)) if overlaps else -1
-        if best >= 0 and overlaps[best] >= SAME_FACE:
-            groups[best].append(det)
-        elif best < 0 or overlaps[best] < OVERLAP:
-            groups.append([det])
-    return [_merged(group, group[0].score) for group in groups]
+        )
+    ])
+    return [_merged([d for d, _ in group], group[0][0].score) for group in groups]
 
 
 def _merged(same: list[Detection], score: float) -> Detection:
