@@ -37,6 +37,7 @@ from engine.analyse import Analyser, Analysis, Job, Result, read
 from engine.catalog import Photo
 from engine.errors import ScanError
 from engine.models.age import AgeEstimator
+from engine.models.mtcnn import MtcnnCheck
 from engine.models.registry import get_detector, get_embedder, resolve_device
 from engine.progress import CancelToken
 
@@ -164,6 +165,8 @@ class ScanWorker:
         self.analyser.embedder.load()
         if self.analyser.age_estimator is not None:
             self.analyser.age_estimator.load()
+        if isinstance(self.analyser.face_check, MtcnnCheck):
+            self.analyser.face_check.load()
         return os.getpid(), self.device
 
     def analyse(

@@ -82,3 +82,14 @@ def test_an_image_that_is_not_rgb_is_a_clear_error(check: MtcnnCheck) -> None:
 def test_the_scan_asks_mtcnn_by_default() -> None:
     analyser = Analyser(YuNetDetector(), MeanColourEmbedder(), {"detect": 0.0})
     assert isinstance(analyser.face_check, MtcnnCheck)
+
+
+@pytest.mark.slow
+def test_a_ray_worker_loads_the_check_before_the_scan_starts() -> None:
+    # A worker whose networks cannot load must fail at the start, not halfway.
+    from engine.ray_scan import ScanWorker
+
+    worker = ScanWorker("yunet", "sface", "cpu")
+    worker.ready()
+    check = worker.analyser.face_check
+    assert isinstance(check, MtcnnCheck) and set(check._nets) == {"mtcnn-rnet", "mtcnn-onet"}
