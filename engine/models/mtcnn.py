@@ -107,10 +107,14 @@ class MtcnnCheck:
         if not boxes:
             return np.zeros((0, 2), np.float32)
         self.load()
+        squares = [_square(image, box) for box in boxes]
         out = np.zeros((len(boxes), 2), np.float32)
         for column, card in enumerate((RNET_CARD, ONET_CARD)):
             size = card.input_size[0]
-            crops = np.stack([_square_crop(image, box, size) for box in boxes])
+            crops = np.stack([
+                cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
+                for square in squares
+            ])
             # MTCNN was trained on images with rows and columns swapped.
             blob = np.ascontiguousarray(
                 ((crops.astype(np.float32) - 127.5) * 0.0078125).transpose(0, 2, 1, 3)
@@ -128,11 +132,10 @@ class MtcnnCheck:
         ]
 
 
-def _square_crop(
-    image: np.ndarray, box: tuple[float, float, float, float], size: int
-) -> np.ndarray:
-    """MTCNN's input: the square of the box's longer side around its centre,
-    black outside the image, resized with area averaging."""
+def _square(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """MTCNN's crop, before it is resized (with area averaging) to each
+    network's input: the square of the box's longer side around its centre,
+    black outside the image."""
     x, y, w, h = box
     side = max(w, h, 1.0)
     left = math.floor(x + w / 2 - side / 2 + 0.5)
@@ -144,4 +147,4 @@ def _square_crop(
     x1, y1 = min(left + n, width), min(top + n, height)
     if x1 > x0 and y1 > y0:
         square[y0 - top:y1 - top, x0 - left:x1 - left] = image[y0:y1, x0:x1]
-    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
+    return square
