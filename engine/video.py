@@ -19,14 +19,24 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from types import ModuleType
+from typing import TYPE_CHECKING, BinaryIO
 
-import av
 import numpy as np
 from PIL import Image
 
 from engine.errors import PhotoError
 from engine.imageio import Decoded, open_regular, read_bytes, shrink, taken_from_text
+
+if TYPE_CHECKING:
+    import av
+
+
+def _pyav() -> ModuleType:
+    """PyAV, loaded on the first video: a scan of photos never loads FFmpeg."""
+    import av
+
+    return av
 
 MAX_FRAMES = 16  # frames looked at per video, however long
 EVERY_SECONDS = 2.0  # one frame every this many seconds, for short videos
@@ -149,6 +159,7 @@ class _opened:  # noqa: N801 - used as a context manager, like open()
         except OSError:
             read_bytes(self.path)  # the PhotoError saying why
             raise
+        av = _pyav()
         try:
             self.container = av.open(self.handle, mode="r")
         except (av.error.FFmpegError, ValueError, OSError) as exc:
@@ -196,6 +207,7 @@ def _frame_near(
 ) -> _Raw | None:
     """The first frame at or after ``at`` seconds (the last one before, at the end)."""
     last: _Raw | None = None
+    av = _pyav()
     try:
         if at > 0 and stream.time_base is not None:
             container.seek(int(at / stream.time_base), stream=stream, backward=True)
@@ -231,6 +243,6 @@ def _why(exc: BaseException) -> str:
     # FFmpeg's errors carry an error number and the file they were given (here
     # a handle's number): its words alone say the same to a user, every time.
     words = getattr(exc, "strerror", None)
-    if isinstance(exc, av.error.FFmpegError) and words:
+    if isinstance(exc, _pyav().error.FFmpegError) and words:
         return str(words)
     return str(exc).replace(os.linesep, " ") or type(exc).__name__

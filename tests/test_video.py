@@ -117,3 +117,15 @@ def test_a_video_keeps_one_face_per_person_and_joins_their_people(tmp_path: Path
         }
         assert {f.person_id for f in faces} == set(person_of.values())
         assert None not in person_of.values()
+
+
+def test_a_scan_of_photos_does_not_load_ffmpeg() -> None:
+    """PyAV (FFmpeg, tens of MB of libraries) loads only when a video is read."""
+    import subprocess
+    import sys
+
+    code = ("import sys, engine.scan, engine.analyse, engine.video; "
+            "print('av' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=DEMO.parent.parent)
+    assert shown.stdout.strip() == "False"
