@@ -7,7 +7,9 @@
 #
 #   bench/gpu_scan.sh            # from the repository root, after `make test` set up .venv
 #
-# DEVICE (default cuda) picks the scan's device; LIMIT (default all) how many
+# DEVICE (default cuda) picks the scan's device; WORKERS the decode threads
+# (default 0: the scan's own choice, one per core up to 4, and then the 12 MP
+# files again with one per core where there are more than 4); LIMIT (default all) how many
 # demo photos are enlarged to 12 MP and COPIES (default 10) how many copies of
 # each are scanned; LFW the LFW image folder. A quick try on a CPU:
 #
@@ -18,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 DEVICE=${DEVICE:-cuda}
+WORKERS=${WORKERS:-0}
 LIMIT=${LIMIT:-0}
 COPIES=${COPIES:-10}
 LFW=${LFW:-../shared/data/lfw-dev/images}
@@ -27,14 +30,14 @@ if [ -n "$SMI" ]; then
 fi
 
 scan() {
-    local name=$1 folder=$2
+    local name=$1 folder=$2 workers=${3:-$WORKERS}
     local log sampler=""
     log=$(mktemp)
     if [ -n "$SMI" ]; then
         "$SMI" --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 200 >"$log" &
         sampler=$!
     fi
-    "$PY" - "$name" "$folder" "$DEVICE" <<'PY'
+    "$PY" - "$name" "$folder" "$DEVICE" "$workers" <<'PY'
 import json, sys, tempfile, time
 from pathlib import Path
 from engine.catalog import Catalog
@@ -42,7 +45,7 @@ from engine.models.age import AgeEstimator
 from engine.models.registry import get_detector, get_embedder, resolve_device
 from engine.scan import ScanOptions, ScanSummary, scan_folder
 
-name, folder, device_name = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+name, folder, device_name, workers = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 device = resolve_device(device_name)
 det, emb = get_detector("yunet", device=device), get_embedder("sface", device=device)
 ages = AgeEstimator(device)
@@ -50,13 +53,13 @@ det.load(); emb.load(); ages.load()
 summary = ScanSummary()
 with tempfile.TemporaryDirectory() as tmp, Catalog(Path(tmp) / "c.sqlite") as cat:
     start = time.perf_counter()
-    for _ in scan_folder(cat, folder, ScanOptions(device=device_name, import_xmp=False),
+    for _ in scan_folder(cat, folder, ScanOptions(device=device_name, workers=workers, import_xmp=False),
                          summary=summary, detector=det, embedder=emb, ages=ages):
         pass
     seconds = time.perf_counter() - start
 print(f"{name}: {summary.scanned} photos, {summary.faces} faces in {seconds:.1f} s: "
       f"{summary.scanned / seconds:.1f} photos/s, {summary.faces / seconds:.1f} faces/s "
-      f"on {device} ({type(det).__name__})")
+      f"on {device} ({type(det).__name__}, {workers or 'default'} decode threads)")
 print(f"{name}: seconds per stage " + json.dumps({k: round(v, 2) for k, v in summary.stage_seconds.items()}))
 PY
     if [ -n "$sampler" ]; then
@@ -88,6 +91,10 @@ PY
 
 scan demo_album resources/demo
 scan camera_jpeg_12mp "$camera/jpeg"
+cores=$(nproc)
+if [ "$WORKERS" = 0 ] && [ "$cores" -gt 4 ]; then
+    scan camera_jpeg_12mp_all_cores "$camera/jpeg" "$cores"  # the decode pool as wide as the machine
+fi
 if [ -d "$LFW" ]; then scan lfw "$LFW"; else echo "LFW not found at $LFW: skipped"; fi
 
 # YuNet's torch port on the device against OpenCV's YuNet on the CPU, every demo photo.
