@@ -274,3 +274,32 @@ def test_unreadable_weight_files_are_model_errors(tmp_path: Path) -> None:
         convert_onnx(bad)
     with pytest.raises(ModelError, match="cannot read the TensorFlow graph"):
         convert_graphdef(bad)
+
+
+def test_the_networks_run_without_cudnn_whose_planning_costs_seconds_per_new_shape() -> None:
+    """cuDNN 9 plans each new input shape: about 2 s per photo size for YuNet and per
+    batch size for SFace on an H200, against 5 ms per look without it (the scan meets
+    a new shape on nearly every photo). The networks' forward passes run without it,
+    and the switch is put back afterwards."""
+    from engine.models.age import AgeEstimator, AgeNet
+    from engine.models.yunet_torch import yunet_2023mar
+
+    seen: list[tuple[str, bool]] = []
+
+    def spy(module: torch.nn.Module, args: object) -> None:
+        seen.append((type(module).__name__, torch.backends.cudnn.enabled))
+
+    detector = YuNetTorchDetector()
+    detector._model, detector._loaded = yunet_2023mar().eval(), True
+    embedder = SFaceEmbedder()
+    embedder._net, embedder._loaded = SFaceEmbedder.build().eval(), True
+    ages = AgeEstimator()
+    ages._net = AgeNet().eval()
+    for net in (detector._model, embedder._net, ages._net):
+        net.register_forward_pre_hook(spy)
+    assert torch.backends.cudnn.enabled
+    detector._detect(np.zeros((64, 96, 3), np.uint8), 0.6)
+    embedder.predict(np.zeros((2, 112, 112, 3), np.uint8))
+    ages.probabilities(np.zeros((1, ages.input_size, ages.input_size, 3), np.uint8))
+    assert seen == [("YuNetNet", False), ("SFaceNet", False), ("AgeNet", False)]
+    assert torch.backends.cudnn.enabled

@@ -32,6 +32,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from engine.errors import ModelError
+from engine.models.base import inference
 from engine.models.weights import ModelCard, StateDict, WeightSource, load_state_dict_cached
 
 # YuNet's five landmarks (right eye, left eye, nose, mouth corners) in dlib's
@@ -174,7 +175,7 @@ class AgeEstimator:
             return out
         net = self.load()
         means = torch.tensor(_MEANS, device=self.device).view(1, 3, 1, 1)
-        with torch.inference_mode():
+        with inference():
             for start in range(0, len(chips), self.batch_size):
                 part = np.ascontiguousarray(chips[start : start + self.batch_size])
                 x = torch.from_numpy(part).to(self.device).permute(0, 3, 1, 2).float()

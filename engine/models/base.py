@@ -8,13 +8,52 @@ one does no file I/O and no download; ``load()`` (called on first
 their carrier package once if needed.
 """
 
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from engine.errors import ModelError
+
+
+class _CudnnOff:
+    """How many networks run now, and whether cuDNN was on before the first."""
+
+    lock = threading.Lock()
+    users = 0
+    was = True
+
+
+@contextmanager
+def inference() -> Iterator[None]:
+    """Inference mode, with cuDNN switched off while any network runs.
+
+    cuDNN 9 plans every new input shape before running it: on an H200 that
+    took about 2 s per photo size for YuNet and 2-5 s per batch size for
+    SFace, against 5 ms per look and 14 ms per 17 crops with torch's own CUDA
+    kernels (``bench/gpu_all.sh``, docs/PERFORMANCE.md). A scan meets a new
+    shape on nearly every photo, so the planning never pays back. The switch
+    is process-wide: it is put back when the last network running leaves.
+    Training, with one batch shape throughout, keeps cuDNN.
+    """
+    state = _CudnnOff
+    with state.lock:
+        if state.users == 0:
+            state.was = torch.backends.cudnn.enabled
+            torch.backends.cudnn.enabled = False
+        state.users += 1
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        with state.lock:
+            state.users -= 1
+            if state.users == 0:
+                torch.backends.cudnn.enabled = state.was
 
 
 @dataclass(frozen=True)

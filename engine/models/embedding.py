@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from engine.errors import ModelError
-from engine.models.base import Embedder
+from engine.models.base import Embedder, inference
 from engine.models.weights import ModelCard, StateDict, load_state_dict_cached
 
 # Appended to the card's name by an embedder that averages each crop with its mirror.
@@ -86,7 +86,7 @@ class TorchEmbedder(Embedder):
         if len(crops) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = np.empty((len(crops), self.dim), dtype=np.float32)
-        with torch.inference_mode():
+        with inference():
             for start in range(0, len(crops), self.batch_size):
                 chunk = np.ascontiguousarray(crops[start : start + self.batch_size])
                 batch = torch.from_numpy(chunk)  # a no-copy view unless crops was strided

@@ -31,7 +31,7 @@ import torchvision
 from torch import nn
 
 from engine.errors import ModelError
-from engine.models.base import Detection
+from engine.models.base import Detection, inference
 from engine.models.sface import onnx_tensors
 from engine.models.weights import StateDict, load_state_dict_cached
 from engine.models.yunet import CARD, TOP_K, YuNetDetector
@@ -205,7 +205,7 @@ class YuNetTorchDetector(YuNetDetector):
 
     def _detect(self, bgr: np.ndarray, floor: float) -> list[Detection]:
         net = self.network
-        with torch.inference_mode():
+        with inference():
             pixels = torch.from_numpy(bgr).to(self.device, non_blocking=True)
             x = padded_input(pixels[None])
             faces = decode(net(x), floor, self.nms_threshold)[0].cpu().numpy()
