@@ -76,7 +76,7 @@ class ScanWork(ChildWork):
                 unfinished = report.stage == "scanning" and 0 < report.done < report.total
                 if unfinished and time.monotonic() > next_update:
                     for _ in people.update_people(
-                        catalog, strictness=self.strictness, cancel=cancel
+                        catalog, strictness=self.strictness, cancel=cancel, regroup=False
                     ):
                         pass
                     next_update = time.monotonic() + self.interim_every

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 
 from engine.analyse import EMBED_BATCH, Analyser, Analysis, Job, Result, read
 from engine.catalog import Catalog, Face, FaceSource, Photo, PhotoStatus
+from engine.catalog.clustering import want_regroup
 from engine.catalog.records import MediaKind
 from engine.catalog.scans import (
     FoundFace,
@@ -604,6 +605,7 @@ class _Pipeline:
         self.analyser.embed_all([analysis for _, analysis in self.photos])
         clock = time.perf_counter()
         with self.catalog.transaction():
+            evidence = [photo_id for photo_id, _ in self.dates]  # for faces already grouped
             for result, analysis in self.photos:
                 if result.job.ages_only:
                     self._write_ages(result, analysis)
@@ -611,8 +613,13 @@ class _Pipeline:
                     self._write_reembedding(result, analysis)
                 else:
                     self._write_photo(result, analysis)
+                    continue
+                if result.job.old is not None:
+                    evidence.append(result.job.old.id)
             for photo_id, taken in self.dates:
                 record_taken(self.catalog, photo_id, taken)
+            if evidence:
+                want_regroup(self.catalog, evidence)
         self.summary.stage_seconds["write"] += time.perf_counter() - clock
         self.photos, self.crops, self.dates = [], 0, []
 

@@ -163,6 +163,89 @@ def test_faces_of_an_older_catalog_get_their_ages_on_the_next_scan_without_new_a
     assert (again.reembedded, again.unchanged, detector.calls) == (0, 2, 0)
 
 
+def test_people_are_grouped_again_once_after_an_older_catalog_s_ages_are_read(
+    tmp_path: Path,
+) -> None:
+    """The people of a catalog from before ages were grouped without them (the
+    demo's two babies as one person): the update after the scan that reads
+    them groups every face again, once, keeping the user's facts."""
+    from engine.catalog.clustering import regroup_wanted
+    from engine.people.update import update_people
+
+    folder = _library(tmp_path / "photos")
+    catalog = tmp_path / "c.sqlite"
+    _scan(catalog, folder, ages=BrightnessAges())
+    with Catalog(catalog) as cat:
+        hers = cat.faces()[0].id
+        anna = name_faces(cat, [hers], "Anna")
+        assert not regroup_wanted(cat)
+    conn = sqlite3.connect(catalog)
+    conn.execute("UPDATE faces SET age = NULL")
+    conn.commit()
+    conn.close()
+
+    _scan(catalog, folder, CountingFaceAt(), BrightnessAges())
+    with Catalog(catalog) as cat:
+        assert regroup_wanted(cat)
+        for _ in update_people(cat, regroup=False):
+            pass
+        assert regroup_wanted(cat)  # the updates while a scan runs leave it
+        updates = [p.stage for p in update_people(cat)]
+        assert not regroup_wanted(cat)
+        assert "writing" in updates
+        assert cat.person(anna).name == "Anna"
+        assert cat.face(hers).person_id == anna
+    again = _scan(catalog, folder, CountingFaceAt(), BrightnessAges())
+    assert again.unchanged == 2
+    with Catalog(catalog) as cat:
+        assert not regroup_wanted(cat)
+
+
+def test_ages_read_for_faces_in_no_person_ask_for_no_regrouping(tmp_path: Path) -> None:
+    from engine.catalog.clustering import regroup_wanted
+
+    folder = _library(tmp_path / "photos")
+    catalog = tmp_path / "c.sqlite"
+    _scan(catalog, folder)
+    _scan(catalog, folder, CountingFaceAt(), BrightnessAges())
+    with Catalog(catalog) as cat:
+        assert all(f.person_id is None for f in cat.faces())
+        assert all(f.age is not None for f in cat.faces())
+        assert not regroup_wanted(cat)
+
+
+@pytest.mark.slow
+def test_an_upgraded_catalog_s_two_babies_become_two_people_on_its_next_scan(
+    scanned_demo: Path, demo_dir: Path
+) -> None:
+    from engine.catalog.clustering import assign_automatically
+    from engine.catalog.persons import new_person
+    from engine.cli.main import main
+
+    with Catalog(scanned_demo) as cat:
+        babies = [f.id for f in cat.faces()
+                  if os.fsdecode(cat.photo(f.photo_id).relpath).startswith("baby_")]
+        obama = [f.id for f in cat.faces()
+                 if os.fsdecode(cat.photo(f.photo_id).relpath).startswith("obama_")]
+        assert len(babies) == 2 and len(obama) >= 3
+        with cat.transaction():  # as the version before ages grouped them
+            assign_automatically(cat, [(face, new_person(cat)) for face in babies[:1]])
+            glued = cat.face(babies[0]).person_id
+            assign_automatically(cat, [(babies[1], glued)])
+        named = name_faces(cat, obama, "Barack Obama")
+    conn = sqlite3.connect(scanned_demo)
+    conn.execute("UPDATE faces SET age = NULL")
+    conn.commit()
+    conn.close()
+
+    assert main(["--catalog", str(scanned_demo), "scan", str(demo_dir)]) == 0
+    with Catalog(scanned_demo) as cat:
+        happy, sad = (cat.face(face).person_id for face in babies)
+        assert happy is None or happy != sad
+        assert cat.person(named).name == "Barack Obama"
+        assert all(cat.face(face).person_id == named for face in obama)
+
+
 def test_a_scan_that_reads_no_ages_does_not_analyse_the_photos_again(tmp_path: Path) -> None:
     folder = _library(tmp_path / "photos")
     catalog = tmp_path / "c.sqlite"

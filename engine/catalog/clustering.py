@@ -118,6 +118,38 @@ def remember_update(cat: Catalog, key: str) -> None:
 _LAST_UPDATE = "people_update"
 
 
+def want_regroup(cat: Catalog, photo_ids: Iterable[int]) -> None:
+    """Note that people should be grouped again, whole, when a face of these
+    photos is in a person: a scan read evidence for faces already grouped
+    without it (ages or dates of a catalog from an older version, embeddings
+    for another embedder). Runs inside the caller's transaction; bookkeeping,
+    not a fact. ``engine.people.recluster`` clears it."""
+    ids = list(photo_ids)
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        grouped = cat._conn.execute(
+            "SELECT 1 FROM faces WHERE person_id IS NOT NULL AND photo_id IN "
+            f"({','.join('?' * len(part))}) LIMIT 1",
+            part,
+        ).fetchone()
+        if grouped:
+            cat.set_meta(_REGROUP, "1")
+            return
+
+
+def regroup_wanted(cat: Catalog) -> bool:
+    """Whether a scan asked for people to be grouped again whole (``want_regroup``)."""
+    return cat.get_meta(_REGROUP) == "1"
+
+
+def regroup_done(cat: Catalog) -> None:
+    """Every face was grouped again: the request of ``want_regroup`` is met."""
+    cat.set_meta(_REGROUP, "")
+
+
+_REGROUP = "people_regroup"
+
+
 def clustering_signature(cat: Catalog) -> tuple[tuple[float, ...], ...]:
     """A value that changes whenever the clustering's input may have: the faces
     that count for people and their persons, the facts in the undo log, and

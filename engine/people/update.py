@@ -27,6 +27,8 @@ from engine.catalog.clustering import (
     embedding_count,
     faces_to_cluster,
     last_update,
+    regroup_done,
+    regroup_wanted,
     rejections,
     remember_update,
     unassigned_faces_exist,
@@ -180,6 +182,7 @@ def recluster(
     table = load_faces(cat, model)
     yield Progress("loading", len(table.ids), len(table.ids))
     if len(table.ids) == 0:
+        regroup_done(cat)
         return
     key = _cache_key(cat, model, params)
     tree = _TREES.get(key)
@@ -196,6 +199,7 @@ def recluster(
     with cat.transaction():
         target = _persons_for_clusters(cat, table, labels, params.min_size)
         changed = _write(cat, table, np.arange(len(table.ids)), target)
+        regroup_done(cat)
     _TREES.clear()  # the catalog changed: every tree's signature is stale
     yield Progress("writing", 1, 1, {"changed": changed})
 
@@ -288,6 +292,7 @@ def update_people(
     strictness: float = DEFAULT_STRICTNESS,
     params: ClusterParams | None = None,
     cancel: CancelToken | None = None,
+    regroup: bool = True,
 ) -> Iterator[Progress]:
     """After a scan: unassigned faces join people they are near, the rest are clustered.
 
@@ -308,7 +313,16 @@ def update_people(
     parameters are those the last finished update ran on (a rescan that found
     nothing new, an empty folder: the faces left alone then, strangers seen
     once, would be left alone again).
+
+    When a scan read new evidence for faces already in people (the ages and
+    dates of a catalog from an older version: ``want_regroup``), every face
+    is grouped again instead (``recluster``, keeping every fact), once.
+    ``regroup=False`` leaves that for a later call: the updates a long scan
+    runs while it goes on would each group everything again.
     """
+    if regroup and regroup_wanted(cat):
+        yield from recluster(cat, strictness=strictness, params=params, cancel=cancel)
+        return
     params = stopping_at_threshold(params or params_for_strictness(strictness))
     model = active_embedder(cat)
     if not unassigned_faces_exist(cat) or last_update(cat) == _update_key(cat, model, params):
