@@ -214,9 +214,58 @@ def test_ages_read_for_faces_in_no_person_ask_for_no_regrouping(tmp_path: Path) 
         assert not regroup_wanted(cat)
 
 
+def test_people_grouped_by_older_rules_are_grouped_again_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.catalog.clustering import assign_automatically, grouping_rules
+    from engine.catalog.persons import new_person
+    from engine.people import update
+    from engine.people.cluster import GROUPING_RULES
+
+    regroupings: list[int] = []
+    real = update.recluster
+
+    def counted(cat: Catalog, **kwargs: object) -> object:
+        regroupings.append(1)
+        return real(cat, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(update, "recluster", counted)
+    folder = _library(tmp_path / "photos")
+    catalog = tmp_path / "c.sqlite"
+    _scan(catalog, folder, ages=BrightnessAges())
+    with Catalog(catalog) as cat:
+        with cat.transaction():  # as a version that kept no rules' version grouped them
+            assign_automatically(cat, [(cat.faces()[0].id, new_person(cat))])
+        assert grouping_rules(cat) is None
+        for _ in update.update_people(cat, regroup=False):
+            pass
+        assert (regroupings, grouping_rules(cat)) == ([], None)
+        for _ in update.update_people(cat):
+            pass
+        assert (regroupings, grouping_rules(cat)) == ([1], GROUPING_RULES)
+        for _ in update.update_people(cat):
+            pass
+        assert regroupings == [1]
+
+
+def test_a_new_catalog_s_first_people_are_grouped_by_the_rules_of_today(tmp_path: Path) -> None:
+    from engine.catalog.clustering import grouping_rules
+    from engine.people.cluster import GROUPING_RULES
+    from engine.people.update import update_people
+
+    folder = _library(tmp_path / "photos")
+    catalog = tmp_path / "c.sqlite"
+    _scan(catalog, folder, ages=BrightnessAges())
+    with Catalog(catalog) as cat:
+        for _ in update_people(cat):
+            pass
+        assert grouping_rules(cat) == GROUPING_RULES
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("older", ["without ages", "by older rules"])
 def test_an_upgraded_catalog_s_two_babies_become_two_people_on_its_next_scan(
-    scanned_demo: Path, demo_dir: Path
+    scanned_demo: Path, demo_dir: Path, older: str
 ) -> None:
     from engine.catalog.clustering import assign_automatically
     from engine.catalog.persons import new_person
@@ -234,7 +283,10 @@ def test_an_upgraded_catalog_s_two_babies_become_two_people_on_its_next_scan(
             assign_automatically(cat, [(babies[1], glued)])
         named = name_faces(cat, obama, "Barack Obama")
     conn = sqlite3.connect(scanned_demo)
-    conn.execute("UPDATE faces SET age = NULL")
+    if older == "without ages":
+        conn.execute("UPDATE faces SET age = NULL")
+    else:  # ages read by the version before the rules' versions were kept
+        conn.execute("DELETE FROM meta WHERE key = 'people_rules'")
     conn.commit()
     conn.close()
 

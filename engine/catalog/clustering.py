@@ -142,12 +142,35 @@ def regroup_wanted(cat: Catalog) -> bool:
     return cat.get_meta(_REGROUP) == "1"
 
 
-def regroup_done(cat: Catalog) -> None:
-    """Every face was grouped again: the request of ``want_regroup`` is met."""
+def regroup_done(cat: Catalog, rules: int) -> None:
+    """Every face was grouped again by the clustering's rules of version
+    ``rules``: the request of ``want_regroup`` is met."""
     cat.set_meta(_REGROUP, "")
+    remember_rules(cat, rules)
+
+
+def grouping_rules(cat: Catalog) -> int | None:
+    """The version of the clustering's rules the people were grouped by
+    (``remember_rules``); None for a catalog grouped before versions were kept."""
+    value = cat.get_meta(_RULES)
+    return int(value) if value and value.isdigit() else None
+
+
+def remember_rules(cat: Catalog, rules: int) -> None:
+    """Note the version of the clustering's rules the people are grouped by."""
+    cat.set_meta(_RULES, str(rules))
+
+
+def automatic_assignments_exist(cat: Catalog) -> bool:
+    """Whether any face is in a person by the clustering's decision, not the user's."""
+    row = cat._conn.execute(
+        f"SELECT 1 FROM faces WHERE assigned_by = '{AssignedBy.AUTO}' LIMIT 1"
+    ).fetchone()
+    return row is not None
 
 
 _REGROUP = "people_regroup"
+_RULES = "people_rules"
 
 
 def clustering_signature(cat: Catalog) -> tuple[tuple[float, ...], ...]:

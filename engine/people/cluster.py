@@ -228,6 +228,11 @@ class ClusterParams:
 
 
 DEFAULT_STRICTNESS = 0.5
+# The version of the rules above and below. Raise it when a change should reach
+# the people of existing catalogs: their next people update groups every face
+# again, once, keeping every fact (``engine.people.update.update_people``).
+# 1: young children count farther apart (apparent age, ``child_penalty``).
+GROUPING_RULES = 1
 # Thresholds at strictness 0 (loose, fewer bigger people) and 1 (strict).
 _LOOSE = 1.40
 _STRICT = 0.90

@@ -23,13 +23,16 @@ import numpy as np
 from engine.catalog import Catalog
 from engine.catalog.clustering import (
     assign_automatically,
+    automatic_assignments_exist,
     clustering_signature,
     embedding_count,
     faces_to_cluster,
+    grouping_rules,
     last_update,
     regroup_done,
     regroup_wanted,
     rejections,
+    remember_rules,
     remember_update,
     unassigned_faces_exist,
 )
@@ -38,6 +41,7 @@ from engine.errors import Cancelled
 from engine.models.defaults import DEFAULT_EMBEDDER
 from engine.people.cluster import (
     DEFAULT_STRICTNESS,
+    GROUPING_RULES,
     ClusterParams,
     Constraints,
     Dendrogram,
@@ -182,7 +186,7 @@ def recluster(
     table = load_faces(cat, model)
     yield Progress("loading", len(table.ids), len(table.ids))
     if len(table.ids) == 0:
-        regroup_done(cat)
+        regroup_done(cat, GROUPING_RULES)
         return
     key = _cache_key(cat, model, params)
     tree = _TREES.get(key)
@@ -199,7 +203,7 @@ def recluster(
     with cat.transaction():
         target = _persons_for_clusters(cat, table, labels, params.min_size)
         changed = _write(cat, table, np.arange(len(table.ids)), target)
-        regroup_done(cat)
+        regroup_done(cat, GROUPING_RULES)
     _TREES.clear()  # the catalog changed: every tree's signature is stale
     yield Progress("writing", 1, 1, {"changed": changed})
 
@@ -315,12 +319,15 @@ def update_people(
     once, would be left alone again).
 
     When a scan read new evidence for faces already in people (the ages and
-    dates of a catalog from an older version: ``want_regroup``), every face
-    is grouped again instead (``recluster``, keeping every fact), once.
+    dates of a catalog from an older version: ``want_regroup``), or when the
+    people were grouped by older rules than ``GROUPING_RULES``, every face is
+    grouped again instead (``recluster``, keeping every fact), once.
     ``regroup=False`` leaves that for a later call: the updates a long scan
     runs while it goes on would each group everything again.
     """
-    if regroup and regroup_wanted(cat):
+    grouped = automatic_assignments_exist(cat)
+    older = grouped and grouping_rules(cat) != GROUPING_RULES
+    if regroup and (older or regroup_wanted(cat)):
         yield from recluster(cat, strictness=strictness, params=params, cancel=cancel)
         return
     params = stopping_at_threshold(params or params_for_strictness(strictness))
@@ -377,6 +384,8 @@ def update_people(
                     new_ids[int(label)] = new_person(cat)
                 target[rest_row] = new_ids[int(label)]
         changed = _write(cat, table, pool, target)
+        if not grouped:  # the first people of the catalog: grouped by these rules
+            remember_rules(cat, GROUPING_RULES)
         remember_update(cat, _update_key(cat, model, params))
     _TREES.clear()
     yield Progress("writing", 1, 1, {"changed": changed, "new_people": len(new_ids)})
