@@ -303,3 +303,63 @@ def test_the_networks_run_without_cudnn_whose_planning_costs_seconds_per_new_sha
     ages.probabilities(np.zeros((1, ages.input_size, ages.input_size, 3), np.uint8))
     assert seen == [("YuNetNet", False), ("SFaceNet", False), ("AgeNet", False)]
     assert torch.backends.cudnn.enabled
+
+
+@pytest.mark.slow
+def test_sface_runs_on_opencv_on_a_cpu_without_native_bf16_giving_torchs_embeddings(
+    demo_faces: dict[str, tuple[np.ndarray, np.ndarray]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On an AVX2 CPU OpenCV's dnn runs SFace in about 0.55 of torch's CPU time
+    (docs/PERFORMANCE.md); the embeddings must be the torch network's."""
+    from engine.models import embedding
+
+    monkeypatch.delenv("FACEALBUM_CPU_OPENCV", raising=False)
+    monkeypatch.setattr(embedding, "cpu_bf16", lambda: False)
+    crops = np.concatenate([align_faces(image, [landmarks], SFaceEmbedder())
+                            for image, landmarks in demo_faces.values()])
+    crops = np.concatenate([crops, np.random.default_rng(2).integers(0, 256, (9, 112, 112, 3),
+                                                                     dtype=np.uint8)])
+    for embedder in (SFaceEmbedder(), SFaceEmbedder(flip_average=True)):
+        embedder.load()
+        assert embedder.runtime == "opencv"
+        got = embedder.predict(crops)
+        pixels = embedder.scale(torch.from_numpy(crops).permute(0, 3, 1, 2).float())
+        with torch.inference_mode():
+            want = embedder._embed(pixels)
+            if embedder.flip_average:
+                want = torch.nn.functional.normalize(want + embedder._embed(pixels.flip(3)))
+        assert got.dtype == np.float32 and got.shape == (11, 128)
+        np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+        assert np.sum(got * want.numpy(), axis=1).min() > 0.99999
+
+    facenet = FaceNetEmbedder()  # measured slower on OpenCV: stays on torch
+    facenet.load()
+    assert facenet.runtime == "torch"
+    monkeypatch.setenv("FACEALBUM_CPU_OPENCV", "0")
+    kept = SFaceEmbedder()
+    kept.load()
+    assert kept.runtime == "torch"
+    monkeypatch.delenv("FACEALBUM_CPU_OPENCV")
+    monkeypatch.setattr(embedding, "cpu_bf16", lambda: True)  # torch's bf16 is faster there
+    native = SFaceEmbedder()
+    native.load()
+    assert native.runtime == "torch"
+
+
+def test_a_network_opencv_cannot_read_stays_on_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.models import embedding
+
+    def refuse(buffer: object) -> None:
+        raise cv2.error("this OpenCV cannot read the graph")
+
+    monkeypatch.delenv("FACEALBUM_CPU_OPENCV", raising=False)
+    monkeypatch.setattr(embedding, "cpu_bf16", lambda: False)
+    monkeypatch.setattr(embedding.cv2.dnn, "readNetFromONNX", refuse)
+    monkeypatch.setattr(SFaceEmbedder, "build", staticmethod(
+        lambda weights=None: SFaceNet()))  # random weights: no carrier file needed
+    monkeypatch.setattr(embedding, "load_state_dict_cached", lambda card, convert: {})
+    embedder = SFaceEmbedder()
+    embedder.load()
+    assert embedder.runtime == "torch"
+    out = embedder.predict(np.zeros((2, 112, 112, 3), np.uint8))
+    assert out.shape == (2, 128)

@@ -162,6 +162,7 @@ class SFaceEmbedder(TorchEmbedder):
     card = CARD
     convert = staticmethod(convert_onnx)
     build = staticmethod(sface_mobilefacenet)
+    opencv_on_cpu = True  # 10.5 ms a crop against torch's 18.6 on 2 AVX2 cores
 
     def scale(self, pixels: torch.Tensor) -> torch.Tensor:
         return (pixels - 127.5) * 0.0078125
