@@ -92,6 +92,8 @@ TURNS = (1, 2, 3)
 # turns at 640 px cost 1.3 looks at 960 px instead of 3. A face a fifteenth of
 # the photo's long side is still 43 px there, where YuNet is reliable.
 TURN_SIDE = 640
+# OpenCV's rotation for each of np.rot90's counter-clockwise quarter turns.
+_ROTATIONS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
 
 
 @runtime_checkable
@@ -359,7 +361,7 @@ def _turned(detector: Detector, image: np.ndarray) -> list[Detection]:
     copy = _resized(image, factor)
     best: list[Detection] = []
     for quarter in TURNS:
-        turned = np.ascontiguousarray(np.rot90(copy, quarter))
+        turned = cv2.rotate(copy, _ROTATIONS[quarter])  # np.rot90's turn, 20x faster
         found = [_unturned(d, quarter, copy.shape[:2]) for d in detector.predict(turned)]
         found = _kept_size(_scaled(found, 1.0 / factor), min(1.0, DETECT_SIDE / long_side))
         if found and (not best or found[0].score > best[0].score):

@@ -91,3 +91,23 @@ def test_faces_come_best_first(detector: YuNetDetector) -> None:
 def test_a_grey_image_is_refused_with_a_hint(detector: YuNetDetector) -> None:
     with pytest.raises(ModelError, match="RGB uint8"):
         detector.predict(np.zeros((100, 100), np.uint8))
+
+
+def test_the_padded_retry_resamples_no_more_pixels_than_the_photo_holds(
+    detector: YuNetDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It runs on every photo without a face (and on each turned copy of one):
+    padding before shrinking made it resample four times the photo's pixels."""
+    import engine.models.yunet as yunet
+
+    image = detection_copy("portrait_angry.jpg")
+    resampled: list[int] = []
+    real = yunet.cv2.resize
+
+    def counting(src: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+        resampled.append(src.shape[0] * src.shape[1])
+        return real(src, *args, **kwargs)
+
+    monkeypatch.setattr(yunet.cv2, "resize", counting)
+    assert len(detector.frame_filling(image)) == 1
+    assert resampled and max(resampled) <= image.shape[0] * image.shape[1]

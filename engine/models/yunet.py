@@ -145,19 +145,27 @@ class YuNetDetector(Detector):
         return out
 
     def _detect_padded(self, bgr: np.ndarray) -> list[Detection]:
-        """Detect on a padded, shrunk copy; map the faces back to ``bgr``'s pixels."""
+        """Detect on a shrunk copy padded on every side by ``PAD_RETRY`` of its
+        long side; map the faces back to ``bgr``'s pixels.
+
+        The copy is shrunk before it is padded: padding first made OpenCV
+        resample four times the photo's pixels, most of them border.
+        """
         height, width = bgr.shape[:2]
-        margin = round(PAD_RETRY * max(height, width))
-        padded = cv2.copyMakeBorder(bgr, margin, margin, margin, margin, cv2.BORDER_CONSTANT)
-        factor = min(max(height, width), RETRY_SIDE) / max(padded.shape[:2])
-        small = cv2.resize(padded, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        long_side = max(height, width)
+        factor = min(long_side, RETRY_SIDE) / (long_side * (1 + 2 * PAD_RETRY))
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        small = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        fx, fy = size[0] / width, size[1] / height
+        margin = round(PAD_RETRY * max(size))
+        padded = cv2.copyMakeBorder(small, margin, margin, margin, margin, cv2.BORDER_CONSTANT)
         found = []
-        for det in self._detect(small, self.score_threshold):
+        for det in self._detect(padded, self.score_threshold):
             x, y, w, h = det.box
             found.append(
                 Detection(
-                    box=(x / factor - margin, y / factor - margin, w / factor, h / factor),
-                    landmarks=(det.landmarks / factor - margin).astype(np.float32),
+                    box=((x - margin) / fx, (y - margin) / fy, w / fx, h / fy),
+                    landmarks=((det.landmarks - margin) / np.array([fx, fy])).astype(np.float32),
                     score=det.score,
                 )
             )
@@ -170,4 +178,5 @@ def _bgr(image: np.ndarray) -> np.ndarray:
             f"YuNet expects an RGB uint8 image of shape (H, W, 3), got "
             f"{image.dtype} {image.shape}; decode photos with engine.imageio"
         )
-    return np.ascontiguousarray(image[:, :, ::-1])
+    # OpenCV's conversion: numpy's reversed-channel copy took 6 ms at 960 px, this 0.15.
+    return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
