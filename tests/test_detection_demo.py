@@ -2,6 +2,7 @@
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -104,7 +105,7 @@ def test_the_padded_retry_resamples_no_more_pixels_than_the_photo_holds(
     resampled: list[int] = []
     real = yunet.cv2.resize
 
-    def counting(src: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+    def counting(src: np.ndarray, *args: Any, **kwargs: Any) -> Any:
         resampled.append(src.shape[0] * src.shape[1])
         return real(src, *args, **kwargs)
 
