@@ -191,14 +191,38 @@ def test_a_worker_killed_during_a_scan_is_replaced_and_nothing_is_lost_or_double
     _assert_same_faces(catalog, scanned_demo_template)
 
 
+# `facealbum scan` whose driver waits half a second after each photo the
+# cluster hands back, before it is committed.
+_SLOW_DRIVER = """
+import sys, time
+from engine import ray_scan
+from engine.cli.main import main
+
+stream = ray_scan.Cluster._stream
+
+def slowly(self, *args, **kwargs):
+    for item in stream(self, *args, **kwargs):
+        time.sleep(0.5)
+        yield item
+
+ray_scan.Cluster._stream = slowly
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 @pytest.mark.slow
 def test_a_cluster_scan_killed_with_sigkill_resumes_where_it_stopped(
     ray_head: Head, demo_dir: Path, scanned_demo_template: Path, tmp_path: Path
 ) -> None:
     catalog = tmp_path / "cluster.sqlite"
-    command = [sys.executable, "-m", "engine.cli.main", "--catalog", str(catalog), "scan",
-               str(demo_dir), "--ray", ray_head.address, "--no-people", "--json"]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    arguments = ["--catalog", str(catalog), "scan", str(demo_dir), "--ray", ray_head.address,
+                 "--no-people", "--json"]
+    # The first scan takes in the cluster's results slowly, so that it is still
+    # running when it is killed however fast the cluster analyses the demo.
+    first = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_DRIVER, *arguments],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 300
     committed = 0
     while committed < 8 and time.monotonic() < deadline and first.poll() is None:
@@ -213,6 +237,7 @@ def test_a_cluster_scan_killed_with_sigkill_resumes_where_it_stopped(
         committed = len(cat.photos())
     assert 8 <= committed < 48
 
+    command = [sys.executable, "-m", "engine.cli.main", *arguments]
     second = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert second.returncode == 0, second.stderr
     assert f'"scanned": {48 - committed}' in second.stdout

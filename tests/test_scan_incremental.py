@@ -159,6 +159,23 @@ def test_cancelled_scan_stops_between_photos_and_the_next_run_resumes(tmp_path: 
         assert len(catalog.faces()) == len(PORTRAITS)
 
 
+# `facealbum scan` that waits a fifth of a second before it keeps each photo.
+_SLOW_SCAN = """
+import sys, time
+from engine import scan
+from engine.cli.main import main
+
+add = scan._Pipeline.add
+
+def slowly(self, *args, **kwargs):
+    time.sleep(0.2)
+    add(self, *args, **kwargs)
+
+scan._Pipeline.add = slowly
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_scan_killed_with_sigkill_keeps_what_it_committed_and_resumes(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -166,8 +183,10 @@ def test_scan_killed_with_sigkill_keeps_what_it_committed_and_resumes(tmp_path: 
     for name in names:
         shutil.copy(DEMO / name, folder / name)
     catalog_path = tmp_path / "c.sqlite"
+    # The child takes each photo in slowly, so that it is still running when it
+    # is killed however fast this machine analyses the demo.
     child = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli.main", "--catalog", str(catalog_path), "scan",
+        [sys.executable, "-c", _SLOW_SCAN, "--catalog", str(catalog_path), "scan",
          str(folder), "--device", "cpu", "--no-people"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
