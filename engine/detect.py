@@ -19,8 +19,9 @@ upright original's pixels. The search, cheapest first:
    Weak faces no look confirmed get a second opinion from a detector of
    another design (``FaceCheck``; the scan asks MTCNN's last two stages,
    ``engine.models.mtcnn``), and those it calls faces are kept too.
-3. Nothing found: the detector's padded retry for faces filling the frame,
-   then a smaller copy (long side at most ``TURN_SIDE``) turned by 90, 180
+3. Nothing found: the detector's padded retries for faces filling the frame
+   (two paddings; a small photo also brought up to the retry's size), then a
+   smaller copy (long side at most ``TURN_SIDE``) turned by 90, 180
    and 270 degrees (scanned prints and sideways photos), keeping the turn
    whose best face scores highest. The second opinion's weak faces do not
    count as found here: they are asked for after the padded retry, and a

@@ -112,3 +112,56 @@ def test_the_padded_retry_resamples_no_more_pixels_than_the_photo_holds(
     monkeypatch.setattr(yunet.cv2, "resize", counting)
     assert len(detector.frame_filling(image)) == 1
     assert resampled and max(resampled) <= image.shape[0] * image.shape[1]
+
+
+def test_a_small_photo_filled_by_a_face_is_found_brought_up_to_the_retry_side(
+    detector: YuNetDetector,
+) -> None:
+    """A face cut out tight and 90 px tall (a thumbnail, a scanned passport
+    photo): padded at its own size the face is only 45 px of the copy, and
+    YuNet misses it; brought up to the retry's side first, it is found."""
+    import cv2
+
+    from engine.imageio import decode, read_bytes
+    from engine.models.yunet import _bgr
+
+    photo = decode(read_bytes(str(DEMO / "group_soccer.jpg"))).image  # 1024 x 682, as scanned
+    face = photo[180:228, 118:154]  # the first player's face, cut out tight
+    small = cv2.resize(face, (68, 90), interpolation=cv2.INTER_LINEAR)
+    assert detector.candidates(small, detector.score_threshold) == []
+    assert detector._detect_padded(_bgr(small)) == []  # the one retry there was
+    found = detector.frame_filling(small)
+    assert len(found) == 1
+    x, _, w, h = found[0].box
+    assert w > 0.6 * small.shape[1] and h > 0.6 * small.shape[0]  # the whole crop, in its pixels
+    assert -0.2 * w < x and x + w < small.shape[1] + 0.2 * w
+
+
+def test_the_upright_retry_pads_by_a_half_then_a_quarter_and_stops_at_the_first_face(
+    detector: YuNetDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.models import yunet
+
+    tried: list[tuple[float, int]] = []
+
+    def none(bgr: np.ndarray, pad: float = yunet.PAD_RETRY, side: int = 0) -> list[Detection]:
+        tried.append((pad, side))
+        return []
+
+    monkeypatch.setattr(detector, "_detect_padded", none)
+    assert detector.frame_filling(np.zeros((400, 300, 3), np.uint8)) == []
+    assert tried == [(0.5, 0), (0.25, 0)]  # large enough: at its own size only
+    tried.clear()
+    assert detector.frame_filling(np.zeros((90, 70, 3), np.uint8)) == []
+    assert tried == [(0.5, 0), (0.25, 0), (0.5, yunet.RETRY_SIDE), (0.25, yunet.RETRY_SIDE)]
+
+    face = Detection(box=(1.0, 1.0, 60.0, 80.0), landmarks=np.zeros((5, 2), np.float32), score=0.9)
+
+    def on_the_quarter(bgr: np.ndarray, pad: float = 0.5, side: int = 0) -> list[Detection]:
+        tried.append((pad, side))
+        return [face] if pad == 0.25 else []
+
+    tried.clear()
+    monkeypatch.setattr(detector, "_detect_padded", on_the_quarter)
+    assert detector.frame_filling(np.zeros((90, 70, 3), np.uint8)) == [face]
+    assert tried == [(0.5, 0), (0.25, 0)]

@@ -53,6 +53,13 @@ PAD_RETRY = 0.5
 # which stay large at this size, and it runs on every photo without a face,
 # so it must cost a fraction of the first pass (about 1/9 at 960 px).
 RETRY_SIDE = 320
+# The upright retry of a photo without a face (``frame_filling``) also pads
+# by a quarter: YuNet scores a full profile that fills the frame near its
+# threshold, and by how much of the padded copy the face fills (a half or two
+# thirds) as much as by the face itself. A photo smaller than RETRY_SIDE is
+# also tried brought up to it, where the face is no longer only a few dozen
+# pixels. The turned copies keep the one retry: three of them run per photo.
+FRAME_PADS = (PAD_RETRY, 0.25)
 
 
 class YuNetDetector(Detector):
@@ -115,8 +122,18 @@ class YuNetDetector(Detector):
         return self._detect(_bgr(image), floor)
 
     def frame_filling(self, image: np.ndarray) -> list[Detection]:
-        """The padded retry alone, at the detector's own threshold."""
-        return self._detect_padded(_bgr(image))
+        """The padded retries alone, at the detector's own threshold: each
+        of ``FRAME_PADS`` in turn, first at the photo's size (at most
+        ``RETRY_SIDE``), then brought up to ``RETRY_SIDE`` if it is smaller;
+        the faces of the first that finds any."""
+        bgr = _bgr(image)
+        sides = [0] if max(bgr.shape[:2]) >= RETRY_SIDE else [0, RETRY_SIDE]
+        for side in sides:
+            for pad in FRAME_PADS:
+                found = self._detect_padded(bgr, pad, side)
+                if found:
+                    return found
+        return []
 
     def _detect(self, bgr: np.ndarray, floor: float) -> list[Detection]:
         self.load()
@@ -144,20 +161,24 @@ class YuNetDetector(Detector):
             )
         return out
 
-    def _detect_padded(self, bgr: np.ndarray) -> list[Detection]:
-        """Detect on a shrunk copy padded on every side by ``PAD_RETRY`` of its
-        long side; map the faces back to ``bgr``'s pixels.
+    def _detect_padded(
+        self, bgr: np.ndarray, pad: float = PAD_RETRY, side: int = 0
+    ) -> list[Detection]:
+        """Detect on a copy padded on every side by ``pad`` of its long side;
+        map the faces back to ``bgr``'s pixels. The padded copy is as long as
+        the photo, at most ``RETRY_SIDE``, or ``side`` if given.
 
-        The copy is shrunk before it is padded: padding first made OpenCV
+        The copy is resized before it is padded: padding first made OpenCV
         resample four times the photo's pixels, most of them border.
         """
         height, width = bgr.shape[:2]
         long_side = max(height, width)
-        factor = min(long_side, RETRY_SIDE) / (long_side * (1 + 2 * PAD_RETRY))
+        factor = (side or min(long_side, RETRY_SIDE)) / (long_side * (1 + 2 * pad))
         size = (max(1, round(width * factor)), max(1, round(height * factor)))
-        small = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        shrink = factor < 1.0
+        small = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         fx, fy = size[0] / width, size[1] / height
-        margin = round(PAD_RETRY * max(size))
+        margin = round(pad * max(size))
         padded = cv2.copyMakeBorder(small, margin, margin, margin, margin, cv2.BORDER_CONSTANT)
         found = []
         for det in self._detect(padded, self.score_threshold):
