@@ -363,3 +363,35 @@ def test_a_network_opencv_cannot_read_stays_on_torch(monkeypatch: pytest.MonkeyP
     assert embedder.runtime == "torch"
     out = embedder.predict(np.zeros((2, 112, 112, 3), np.uint8))
     assert out.shape == (2, 128)
+
+
+def test_weights_changed_after_load_are_the_ones_opencv_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A library user fine-tunes the loaded network in place (``facealbum
+    train``'s trainer does, through ``network``): the next embeddings must be
+    the changed network's, not those of the copy OpenCV took at load."""
+    from engine.models import embedding
+
+    monkeypatch.delenv("FACEALBUM_CPU_OPENCV", raising=False)
+    monkeypatch.setattr(embedding, "cpu_bf16", lambda: False)
+    monkeypatch.setattr(SFaceEmbedder, "build", staticmethod(
+        lambda weights=None: SFaceNet()))  # random weights: no carrier file needed
+    monkeypatch.setattr(embedding, "load_state_dict_cached", lambda card, convert: {})
+    torch.manual_seed(0)
+    embedder = SFaceEmbedder()
+    embedder.load()
+    assert embedder.runtime == "opencv"
+    crops = np.random.default_rng(3).integers(0, 256, (4, 112, 112, 3), dtype=np.uint8)
+    before = embedder.predict(crops)
+
+    with torch.no_grad():  # as an optimiser's step does: in place
+        for parameter in embedder.network.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    after = embedder.predict(crops)
+    pixels = embedder.scale(torch.from_numpy(crops).permute(0, 3, 1, 2).float())
+    with torch.inference_mode():
+        want = embedder._embed(pixels).numpy()
+    assert np.sum(after * want, axis=1).min() > 0.99999
+    assert np.sum(after * before, axis=1).min() < 0.999  # the change did move them
+    assert embedder.runtime == "opencv"  # taken again, still on OpenCV

@@ -66,6 +66,7 @@ class TorchEmbedder(Embedder):
         self.crop_aspect = self.card.crop_aspect
         self._net: nn.Module | None = None
         self._opencv: cv2.dnn.Net | None = None
+        self._opencv_of = -1  # _weights_version() of the network the copy was taken of
         self._opencv_lock = threading.Lock()  # a dnn.Net runs one forward at a time
 
     @staticmethod
@@ -101,6 +102,7 @@ class TorchEmbedder(Embedder):
         self._net = net
         if self.device.type == "cpu" and self.opencv_on_cpu and opencv_on_this_cpu():
             self._opencv = _opencv_copy(net, self.input_size, self.name)
+            self._opencv_of = _weights_version(net)
         self._loaded = True
 
     @property
@@ -131,6 +133,14 @@ class TorchEmbedder(Embedder):
         if self._opencv is None:
             return self._embed(x)
         with self._opencv_lock:
+            net = self.network
+            if _weights_version(net) != self._opencv_of:
+                # Changed in place since the copy was taken (a fine-tune, a
+                # loaded state dict): take it again, or run torch if it fails.
+                self._opencv = _opencv_copy(net, self.input_size, self.name)
+                self._opencv_of = _weights_version(net)
+                if self._opencv is None:
+                    return self._embed(x)
             self._opencv.setInput(np.ascontiguousarray(x.cpu().numpy(), dtype=np.float32))
             y = torch.from_numpy(np.array(self._opencv.forward(), dtype=np.float32))
         return nn.functional.normalize(y, dim=1)
@@ -155,6 +165,15 @@ def opencv_on_this_cpu() -> bool:
     """Whether networks that may run on OpenCV's dnn do so on this CPU: where
     bfloat16 is native, torch's bf16 autocast is the faster path."""
     return os.environ.get("FACEALBUM_CPU_OPENCV") != "0" and not cpu_bf16()
+
+
+def _weights_version(net: nn.Module) -> int:
+    """Changes whenever a parameter or buffer of ``net`` is written in place
+    (an optimiser's step, ``load_state_dict``): torch counts each tensor's
+    in-place writes. Tensors made in inference mode count none, and cannot
+    be trained."""
+    tensors = (*net.parameters(), *net.buffers())
+    return sum(t._version for t in tensors if not t.is_inference())
 
 
 def _opencv_copy(net: nn.Module, size: int, name: str) -> cv2.dnn.Net | None:
