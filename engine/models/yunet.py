@@ -122,10 +122,10 @@ class YuNetDetector(Detector):
         return self._detect(_bgr(image), floor)
 
     def frame_filling(self, image: np.ndarray) -> list[Detection]:
-        """The padded retries alone, at the detector's own threshold: each
-        of ``FRAME_PADS`` in turn, first at the photo's size (at most
-        ``RETRY_SIDE``), then brought up to ``RETRY_SIDE`` if it is smaller;
-        the faces of the first that finds any."""
+        """The padded retries alone, at the detector's own threshold: every
+        padding of ``FRAME_PADS`` at the photo's size (at most ``RETRY_SIDE``),
+        then, for a photo smaller than ``RETRY_SIDE``, every padding again
+        brought up to it; the faces of the first retry that finds any."""
         bgr = _bgr(image)
         sides = [0] if max(bgr.shape[:2]) >= RETRY_SIDE else [0, RETRY_SIDE]
         for side in sides:
