@@ -40,6 +40,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from engine.align import align_faces  # noqa: E402
+from engine.detect import second_landmarks  # noqa: E402
+from engine.models.mtcnn import MtcnnCheck  # noqa: E402
 from engine.models.registry import (  # noqa: E402
     DEFAULT_DETECTOR,
     embedder_names,
@@ -77,13 +79,24 @@ def load_rgb(path: Path) -> np.ndarray:
     return np.asarray(im)
 
 
+def landmarks_from(detector_name: str) -> str:
+    """Which network placed the landmarks the scan aligns on, as caches record it."""
+    detector = get_detector(detector_name)
+    return "mean with mtcnn-onet" if detector.wants_second_landmarks else "detector"
+
+
 def detect_all(
     files: list[str], cache: Path | None
 ) -> tuple[dict[str, np.ndarray], int, float, float]:
-    """Landmarks nearest each photo's centre (misses get the mean), photos/s, per CPU s."""
+    """Landmarks nearest each photo's centre (misses get the mean), photos/s, per CPU s.
+
+    The landmarks are the scan's: the detector's, averaged with MTCNN's when
+    the detector asks for it (``engine.analyse``)."""
+    source = landmarks_from(DEFAULT_DETECTOR)
     if cache is not None and cache.is_file():
         data = np.load(cache)
-        if list(data["files"]) == files:
+        cached_source = str(data["landmarks_from"]) if "landmarks_from" in data else "detector"
+        if list(data["files"]) == files and cached_source == source:
             cached = {f: data["landmarks"][i] for i, f in enumerate(files)}
             return (
                 cached,
@@ -93,6 +106,7 @@ def detect_all(
             )
     detector = get_detector(DEFAULT_DETECTOR)
     detector.load()
+    check = MtcnnCheck()
     found: dict[str, np.ndarray] = {}
     missed = []
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -104,6 +118,8 @@ def detect_all(
             continue
         centre = np.array([image.shape[1] / 2, image.shape[0] / 2])
         nearest = min(faces, key=lambda d: np.linalg.norm(d.landmarks.mean(axis=0) - centre))
+        if detector.wants_second_landmarks:
+            (nearest,) = second_landmarks(image, [nearest], check)
         found[f] = nearest.landmarks
     rate = len(files) / (time.perf_counter() - start)
     cpu_rate = len(files) / (time.process_time() - cpu_start)
@@ -118,6 +134,7 @@ def detect_all(
             misses=len(missed),
             rate=rate,
             cpu_rate=cpu_rate,
+            landmarks_from=source,
         )
     return found, len(missed), rate, cpu_rate
 

@@ -1,7 +1,9 @@
 """Frontal against profile faces (CFP): verification and clustering of embedding variants.
 
 For every photo of ``../shared/data/cfp-dev`` the default detector finds all
-faces on the scan's own decode (``engine.imageio.decode``); the face nearest
+faces on the scan's own decode (``engine.imageio.decode``), with landmarks
+placed as the scan places them (YuNet's averaged with MTCNN's ONet's,
+``engine.detect.second_landmarks``); the face nearest
 the photo's centre is the one scored, the others take part in clustering as
 strangers in the background of an album do (as ``facealbum eval`` does).
 Each variant is scored on
@@ -49,7 +51,8 @@ A variant is ``EMBEDDER[@ALIGN][+flip]``:
 
 BCubed depends on ``engine.people.cluster`` as it is when the script runs:
 compare rows of one run. Embeddings of each crop (and of its mirror when a
-``+flip`` variant asks) are cached under ``--cache``
+``+flip`` variant asks) are cached, with a digest of the landmarks they were
+aligned on, under ``--cache``
 (default ``/tmp/facealbum-bench-cfp``) per data set, embedder and alignment,
 so a rerun, or a variant built from cached parts, costs no network time.
 ``--save-crops N`` writes the first N profile crops of each alignment there
@@ -65,6 +68,7 @@ images anywhere but the cache's crop previews under /tmp.
 """
 
 import argparse
+import hashlib
 import sys
 import time
 from collections.abc import Callable
@@ -78,12 +82,21 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.accuracy import LFW, detect_all, fold_accuracy, load_rgb, read_pairs  # noqa: E402
+from bench.accuracy import (  # noqa: E402
+    LFW,
+    detect_all,
+    fold_accuracy,
+    landmarks_from,
+    load_rgb,
+    read_pairs,
+)
 from engine.align import align_faces, similarity_transform  # noqa: E402
 from engine.analyse import FLIP_TURNED  # noqa: E402
+from engine.detect import second_landmarks  # noqa: E402
 from engine.imageio import decode, read_bytes  # noqa: E402
 from engine.metrics import best_threshold, cluster_scores, verification_accuracy  # noqa: E402
 from engine.models.base import Embedder  # noqa: E402
+from engine.models.mtcnn import MtcnnCheck  # noqa: E402
 from engine.models.registry import DEFAULT_DETECTOR, get_detector, get_embedder  # noqa: E402
 from engine.people.cluster import Constraints, cluster  # noqa: E402
 from engine.quality import face_quality  # noqa: E402
@@ -255,10 +268,13 @@ def embedded(
 ) -> Embedded:
     """Embeddings of every face (and its mirror if asked), from the cache or computed once."""
     path = cache / f"{dataset}-{name}-{alignment}.npz"
+    # The crops rest on the landmarks: embeddings of other landmarks are stale.
+    digest = hashlib.sha256(np.ascontiguousarray(faces.landmarks, np.float32)).hexdigest()
     if path.is_file():
         data = np.load(path)
         has_mirror = len(data["mirror"]) == len(data["plain"])
-        if len(data["plain"]) == len(faces.photo) and (has_mirror or not mirrored):
+        same_faces = "landmarks" in data and str(data["landmarks"]) == digest
+        if same_faces and (has_mirror or not mirrored):
             passes = int(data["passes"]) if "passes" in data else 2
             return Embedded(
                 data["plain"],
@@ -310,6 +326,7 @@ def embedded(
         seconds=seconds,
         cpu=cpu,
         passes=passes,
+        landmarks=digest,
     )
     return result
 
@@ -415,12 +432,15 @@ def detect_cfp(path: Path) -> Faces:
         f"{d.name}/{f.name}" for d in (CFP / "images").iterdir() if d.is_dir()
         for f in d.iterdir() if f.suffix.lower() == ".jpg"
     )
+    source = landmarks_from(DEFAULT_DETECTOR)
     if path.is_file():
         data = np.load(path)
-        if list(data["files"]) == files:
+        cached_source = str(data["landmarks_from"]) if "landmarks_from" in data else "detector"
+        if list(data["files"]) == files and cached_source == source:
             return Faces(files, data["landmarks"], data["photo"], data["central"])
     detector = get_detector(DEFAULT_DETECTOR)
     detector.load()
+    check = MtcnnCheck()
     landmarks: list[np.ndarray] = []
     photo: list[int] = []
     central: list[int] = []
@@ -428,6 +448,8 @@ def detect_cfp(path: Path) -> Faces:
     for p, f in enumerate(files):
         image = decode(read_bytes(str(CFP / "images" / f))).image
         found = detector.predict(image)
+        if detector.wants_second_landmarks:
+            found = second_landmarks(image, found, check)  # as the scan aligns
         h, w = image.shape[:2]
         nearest, best = -1, np.inf
         for d in found:
@@ -449,7 +471,7 @@ def detect_cfp(path: Path) -> Faces:
     )
     np.savez(
         path, files=np.array(files), landmarks=faces.landmarks, photo=faces.photo,
-        central=faces.central,
+        central=faces.central, landmarks_from=source,
     )
     return faces
 

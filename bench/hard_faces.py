@@ -37,9 +37,11 @@ is absent is skipped with a message.
 
 ``--methods`` runs the detection step in-process instead of the rows:
 ``search`` is ``engine.detect.find_faces`` exactly as the scan calls it
-(with MTCNN's second opinion on weak faces); ``unchecked`` is the search
-without that opinion; ``baseline`` is the scan's earlier path (YuNet's
-``predict`` on a copy at most 960 px long); ``mirror`` and
+(with MTCNN's second opinion on weak faces, and ONet's landmarks averaged
+in); ``first-landmarks`` is the search with the detector's landmarks alone;
+``unchecked`` is the search without the second opinion and ONet;
+``baseline`` is the scan's earlier path (YuNet's ``predict`` on a copy at
+most 960 px long); ``mirror`` and
 ``mirror-detail`` are the unchecked search with the mirrored looks
 ``find_faces`` leaves off. Each prints recall by height,
 false positives per photo and photos/s of the detection step alone
@@ -66,7 +68,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from engine.detect import DETECT_SIDE, find_faces, in_original
+from engine.detect import DETECT_SIDE, find_faces, in_original, second_landmarks
 from engine.imageio import Decoded, decode, is_photo_name, read_bytes
 from engine.models.base import Detection, Detector
 from engine.models.mtcnn import MtcnnCheck
@@ -97,7 +99,16 @@ _CHECK = MtcnnCheck()
 
 
 def search(detector: Detector, decoded: Decoded) -> list[Detection]:
-    """engine.detect as the scan calls it, with MTCNN's second opinion on weak faces."""
+    """engine.detect as the scan calls it, with MTCNN's second opinion on weak
+    faces and its landmarks averaged with the detector's (``engine.analyse``)."""
+    found = find_faces(detector, decoded.image, check=_CHECK)
+    if detector.wants_second_landmarks:
+        found = second_landmarks(decoded.image, found, _CHECK)
+    return in_original(found, decoded.scale)
+
+
+def first_landmarks(detector: Detector, decoded: Decoded) -> list[Detection]:
+    """``search`` with the detector's landmarks alone: the scan before ONet's were averaged in."""
     return in_original(find_faces(detector, decoded.image, check=_CHECK), decoded.scale)
 
 
@@ -119,7 +130,7 @@ def mirror_detail(detector: Detector, decoded: Decoded) -> list[Detection]:
 
 METHODS: dict[str, Method] = {
     "baseline": baseline, "search": search, "mirror": mirror, "mirror-detail": mirror_detail,
-    "unchecked": unchecked,
+    "unchecked": unchecked, "first-landmarks": first_landmarks,
 }
 
 

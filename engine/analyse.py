@@ -16,7 +16,14 @@ import numpy as np
 
 from engine.align import align_faces
 from engine.catalog import Photo, PhotoStatus
-from engine.detect import DETECT_SIDE, FaceCheck, find_faces, in_original
+from engine.detect import (
+    DETECT_SIDE,
+    FaceCheck,
+    LandmarkOpinion,
+    find_faces,
+    in_original,
+    second_landmarks,
+)
 from engine.errors import PhotoError
 from engine.imageio import (
     Decoded,
@@ -200,7 +207,10 @@ class Analyser:
     ``AgeEstimator``, it reads each face's apparent age too (counted as
     embedding time: it is another network over aligned faces). Weak faces
     the detector's looks did not confirm get ``face_check``'s opinion
-    (MTCNN's by default)."""
+    (MTCNN's by default). The landmarks of every face kept are averaged with
+    ``landmarks``' when given; by default with the face check's own (MTCNN
+    places landmarks) when the detector asks for it
+    (``Detector.wants_second_landmarks``, YuNet does)."""
 
     def __init__(
         self,
@@ -209,12 +219,17 @@ class Analyser:
         stage_seconds: dict[str, float],
         ages: AgeEstimator | None = None,
         face_check: FaceCheck | None = None,
+        landmarks: LandmarkOpinion | None = None,
     ) -> None:
         self.detector = detector
         self.embedder = embedder
         self.stage_seconds = stage_seconds
         self.age_estimator = ages
         self.face_check = MtcnnCheck() if face_check is None else face_check
+        if (landmarks is None and detector.wants_second_landmarks
+                and isinstance(self.face_check, LandmarkOpinion)):
+            landmarks = self.face_check
+        self.landmark_opinion = landmarks
 
     def analyse(self, result: Result) -> Analysis:
         """The faces of a decoded photo, aligned but not yet embedded (a
@@ -344,6 +359,8 @@ class Analyser:
     def _detect(self, decoded: Decoded) -> tuple[list[Detection], list[np.ndarray]]:
         """Faces in original-photo pixels, and their landmarks in working pixels."""
         found = find_faces(self.detector, decoded.image, check=self.face_check)
+        if self.landmark_opinion is not None:
+            found = second_landmarks(decoded.image, found, self.landmark_opinion)
         return in_original(found, decoded.scale), [d.landmarks for d in found]
 
 

@@ -35,6 +35,11 @@ added, and it confirmed the demo album's galaxy (docs/PERFORMANCE.md).
 Faces found by both looks are merged into one; boxes and landmarks come back
 in the upright working image's pixels whatever copy or turn found them.
 
+``second_landmarks`` then averages each kept face's landmarks with those a
+second network places (``LandmarkOpinion``; the scan asks MTCNN's ONet,
+shown each face upright): the aligned crop rests on the landmarks, and two
+networks' mean is nearer the face than either's points.
+
 This module never reads or decodes photos, never writes the catalog and
 never embeds faces; it knows detectors only through ``Detector`` and the two
 extra calls of ``WeakFaceDetector``.
@@ -202,6 +207,56 @@ def find_faces(
         if turned:
             return turned
     return sorted(found + checked, key=lambda d: -d.score)
+
+
+@runtime_checkable
+class LandmarkOpinion(Protocol):
+    """A second network's five landmarks for upright faces."""
+
+    def landmarks(
+        self, image: np.ndarray, boxes: list[tuple[float, float, float, float]]
+    ) -> np.ndarray:
+        """(N, 5, 2) landmarks of the upright faces in ``boxes`` of ``image``,
+        in its pixels, in the detector's order (the person's right eye first)."""
+
+
+def second_landmarks(
+    image: np.ndarray, found: list[Detection], opinion: LandmarkOpinion
+) -> list[Detection]:
+    """The faces with their landmarks the mean of the detector's and ``opinion``'s.
+
+    Each network places the points with errors of its own, and the aligned
+    crop rests on them: the mean of two networks is nearer the face than
+    either (docs/PERFORMANCE.md). A face lying on its side, as a turned
+    photo's do, is shown to ``opinion`` turned upright, since a landmark
+    network reads upright faces; its points come back in ``image``'s pixels.
+    Boxes and scores are kept.
+    """
+    if not found:
+        return found
+    height, width = image.shape[:2]
+    quarters = [_upright_quarter(d.landmarks) for d in found]
+    means: list[np.ndarray | None] = [None] * len(found)
+    for quarter in sorted(set(quarters)):
+        which = [i for i, q in enumerate(quarters) if q == quarter]
+        shown = image if quarter == 0 else cv2.rotate(image, _ROTATIONS[quarter])
+        boxes = []
+        for i in which:
+            x, y, w, h = found[i].box
+            corners = _turned_points(
+                np.array([[x, y], [x + w, y + h]], np.float64), quarter, height, width
+            )
+            low, high = corners.min(axis=0), corners.max(axis=0)
+            boxes.append((float(low[0]), float(low[1]), float(high[0] - low[0]),
+                          float(high[1] - low[1])))
+        placed = np.asarray(opinion.landmarks(shown, boxes), np.float64)
+        for i, points in zip(which, placed, strict=True):
+            back = _unturned_points(points, quarter, height, width)
+            means[i] = (found[i].landmarks.astype(np.float64) + back) / 2
+    return [
+        Detection(box=d.box, landmarks=np.asarray(m, np.float32), score=d.score)
+        for d, m in zip(found, means, strict=True)
+    ]
 
 
 def in_original(found: list[Detection], scale: float) -> list[Detection]:
@@ -387,6 +442,29 @@ def _unturned(det: Detection, quarter: int, upright: tuple[int, ...]) -> Detecti
         landmarks=landmarks.astype(np.float32),
         score=det.score,
     )
+
+
+def _upright_quarter(landmarks: np.ndarray) -> int:
+    """How many of np.rot90's quarter turns stand the face upright: the turn
+    that points its eyes-to-mouth line most nearly down."""
+    points = np.asarray(landmarks, np.float64)
+    dx, dy = points[3:].mean(axis=0) - points[:2].mean(axis=0)
+    # A turn carries a direction (dx, dy) to (dy, -dx) (image y points down).
+    downs = [dy, -dx, -dy, dx]
+    return int(np.argmax(downs))
+
+
+def _turned_points(points: np.ndarray, quarter: int, height: int, width: int) -> np.ndarray:
+    """Points of the upright image in ``np.rot90(image, quarter)``'s pixels
+    (``_unturned_points`` undone)."""
+    x, y = points[:, 0], points[:, 1]
+    if quarter % 4 == 1:
+        return np.stack([y, width - x], axis=1)
+    if quarter % 4 == 2:
+        return np.stack([width - x, height - y], axis=1)
+    if quarter % 4 == 3:
+        return np.stack([height - y, x], axis=1)
+    return points.copy()
 
 
 def _unturned_points(points: np.ndarray, quarter: int, height: int, width: int) -> np.ndarray:

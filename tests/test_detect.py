@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.detect import find_faces, in_original
+from engine.detect import find_faces, in_original, second_landmarks
 from engine.imageio import decode, read_bytes
 from engine.models.base import Detection, Detector
 from engine.models.yunet import YuNetDetector
@@ -364,6 +364,70 @@ def test_a_turned_photo_is_found_with_box_and_landmarks_in_its_own_pixels(
     assert found[0].box == pytest.approx((left, top, right - left + 1, bottom - top + 1))
     red = np.argwhere((image == [255, 0, 0]).all(axis=2))[0]
     assert found[0].landmarks[0] == pytest.approx([red[1] + 0.5, red[0] + 0.5])
+
+
+class UprightLandmarks:
+    """A landmark network that reads upright faces only: it places the points
+    of a face whose red dot (its forehead) is above the white square, at fixed
+    fractions of the box, and refuses a face shown any other way."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[tuple[float, float, float, float]]] = []
+
+    def landmarks(
+        self, image: np.ndarray, boxes: list[tuple[float, float, float, float]]
+    ) -> np.ndarray:
+        self.asked.append(boxes)
+        white = np.argwhere((image == 255).all(axis=2))
+        red = np.argwhere((image == [255, 0, 0]).all(axis=2))
+        assert red[0][0] < white[:, 0].min(), "shown a face that is not upright"
+        fractions = np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]])
+        return np.stack([[x, y] + fractions * [w, h] for x, y, w, h in boxes])
+
+
+def test_second_landmarks_are_the_mean_of_the_detector_s_and_the_other_network_s() -> None:
+    image = blank(300, 200)
+    image[120:160, 50:90] = 255
+    image[100, 70] = (255, 0, 0)
+    first = face(50.0, 120.0, 40.0, 0.9)
+    shift = np.array([4.0, -2.0], np.float32)
+    moved = Detection(box=first.box, landmarks=first.landmarks + shift, score=0.9)
+    opinion = UprightLandmarks()
+
+    (refined,) = second_landmarks(image, [moved], opinion)
+
+    assert refined.landmarks == pytest.approx(first.landmarks + shift / 2)
+    assert (refined.box, refined.score) == (moved.box, moved.score)
+    assert second_landmarks(image, [], opinion) == [] and len(opinion.asked) == 1
+
+
+@pytest.mark.parametrize("quarter", [1, 2, 3])
+def test_a_face_lying_on_its_side_is_shown_to_the_landmark_network_upright(
+    quarter: int,
+) -> None:
+    upright = blank(300, 200)
+    upright[120:160, 50:90] = 255
+    upright[100, 70] = (255, 0, 0)
+    image = np.ascontiguousarray(np.rot90(upright, quarter))
+    # The face as a turned look finds it: landmarks in the sideways photo's pixels.
+    expected = face(50.0, 120.0, 40.0, 0.9).landmarks
+    height, width = upright.shape[:2]
+    x, y = expected[:, 0], expected[:, 1]
+    sideways = {
+        1: np.stack([y, width - x], axis=1),
+        2: np.stack([width - x, height - y], axis=1),
+        3: np.stack([height - y, x], axis=1),
+    }[quarter]
+    white = np.argwhere((image == 255).all(axis=2))
+    (top, left), (bottom, right) = white.min(axis=0), white.max(axis=0)
+    box = (float(left), float(top), float(right - left + 1), float(bottom - top + 1))
+    found = Detection(box=box, landmarks=sideways.astype(np.float32), score=0.9)
+
+    (refined,) = second_landmarks(image, [found], UprightLandmarks())
+
+    # The network saw the face upright and placed the same points; back in
+    # the sideways photo's pixels they agree with the detector's.
+    assert refined.landmarks == pytest.approx(sideways, abs=1e-4)
 
 
 # -- the real detector on the demo album ----------------------------------------

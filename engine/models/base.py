@@ -67,6 +67,9 @@ class Detection:
 
 class Detector(ABC):
     name: str
+    # Whether the scan averages this detector's landmarks with a second
+    # network's (engine.detect.second_landmarks): measured to help YuNet's.
+    wants_second_landmarks: bool = False
 
     def __init__(self, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)

@@ -67,6 +67,7 @@ class YuNetDetector(Detector):
 
     name = CARD.name
     card = CARD
+    wants_second_landmarks = True
 
     def __init__(
         self,

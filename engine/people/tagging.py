@@ -26,12 +26,13 @@ import numpy as np
 from engine.align import align_faces, landmarks_in_box
 from engine.catalog import Catalog, Photo
 from engine.catalog.faces import DrawnFace, photos_at
-from engine.detect import WeakFaceDetector
+from engine.detect import WeakFaceDetector, second_landmarks
 from engine.errors import NotFoundError, PhotoError
 from engine.imageio import Decoded, decode, read_bytes
 from engine.models.age import AgeEstimator
 from engine.models.base import Detection, Detector, Embedder
 from engine.models.defaults import DEFAULT_DETECTOR
+from engine.models.mtcnn import MtcnnCheck
 from engine.people.facts import (
     FaceBoxError,
     PeopleError,
@@ -129,6 +130,9 @@ def measure_face(
     scale = decoded.scale
     work_box = tuple(v * scale for v in box)
     found = _find_in_box(decoded.image, work_box, detector)
+    if found is not None and detector.wants_second_landmarks:
+        # As the scan places a found face's landmarks (engine.analyse).
+        (found,) = second_landmarks(decoded.image, [found], _landmark_check())
     if found is not None:
         landmarks, score, by = found.landmarks, found.score, detector.name
     else:
@@ -216,7 +220,16 @@ def age_reader(device: str = "cpu") -> AgeEstimator:
 
 # -- private -------------------------------------------------------------------
 
+def _landmark_check() -> MtcnnCheck:
+    """This thread's second landmark network (its networks are not thread-safe)."""
+    check: MtcnnCheck | None = getattr(_LANDMARKS, "check", None)
+    if check is None:
+        check = _LANDMARKS.check = MtcnnCheck()
+    return check
+
+
 _AGES: dict[str, AgeEstimator] = {}
+_LANDMARKS = threading.local()
 _MODELS: dict[tuple[str, str, str], tuple[Detector, Embedder]] = {}
 _MODELS_LOCK = threading.Lock()
 

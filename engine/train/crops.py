@@ -26,9 +26,11 @@ import numpy as np
 import platformdirs
 
 from engine.align import align_faces
+from engine.detect import second_landmarks
 from engine.errors import Cancelled, PhotoError
 from engine.imageio import decode, is_photo_name, is_raw_name, is_video_name, read_bytes
 from engine.models.base import Detector, Embedder
+from engine.models.mtcnn import MtcnnCheck
 from engine.progress import CancelToken, Progress
 from engine.quality import face_quality
 from engine.train.errors import TrainingError
@@ -88,7 +90,10 @@ def cache_folder(data_dir: Path, embedder: Embedder, detector: Detector,
     """Where the crops of ``data_dir`` for this embedder and detector are kept."""
     digest = hashlib.sha256()
     digest.update(json.dumps([detector.name, embedder.input_size,
-                              np.asarray(embedder.template).round(3).tolist()]).encode())
+                              np.asarray(embedder.template).round(3).tolist(),
+                              "landmarks: mean with mtcnn-onet"
+                              if detector.wants_second_landmarks else "landmarks: detector's"]
+                             ).encode())
     for person, photos in list_photos(data_dir):
         for photo in photos:
             st = (data_dir / person / photo).stat()
@@ -108,6 +113,7 @@ def prepare_crops(
     people = list_photos(data_dir)
     total = sum(len(p) for _, p in people)
     size = embedder.input_size
+    check = MtcnnCheck()  # loaded only if the detector asks for its landmarks
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=target.name, dir=target.parent))
     try:
@@ -124,7 +130,7 @@ def prepare_crops(
                     raise Cancelled(f"crop preparation stopped after {done} of {total} photos")
                 rel = f"{person}/{photo}"
                 try:
-                    found = _central_face(data_dir / person / photo, embedder, detector)
+                    found = _central_face(data_dir / person / photo, embedder, detector, check)
                 except PhotoError as exc:
                     skipped.append((rel, str(exc)))
                 else:
@@ -186,7 +192,7 @@ def pair_set(crops: CropSet, pairs: list[Pair], folds: int) -> tuple[PairSet, in
 
 
 def _central_face(
-    path: Path, embedder: Embedder, detector: Detector
+    path: Path, embedder: Embedder, detector: Detector, check: MtcnnCheck
 ) -> tuple[np.ndarray, float] | None:
     """The aligned crop of the face nearest the photo's centre, and its yaw."""
     decoded = decode(read_bytes(os.fspath(path)), min_side=DETECT_SIDE, max_side=DETECT_SIDE,
@@ -202,6 +208,9 @@ def _central_face(
         return float((x + bw / 2 - w / 2) ** 2 + (y + bh / 2 - h / 2) ** 2)
 
     best = min(found, key=lambda d: off_centre(d.box))
+    if detector.wants_second_landmarks:
+        # Aligned as the scan aligns the faces it embeds (engine.analyse).
+        (best,) = second_landmarks(image, [best], check)
     return align_faces(image, [best.landmarks], embedder)[0], face_quality.yaw(best.landmarks)
 
 
