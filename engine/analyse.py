@@ -254,7 +254,9 @@ class Analyser:
         sharpness = [face_quality.sharpness(c) for c in crops]
         chips = self._age_chips(decoded.image, landmarks)
         self.stage_seconds["align"] += time.perf_counter() - clock
-        return Analysis(detections, sharpness, crops, turned=_turned(landmarks), age_chips=chips)
+        return Analysis(
+            detections, sharpness, crops, turned=turned_aside(landmarks), age_chips=chips
+        )
 
     def _age_chips(self, image: np.ndarray, landmarks: list[np.ndarray]) -> list[np.ndarray]:
         """The faces aligned for the age network; none without one."""
@@ -275,26 +277,11 @@ class Analyser:
         return [float(a) for a in ages]
 
     def embed(self, crops: list[np.ndarray], turned: list[bool] | None = None) -> np.ndarray:
-        """Unit vectors of aligned crops; those ``turned`` marks are averaged
-        with their mirror image's (``FLIP_TURNED``)."""
+        """``embed_crops`` with this analyser's embedder, its time counted."""
         clock = time.perf_counter()
-        if not crops:
-            return np.zeros((0, self.embedder.dim), np.float32)
-        vectors = self._predict(crops)
-        flip = [i for i, t in enumerate(turned or []) if t]
-        if flip and not getattr(self.embedder, "flip_average", False):
-            both = vectors[flip] + self._predict(
-                [np.ascontiguousarray(crops[i][:, ::-1]) for i in flip]
-            )
-            vectors[flip] = both / np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-12)
+        vectors = embed_crops(self.embedder, crops, turned)
         self.stage_seconds["embed"] += time.perf_counter() - clock
         return vectors
-
-    def _predict(self, crops: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate([
-            self.embedder.predict(np.stack(crops[i : i + EMBED_BATCH]))
-            for i in range(0, len(crops), EMBED_BATCH)
-        ])
 
     def embed_all(self, analyses: list[Analysis]) -> None:
         """Embed the crops of every analysis not yet embedded, in shared batches."""
@@ -345,7 +332,7 @@ class Analyser:
             return Analysis([], [], [], np.zeros((0, self.embedder.dim), np.float32))
         vectors = self.embed(
             [crop for _, crop, _, _ in found],
-            _turned([det.landmarks for det, _, _, _ in found]),
+            turned_aside([det.landmarks for det, _, _, _ in found]),
         )
         quality = [face_quality.score(det.box, sharp) for det, _, sharp, _ in found]
         kept = distinct_faces(vectors, quality, ClusterParams().threshold)
@@ -364,7 +351,31 @@ class Analyser:
         return in_original(found, decoded.scale), [d.landmarks for d in found]
 
 
-def _turned(landmarks: list[np.ndarray]) -> list[bool]:
+def embed_crops(
+    embedder: Embedder, crops: list[np.ndarray], turned: list[bool] | None = None
+) -> np.ndarray:
+    """Unit vectors of aligned crops, as the scan embeds every face: those
+    ``turned`` marks (``turned_aside``) are averaged with their mirror image's."""
+    if not crops:
+        return np.zeros((0, embedder.dim), np.float32)
+    vectors = _predict(embedder, crops)
+    flip = [i for i, t in enumerate(turned or []) if t]
+    if flip and not getattr(embedder, "flip_average", False):
+        both = vectors[flip] + _predict(
+            embedder, [np.ascontiguousarray(crops[i][:, ::-1]) for i in flip]
+        )
+        vectors[flip] = both / np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-12)
+    return vectors
+
+
+def _predict(embedder: Embedder, crops: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([
+        embedder.predict(np.stack(crops[i : i + EMBED_BATCH]))
+        for i in range(0, len(crops), EMBED_BATCH)
+    ])
+
+
+def turned_aside(landmarks: list[np.ndarray]) -> list[bool]:
     """Which faces are turned far enough to be embedded with their mirror too."""
     if not landmarks:
         return []

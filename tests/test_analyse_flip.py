@@ -4,9 +4,11 @@ frontal faces are embedded once."""
 
 import numpy as np
 
+from engine.align import align_faces
 from engine.analyse import FLIP_TURNED, Analyser, Job, Result
 from engine.imageio import Decoded
 from engine.models.base import Detection, Detector, Embedder
+from engine.people.tagging import measure_face
 from engine.quality import face_quality
 
 
@@ -96,3 +98,31 @@ def test_the_scan_flips_the_faces_it_reads_as_turned() -> None:
         analyser.embed_all([analysis])
         assert analysis.vectors is not None and len(analysis.vectors) == 1
         assert embedder.seen == (2 if flipped else 1)
+
+
+class TurnedInTheMiddle(TurnedFace):
+    """``TurnedFace``'s face, placed at the same share of whatever image it is shown."""
+
+    def predict(self, image: np.ndarray) -> list[Detection]:
+        (face,) = super().predict(image)
+        scale = image.shape[1] / 200.0
+        x, y, w, h = face.box
+        return [Detection(box=(x * scale, y * scale, w * scale, h * scale),
+                          landmarks=face.landmarks * scale, score=face.score)]
+
+
+def test_a_face_drawn_by_hand_is_embedded_as_the_scan_embeds_it() -> None:
+    image = np.zeros((200, 200, 3), np.uint8)
+    image[:, :100] = 200
+    decoded = Decoded(image=image, scale=1.0, width=200, height=200)
+    for yaw, flipped in ((5.0, False), (FLIP_TURNED + 15, True)):
+        embedder = SidedEmbedder()
+        drawn = measure_face(decoded, (60.0, 50.0, 80.0, 90.0), TurnedInTheMiddle(yaw), embedder)
+        assert drawn.landmarks is not None
+        assert (face_quality.yaw(drawn.landmarks) >= FLIP_TURNED) == flipped
+        assert embedder.seen == (2 if flipped else 1)
+        crop = align_faces(image, [drawn.landmarks], embedder)
+        scanned = Analyser(TurnedFace(yaw), SidedEmbedder(), {"embed": 0.0}).embed(
+            list(crop), turned=[flipped]
+        )
+        assert np.allclose(drawn.embedding, scanned[0], atol=1e-6)

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from engine.align import align_faces, landmarks_in_box
+from engine.analyse import embed_crops, turned_aside
 from engine.catalog import Catalog, Photo
 from engine.catalog.faces import DrawnFace, photos_at
 from engine.detect import WeakFaceDetector, second_landmarks
@@ -139,7 +140,9 @@ def measure_face(
         landmarks, score, by = landmarks_in_box(work_box, embedder), 0.0, BY_HAND
     crops = align_faces(decoded.image, [landmarks], embedder)
     sharpness = face_quality.sharpness(crops[0])
-    vector = np.asarray(embedder.predict(crops)[0], dtype=np.float32)
+    # As the scan embeds (a face turned aside with its mirror), so the drawn
+    # face lies where the scan's faces of the same person do.
+    vector = embed_crops(embedder, list(crops), turned_aside([landmarks]))[0]
     age = None
     if ages is not None:
         chip = align_faces(decoded.image, [landmarks], template=ages.template,
