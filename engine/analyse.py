@@ -76,6 +76,10 @@ class Job:
     # Of a photo analysed again (``reembed_only``) only for its faces' apparent
     # ages (a catalog from before ages): no embedding.
     ages_only: bool = False
+    # Of a photo re-embedded: which of ``old_faces`` get their landmarks
+    # placed again with the second network first (a catalog from before
+    # landmarks were averaged); empty: none.
+    place_again: tuple[bool, ...] = ()
 
 
 @dataclass
@@ -117,6 +121,8 @@ class Analysis:
     # Apparent age in years per face (``engine.models.age``), once embedded;
     # None for each face where no age was estimated.
     ages: list[float | None] = field(default_factory=list)
+    # Per face: the second network its landmarks were averaged with, if any.
+    second_landmarks: list[str | None] = field(default_factory=list)
 
 
 Claim = Callable[[str], Photo | None]
@@ -242,10 +248,18 @@ class Analyser:
         if result.job.reembed_only:
             detections = list(result.job.old_faces)
             landmarks = [d.landmarks * decoded.scale for d in detections]
+            second: list[str | None] = [None] * len(detections)
+            if any(result.job.place_again) and self.landmark_opinion is not None:
+                clock = time.perf_counter()
+                detections, landmarks, second = self._place_again(
+                    decoded, detections, result.job.place_again
+                )
+                self.stage_seconds["detect"] += time.perf_counter() - clock
         else:
             clock = time.perf_counter()
             detections, landmarks = self._detect(decoded)
             self.stage_seconds["detect"] += time.perf_counter() - clock
+            second = [self._opinion_name()] * len(detections)
         clock = time.perf_counter()
         crops: list[np.ndarray] = (
             list(align_faces(decoded.image, landmarks, self.embedder))
@@ -255,8 +269,36 @@ class Analyser:
         chips = self._age_chips(decoded.image, landmarks)
         self.stage_seconds["align"] += time.perf_counter() - clock
         return Analysis(
-            detections, sharpness, crops, turned=turned_aside(landmarks), age_chips=chips
+            detections, sharpness, crops, turned=turned_aside(landmarks), age_chips=chips,
+            second_landmarks=second,
         )
+
+    def _opinion_name(self) -> str | None:
+        opinion = self.landmark_opinion
+        return None if opinion is None else opinion.name
+
+    def _place_again(
+        self, decoded: Decoded, faces: list[Detection], which: tuple[bool, ...]
+    ) -> tuple[list[Detection], list[np.ndarray], list[str | None]]:
+        """Stored faces (original pixels) with the landmarks of those ``which``
+        marks averaged with the second network's, as a scan now places them;
+        and every face's landmarks in working pixels."""
+        assert self.landmark_opinion is not None
+        scale = decoded.scale
+        working = [
+            Detection(box=(d.box[0] * scale, d.box[1] * scale, d.box[2] * scale, d.box[3] * scale),
+                      landmarks=d.landmarks * scale, score=d.score)
+            for d in faces
+        ]
+        chosen = [i for i, again in enumerate(which) if again]
+        placed = second_landmarks(
+            decoded.image, [working[i] for i in chosen], self.landmark_opinion
+        )
+        second: list[str | None] = [None] * len(faces)
+        for i, det in zip(chosen, placed, strict=True):
+            working[i] = det
+            second[i] = self.landmark_opinion.name
+        return in_original(working, scale), [d.landmarks for d in working], second
 
     def _age_chips(self, image: np.ndarray, landmarks: list[np.ndarray]) -> list[np.ndarray]:
         """The faces aligned for the age network; none without one."""
@@ -341,6 +383,7 @@ class Analyser:
         return Analysis(
             [found[i][0] for i in kept], [found[i][2] for i in kept], [], vectors[kept],
             ages=ages if chips else [None] * len(kept),
+            second_landmarks=[self._opinion_name()] * len(kept),
         )
 
     def _detect(self, decoded: Decoded) -> tuple[list[Detection], list[np.ndarray]]:

@@ -213,6 +213,8 @@ def find_faces(
 class LandmarkOpinion(Protocol):
     """A second network's five landmarks for upright faces."""
 
+    name: str  # as the catalog records it beside the landmarks
+
     def landmarks(
         self, image: np.ndarray, boxes: list[tuple[float, float, float, float]]
     ) -> np.ndarray:

@@ -52,6 +52,7 @@ from engine.catalog.scans import (
     mark_scanned,
     photos_missing_ages,
     photos_missing_embeddings,
+    photos_missing_second_landmarks,
     record_folder_problems,
     record_taken,
     replace_faces,
@@ -242,6 +243,12 @@ def _scan_locked(
     # Ray's workers always read ages (they build the registry's networks).
     reads_ages = ages is not None or cluster is not None
     needs_ages = photos_missing_ages(catalog, root_id) if reads_ages else set()
+    # Faces this detector found before their landmarks were averaged with a
+    # second network's are placed again, and embedded on the new landmarks.
+    needs_landmarks = (
+        photos_missing_second_landmarks(catalog, root_id, detector.name)
+        if detector.wants_second_landmarks else set()
+    )
     for relpath, entry in on_disk.items():
         old = known.get(relpath)
         if isinstance(entry, str):  # cannot even stat it: a problem, recorded below
@@ -255,15 +262,26 @@ def _scan_locked(
             and old.mtime_ns == mtime_ns
             and not (old.status is PhotoStatus.PROBLEM and _worth_retrying(old.problem))
         )
-        if unchanged and old is not None and (old.id in needs_embedding or old.id in needs_ages):
+        if unchanged and old is not None and (
+            old.id in needs_embedding or old.id in needs_ages or old.id in needs_landmarks
+        ):
+            stored = [f for f in catalog.faces(photo_id=old.id) if f.landmarks is not None]
             faces = tuple(
                 Detection(box=f.box, landmarks=f.landmarks, score=f.score)
-                for f in catalog.faces(photo_id=old.id) if f.landmarks is not None
+                for f in stored if f.landmarks is not None
+            )
+            again = tuple(
+                old.id in needs_landmarks and f.source is FaceSource.DETECTED
+                and f.detector == detector.name and f.second_landmarks is None
+                for f in stored
             )
             # Ages alone are read at the faces' places; a video is analysed whole.
-            ages_only = old.id not in needs_embedding and not is_video_name(relpath)
+            ages_only = (
+                old.id not in needs_embedding and old.id not in needs_landmarks
+                and not is_video_name(relpath)
+            )
             jobs.append(Job(relpath, size, mtime_ns, old, reembed_only=True, old_faces=faces,
-                            ages_only=ages_only))
+                            ages_only=ages_only, place_again=again))
         elif (
             unchanged and old is not None and options.import_xmp
             and old.status is PhotoStatus.OK and _sidecar_since(relpath, old, listing)
@@ -685,14 +703,16 @@ class _Pipeline:
             else [None] * len(detections)
         )
         ages = analysis.ages or [None] * len(detections)
+        second = analysis.second_landmarks or [None] * len(detections)
         found = [
             FoundFace(
                 box=det.box, landmarks=det.landmarks, score=det.score,
                 quality=face_quality.score(det.box, sharp), sharpness=sharp, embedding=vec,
-                frame_seconds=at, age=age,
+                frame_seconds=at, age=age, second_landmarks=by,
             )
-            for det, sharp, vec, at, age in zip(
-                detections, analysis.sharpness, analysis.vectors, seconds, ages, strict=True
+            for det, sharp, vec, at, age, by in zip(
+                detections, analysis.sharpness, analysis.vectors, seconds, ages, second,
+                strict=True,
             )
         ]
         same_as = {i: face.id for i, face in _match_old_faces(old_faces, detections).items()}
@@ -734,7 +754,13 @@ class _Pipeline:
             return  # its faces changed since the listing (a tag): the next scan embeds them
         model = self.analyser.embedder.name
         ages = analysis.ages or [None] * len(faces)
-        for face, vec, age in zip(faces, analysis.vectors, ages, strict=True):
+        second = analysis.second_landmarks or [None] * len(faces)
+        for face, det, vec, age, by in zip(
+            faces, analysis.detections, analysis.vectors, ages, second, strict=True
+        ):
+            if by is not None and face.second_landmarks is None:
+                # Placed again with the second network: the embedding rests on them.
+                self.catalog.set_landmarks(face.id, det.landmarks, by)
             self.catalog.put_embedding(face.id, model, vec)
             if age is not None:
                 self.catalog.set_age(face.id, age)

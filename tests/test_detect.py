@@ -371,6 +371,8 @@ class UprightLandmarks:
     of a face whose red dot (its forehead) is above the white square, at fixed
     fractions of the box, and refuses a face shown any other way."""
 
+    name = "upright-only"
+
     def __init__(self) -> None:
         self.asked: list[list[tuple[float, float, float, float]]] = []
 

@@ -131,6 +131,7 @@ def test_without_landmarks_from_the_detector_the_template_is_placed_in_the_box(
         assert face.landmarks is not None
         assert face.landmarks == pytest.approx(expected, abs=0.5)
         assert face.score == 0.0 and face.detector == "manual"
+        assert face.second_landmarks is None  # the template's, no network's
         assert face.person_id is None  # nobody named: a face like any other, for clustering
 
 
@@ -319,6 +320,8 @@ def test_the_jockey_the_detector_missed_is_tagged_from_the_command_line_and_name
         assert face.age is not None and face.age > 16
         # The landmarks lie on the face: eyes above the mouth, inside the box.
         assert face.landmarks is not None
+        # ...placed as the scan places its faces': averaged with ONet's.
+        assert face.second_landmarks == "mtcnn-onet"
         assert face.landmarks[:2, 1].mean() < face.landmarks[3:, 1].mean()
         x, y, w, h = face.box
         assert ((face.landmarks >= [x, y]) & (face.landmarks <= [x + w, y + h])).all()

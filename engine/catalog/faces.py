@@ -40,6 +40,7 @@ class DrawnFace:
     model: str  # the embedder of ``embedding``
     embedding: np.ndarray  # L2-normalised
     age: float | None = None  # apparent age in years (engine.models.age); None: not read
+    second_landmarks: str | None = None  # the network averaged into the landmarks, if any
 
 
 def add_drawn_face(cat: Catalog, photo_id: int, drawn: DrawnFace) -> int:
@@ -51,6 +52,7 @@ def add_drawn_face(cat: Catalog, photo_id: int, drawn: DrawnFace) -> int:
         face_id = cat.add_face(
             photo_id, drawn.box, drawn.landmarks, score=drawn.score, quality=drawn.quality,
             sharpness=drawn.sharpness, detector=drawn.detector, source=FaceSource.MANUAL,
+            second_landmarks=drawn.second_landmarks,
         )
         cat._conn.execute(
             "UPDATE faces SET state = ? WHERE id = ?", (str(FaceState.NOT_FACE), face_id)

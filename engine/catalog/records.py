@@ -98,6 +98,8 @@ class Face:
     created_at: float
     frame_seconds: float | None = None  # of a video's face: when in the video it was seen
     age: float | None = None  # apparent age in years (engine.models.age), None: not estimated
+    # The second network the landmarks were averaged with; None: the detector's own.
+    second_landmarks: str | None = None
 
     @property
     def confirmed(self) -> bool:

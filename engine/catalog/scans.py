@@ -32,6 +32,7 @@ class FoundFace:
     embedding: np.ndarray  # L2-normalised, of the embedder the scan ran
     frame_seconds: float | None = None  # of a video: when in it the face was seen
     age: float | None = None  # apparent age in years (engine.models.age), None: not estimated
+    second_landmarks: str | None = None  # the network averaged into the landmarks, if any
 
 
 def photos_missing_embeddings(cat: Catalog, root_id: int, model: str) -> set[int]:
@@ -52,6 +53,19 @@ def photos_missing_ages(cat: Catalog, root_id: int) -> set[int]:
         "SELECT DISTINCT f.photo_id FROM faces f JOIN photos p ON p.id = f.photo_id"
         " WHERE p.root_id = ? AND f.landmarks IS NOT NULL AND f.age IS NULL",
         (root_id,),
+    )
+    return {int(r[0]) for r in rows}
+
+
+def photos_missing_second_landmarks(cat: Catalog, root_id: int, detector: str) -> set[int]:
+    """Photos of the folder ``root_id`` with a face ``detector`` found whose
+    landmarks are its own alone (a catalog from before they were averaged
+    with a second network's): their next scan places them again."""
+    rows = cat._conn.execute(
+        "SELECT DISTINCT f.photo_id FROM faces f JOIN photos p ON p.id = f.photo_id"
+        " WHERE p.root_id = ? AND p.kind = 'photo' AND f.source = ? AND f.detector = ?"
+        " AND f.landmarks IS NOT NULL AND f.second_landmarks IS NULL",
+        (root_id, str(FaceSource.DETECTED), detector),
     )
     return {int(r[0]) for r in rows}
 
@@ -156,15 +170,16 @@ def replace_faces(
                 face_id = cat.add_face(
                     photo_id, face.box, face.landmarks, score=face.score, quality=face.quality,
                     sharpness=face.sharpness, detector=detector,
+                    second_landmarks=face.second_landmarks,
                 )
             else:
                 x, y, w, h = (float(v) for v in face.box)
                 cat._conn.execute(
                     "UPDATE faces SET x = ?, y = ?, w = ?, h = ?, landmarks = ?, score = ?,"
-                    " quality = ?, sharpness = ?, detector = ? WHERE id = ?",
+                    " quality = ?, sharpness = ?, detector = ?, second_landmarks = ? WHERE id = ?",
                     (x, y, w, h, np.asarray(face.landmarks, np.float32).reshape(5, 2).tobytes(),
                      float(face.score), float(face.quality), float(face.sharpness), detector,
-                     face_id),
+                     face.second_landmarks, face_id),
                 )
                 cat._conn.execute("DELETE FROM embeddings WHERE face_id = ?", (face_id,))
             cat.put_embedding(face_id, model, face.embedding)

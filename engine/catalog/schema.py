@@ -192,6 +192,15 @@ ALTER TABLE faces ADD COLUMN age REAL;
 """
 
 
+# Which second network's landmarks a face's were averaged with
+# (``engine.detect.second_landmarks``: "mtcnn-onet"); NULL where the face's
+# detector placed them alone: catalogs from before version 8, whose next scan
+# places them again, faces drawn by hand on the template, imported regions.
+_V8 = """
+ALTER TABLE faces ADD COLUMN second_landmarks TEXT;
+"""
+
+
 # MIGRATIONS[i] takes a catalog at version i to version i + 1, using only
 # ``conn.execute`` so that ``migrate`` can run every step in one transaction.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
@@ -202,6 +211,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, _V5),
     lambda conn: _run_script(conn, _V6),
     lambda conn: _run_script(conn, _V7),
+    lambda conn: _run_script(conn, _V8),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

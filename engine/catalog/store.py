@@ -357,6 +357,7 @@ class Catalog:
         sharpness: float,
         detector: str,
         source: FaceSource = FaceSource.DETECTED,
+        second_landmarks: str | None = None,
     ) -> int:
         lm = None
         if landmarks is not None:
@@ -365,9 +366,10 @@ class Catalog:
         with self.transaction():
             cur = self._conn.execute(
                 "INSERT INTO faces(photo_id, x, y, w, h, landmarks, score, quality, sharpness,"
-                " detector, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " detector, source, created_at, second_landmarks)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (photo_id, x, y, w, h, lm, float(score), float(quality), float(sharpness),
-                 detector, str(source), time.time()),
+                 detector, str(source), time.time(), second_landmarks),
             )
             return int(cur.lastrowid or 0)
 
@@ -400,6 +402,18 @@ class Catalog:
             args.extend(id_list)
         sql = _FACE_SELECT + " WHERE " + " AND ".join(where) + " ORDER BY id"
         return [_face(r) for r in self._conn.execute(sql, args)]
+
+    def set_landmarks(
+        self, face_id: int, landmarks: np.ndarray, second_landmarks: str | None
+    ) -> None:
+        """Record a face's landmarks placed again, and the second network they
+        were averaged with (None: the detector's own)."""
+        blob = np.asarray(landmarks, np.float32).reshape(5, 2).tobytes()
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE faces SET landmarks = ?, second_landmarks = ? WHERE id = ?",
+                (blob, second_landmarks, face_id),
+            )
 
     def set_age(self, face_id: int, age: float | None) -> None:
         """Record a face's apparent age in years (``engine.models.age``); None: unknown."""
@@ -559,7 +573,7 @@ _PHOTO_SELECT = (
 )
 _FACE_SELECT = (
     "SELECT id, photo_id, x, y, w, h, landmarks, score, quality, sharpness, detector, source,"
-    " person_id, assigned_by, state, created_at, frame_seconds, age FROM faces"
+    " person_id, assigned_by, state, created_at, frame_seconds, age, second_landmarks FROM faces"
 )
 _PERSON_SELECT = "SELECT id, name, hidden, cover_face_id, merged_into, created_at FROM persons"
 
@@ -586,6 +600,7 @@ def _face(r: tuple[Any, ...]) -> Face:
         state=FaceState(r[14]), created_at=r[15],
         frame_seconds=None if r[16] is None else float(r[16]),
         age=None if r[17] is None else float(r[17]),
+        second_landmarks=r[18],
     )
 
 

@@ -76,7 +76,10 @@ _ONET_ALL = ("dense_5", _ONET_POINTS, "softmax_2")
 
 
 class MtcnnCheck:
-    """Whether MTCNN's last two stages call each of a few boxes a face."""
+    """Whether MTCNN's last two stages call each of a few boxes a face, and
+    where ONet places the five landmarks of upright faces."""
+
+    name = ONET_CARD.name  # the landmarks' second network, as the catalog records it
 
     def __init__(
         self, rnet_threshold: float = RNET_THRESHOLD, onet_threshold: float = ONET_THRESHOLD

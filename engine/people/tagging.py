@@ -131,9 +131,12 @@ def measure_face(
     scale = decoded.scale
     work_box = tuple(v * scale for v in box)
     found = _find_in_box(decoded.image, work_box, detector)
+    second = None
     if found is not None and detector.wants_second_landmarks:
         # As the scan places a found face's landmarks (engine.analyse).
-        (found,) = second_landmarks(decoded.image, [found], _landmark_check())
+        check = _landmark_check()
+        (found,) = second_landmarks(decoded.image, [found], check)
+        second = check.name
     if found is not None:
         landmarks, score, by = found.landmarks, found.score, detector.name
     else:
@@ -158,6 +161,7 @@ def measure_face(
         model=embedder.name,
         embedding=vector,
         age=age,
+        second_landmarks=second,
     )
 
 

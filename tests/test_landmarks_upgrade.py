@@ -1,0 +1,120 @@
+"""Each face's landmarks are the mean of YuNet's and MTCNN ONet's
+(``engine.detect.second_landmarks``); the catalog records which second
+network they were averaged with, and a catalog from before that gets its
+faces placed again, and embedded on the new landmarks, by its next scan,
+keeping every fact about them."""
+
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.catalog import Catalog, FaceSource
+from engine.detect import find_faces
+from engine.imageio import decode, read_bytes
+from engine.models.mtcnn import MtcnnCheck
+from engine.models.yunet import YuNetDetector
+from engine.people.facts import name_faces
+from engine.scan import ScanOptions, ScanSummary, scan_folder
+
+
+def _scan(catalog: Path, folder: Path) -> ScanSummary:
+    """A scan as the session's demo catalog was made (``tests/conftest.py``)."""
+    summary = ScanSummary()
+    with Catalog(catalog) as cat:
+        for _ in scan_folder(cat, folder, ScanOptions(device="cpu"), summary=summary):
+            pass
+    return summary
+
+
+def test_a_version_7_catalog_opens_with_its_faces_landmarks_the_detector_s_own(
+    tmp_path: Path,
+) -> None:
+    from engine.catalog.schema import MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "c.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in MIGRATIONS[:7]:
+        step(conn)
+    conn.execute("PRAGMA user_version = 7")
+    conn.execute("INSERT INTO roots(id, path) VALUES (1, x'2f70')")
+    conn.execute(
+        "INSERT INTO photos(id, root_id, relpath, size, mtime_ns, sha256, width, height, status,"
+        " detector, scanned_at) VALUES (1, 1, x'612e6a7067', 1, 1, 'x', 10, 10, 'ok', 'yunet', 0)"
+    )
+    landmarks = np.arange(10, dtype=np.float32).tobytes()
+    conn.execute(
+        "INSERT INTO faces(id, photo_id, x, y, w, h, landmarks, score, quality, sharpness,"
+        " detector, source, created_at) VALUES (1, 1, 0, 0, 5, 5, ?, 0.9, 0.5, 1, 'yunet',"
+        " 'detected', 0)",
+        (landmarks,),
+    )
+    conn.close()
+
+    with Catalog(path) as cat:
+        (face,) = cat.faces()
+    assert face.second_landmarks is None
+    assert face.landmarks is not None and face.landmarks.tobytes() == landmarks
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 8
+    conn.close()
+
+
+@pytest.mark.slow
+def test_the_scan_records_onet_beside_every_face_yunet_found(scanned_demo: Path) -> None:
+    with Catalog(scanned_demo) as cat:
+        faces = cat.faces()
+    assert faces and {f.second_landmarks for f in faces} == {"mtcnn-onet"}
+
+
+@pytest.mark.slow
+def test_an_older_catalog_s_faces_end_where_a_fresh_scan_puts_them_keeping_their_facts(
+    scanned_demo: Path, demo_dir: Path
+) -> None:
+    yunet, check = YuNetDetector(), MtcnnCheck()
+    with Catalog(scanned_demo) as cat:
+        faces = cat.faces()
+        ids, fresh_vectors = cat.embeddings("sface")
+        fresh = {f.id: f.landmarks for f in faces}
+        obama = [f.id for f in faces
+                 if os.fsdecode(cat.photo(f.photo_id).relpath).startswith("obama_")]
+        named = name_faces(cat, obama, "Barack Obama")
+        # As the version before left them: YuNet's own landmarks, embedded on them.
+        conn = cat._conn
+        for photo_id in sorted({f.photo_id for f in faces}):
+            photo = cat.photo(photo_id)
+            decoded = decode(read_bytes(str(demo_dir / os.fsdecode(photo.relpath))))
+            own = find_faces(yunet, decoded.image, check=check)
+            for face in (f for f in faces if f.photo_id == photo_id):
+                box = np.array(face.box) * decoded.scale
+                det = min(own, key=lambda d: float(np.abs(np.array(d.box) - box).sum()))
+                conn.execute(
+                    "UPDATE faces SET landmarks = ?, second_landmarks = NULL WHERE id = ?",
+                    ((det.landmarks / decoded.scale).astype(np.float32).tobytes(), face.id),
+                )
+                conn.execute("UPDATE embeddings SET vector = ? WHERE face_id = ?",
+                             (np.zeros(128, np.float32).tobytes(), face.id))
+        cat.checkpoint()
+        older = {f.id: f.landmarks for f in cat.faces()}
+    assert any(not np.allclose(older[i], fresh[i], atol=0.5) for i in fresh)
+
+    summary = _scan(scanned_demo, demo_dir)
+
+    assert summary.reembedded == len({f.photo_id for f in faces})
+    with Catalog(scanned_demo) as cat:
+        after = {f.id: f for f in cat.faces()}
+        after_ids, after_vectors = cat.embeddings("sface")
+        assert cat.person(named).name == "Barack Obama"
+        assert all(after[i].person_id == named for i in obama)
+    assert set(after) == set(fresh)  # the same faces, ids and all
+    for i, face in after.items():
+        assert face.second_landmarks == "mtcnn-onet"
+        assert face.source is FaceSource.DETECTED
+        assert face.landmarks == pytest.approx(fresh[i], abs=0.05)
+    assert list(after_ids) == list(ids)
+    assert np.allclose(after_vectors, fresh_vectors, atol=1e-3)
+
+    again = _scan(scanned_demo, demo_dir)
+    assert (again.reembedded, again.scanned) == (0, 0)
