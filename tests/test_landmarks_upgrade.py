@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from engine.catalog import Catalog, FaceSource
+from engine.cli.main import main
 from engine.detect import find_faces
 from engine.imageio import decode, read_bytes
 from engine.models.mtcnn import MtcnnCheck
@@ -71,7 +72,7 @@ def test_the_scan_records_onet_beside_every_face_yunet_found(scanned_demo: Path)
 
 @pytest.mark.slow
 def test_an_older_catalog_s_faces_end_where_a_fresh_scan_puts_them_keeping_their_facts(
-    scanned_demo: Path, demo_dir: Path
+    scanned_demo: Path, demo_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     yunet, check = YuNetDetector(), MtcnnCheck()
     with Catalog(scanned_demo) as cat:
@@ -100,9 +101,13 @@ def test_an_older_catalog_s_faces_end_where_a_fresh_scan_puts_them_keeping_their
         older = {f.id: f.landmarks for f in cat.faces()}
     assert any(not np.allclose(older[i], fresh[i], atol=0.5) for i in fresh)
 
-    summary = _scan(scanned_demo, demo_dir)
+    capsys.readouterr()
+    assert main(["--catalog", str(scanned_demo), "scan", str(demo_dir)]) == 0
 
-    assert summary.reembedded == len({f.photo_id for f in faces})
+    photos = len({f.photo_id for f in faces})
+    out = capsys.readouterr().out
+    assert f"{photos} photos scanned before had their faces read again" in out
+    assert "landmarks placed by two networks" in out
     with Catalog(scanned_demo) as cat:
         after = {f.id: f for f in cat.faces()}
         after_ids, after_vectors = cat.embeddings("sface")

@@ -174,7 +174,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         )
         if summary.reembedded:
             emit(f"  {summary.reembedded} photos scanned before had their faces read again "
-                 "where they were found (for an embedder they lacked, or their apparent ages)")
+                 "where they were found (for an embedder they lacked, their apparent ages, "
+                 "or landmarks placed by two networks)")
         if summary.dated:
             emit(f"  {summary.dated} photos scanned before had their capture dates read")
         if summary.retried:
