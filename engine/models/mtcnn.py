@@ -118,17 +118,8 @@ class MtcnnCheck:
         squares = [_square(image, box) for box in boxes]
         out = np.zeros((len(boxes), 2), np.float32)
         for column, card in enumerate((RNET_CARD, ONET_CARD)):
-            size = card.input_size[0]
-            crops = np.stack([
-                cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
-                for square in squares
-            ])
-            # MTCNN was trained on images with rows and columns swapped.
-            blob = np.ascontiguousarray(
-                ((crops.astype(np.float32) - 127.5) * 0.0078125).transpose(0, 2, 1, 3)
-            )
             net = self._nets[card.name]
-            net.setInput(blob)
+            net.setInput(_blob(squares, card.input_size[0]))
             out[:, column] = np.asarray(net.forward(_OUTPUTS[card.name]))[:, 1]
         return out
 
@@ -148,17 +139,9 @@ class MtcnnCheck:
         if not boxes:
             return np.zeros((0, 5, 2), np.float32)
         self.load()
-        size = ONET_CARD.input_size[0]
-        crops = np.stack([
-            cv2.resize(_square(image, box), (size, size), interpolation=cv2.INTER_AREA)
-            for box in boxes
-        ])
-        blob = np.ascontiguousarray(
-            ((crops.astype(np.float32) - 127.5) * 0.0078125).transpose(0, 2, 1, 3)
-        )
         net = self._nets[ONET_CARD.name]
-        net.setInput(blob)
-        # OpenCV's dnn runs a multi-output graph only when asked for every output.
+        net.setInput(_blob([_square(image, box) for box in boxes], ONET_CARD.input_size[0]))
+        # Asked for a list of outputs, OpenCV's dnn wants all of this graph's.
         outputs = net.forward(list(_ONET_ALL))
         fractions = np.asarray(outputs[_ONET_ALL.index(_ONET_POINTS)], np.float64)
         out = np.empty((len(boxes), 5, 2), np.float32)
@@ -182,6 +165,17 @@ def _check_rgb(image: np.ndarray) -> None:
             f"MTCNN expects an RGB uint8 image of shape (H, W, 3), got "
             f"{image.dtype} {image.shape}"
         )
+
+
+def _blob(squares: list[np.ndarray], size: int) -> np.ndarray:
+    """The networks' input: the squares area-shrunk to ``size``, scaled as
+    MTCNN was trained, rows and columns swapped (as its training images were)."""
+    crops = np.stack([
+        cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA) for square in squares
+    ])
+    return np.ascontiguousarray(
+        ((crops.astype(np.float32) - 127.5) * 0.0078125).transpose(0, 2, 1, 3)
+    )
 
 
 def _square_frame(box: tuple[float, float, float, float]) -> tuple[int, int, int]:
