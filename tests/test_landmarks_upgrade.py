@@ -123,3 +123,42 @@ def test_an_older_catalog_s_faces_end_where_a_fresh_scan_puts_them_keeping_their
 
     again = _scan(scanned_demo, demo_dir)
     assert (again.reembedded, again.scanned) == (0, 0)
+
+
+@pytest.mark.slow
+def test_an_older_catalog_s_video_is_read_again_on_both_networks_keeping_its_names(
+    tmp_path: Path,
+) -> None:
+    from tests.test_video import write_video
+
+    folder = tmp_path / "library"
+    folder.mkdir()
+    write_video(folder / "clip.mp4", ["obama_1.jpg", "chirac_1.jpg"])
+    catalog = tmp_path / "c.sqlite"
+    _scan(catalog, folder)
+    with Catalog(catalog) as cat:
+        (video,) = cat.photos()
+        faces = cat.faces(photo_id=video.id)
+        fresh = {f.id: f.landmarks for f in faces}
+        named = name_faces(cat, [faces[0].id], "Someone")
+        # As the version before left them: no second network's landmarks.
+        for face in faces:
+            assert face.landmarks is not None
+            cat._conn.execute(
+                "UPDATE faces SET landmarks = ?, second_landmarks = NULL WHERE id = ?",
+                ((face.landmarks + 3.0).astype(np.float32).tobytes(), face.id),
+            )
+        cat.checkpoint()
+
+    summary = _scan(catalog, folder)
+
+    assert summary.scanned == 1  # a video is analysed whole: its faces come from many frames
+    with Catalog(catalog) as cat:
+        after = {f.id: f for f in cat.faces()}
+        assert cat.person(named).name == "Someone"
+        assert after[faces[0].id].person_id == named
+    assert set(after) == set(fresh)
+    for i, face in after.items():
+        assert face.second_landmarks == "mtcnn-onet"
+        assert face.landmarks == pytest.approx(fresh[i], abs=0.05)
+    assert (_scan(catalog, folder).reembedded, _scan(catalog, folder).scanned) == (0, 0)
