@@ -20,7 +20,11 @@ upright original's pixels. The search, cheapest first:
    another design (``FaceCheck``; the scan asks MTCNN's last two stages,
    ``engine.models.mtcnn``), and those it calls faces are kept too.
 3. Nothing found: the detector's padded retries for faces filling the frame
-   (two paddings; a small photo also brought up to the retry's size), then a
+   (two paddings; a small photo also brought up to the retry's size; where
+   none scores the threshold, their weak faces go to the second opinion
+   with the first look's, so a full profile filling the frame, which YuNet
+   scores under its threshold at every padding, is kept when MTCNN calls
+   it a face), then a
    smaller copy (long side at most ``TURN_SIDE``) turned by 90, 180
    and 270 degrees (scanned prints and sideways photos), keeping the turn
    whose best face scores highest. The second opinion's weak faces do not
@@ -111,8 +115,10 @@ class WeakFaceDetector(Protocol):
     def candidates(self, image: np.ndarray, floor: float) -> list[Detection]:
         """One pass at the image's size, faces scoring ``floor`` or more, best first."""
 
-    def frame_filling(self, image: np.ndarray) -> list[Detection]:
-        """Faces that fill the frame, which a plain pass misses."""
+    def frame_filling(self, image: np.ndarray, floor: float | None = None) -> list[Detection]:
+        """Faces that fill the frame, which a plain pass misses; where none
+        reaches the detector's threshold, the weaker ones scoring ``floor``
+        or more, if given."""
 
 
 @runtime_checkable
@@ -191,7 +197,12 @@ def find_faces(
             looks.append(_kept_size(extra, factor))
             found = _confirmed(looks, threshold)
     if not found:
-        found = _kept_size(_scaled(detector.frame_filling(copy), 1.0 / factor), factor)
+        filled = _kept_size(_scaled(detector.frame_filling(copy, FLOOR), 1.0 / factor), factor)
+        found = [d for d in filled if d.score >= threshold]
+        if not found:
+            # Weak faces that fill the frame (a full profile) go to the check
+            # like the first look's weak faces.
+            looks.append(filled)
     checked: list[Detection] = []
     if check is not None:
         # After the padded retry: parts of a face that fills the frame look

@@ -49,7 +49,7 @@ class ScriptedDetector(Detector):
         self.widths.append(image.shape[1])
         return [d for d in self.script.get(image.shape[1], []) if d.score >= floor]
 
-    def frame_filling(self, image: np.ndarray) -> list[Detection]:
+    def frame_filling(self, image: np.ndarray, floor: float | None = None) -> list[Detection]:
         return []
 
     def predict(self, image: np.ndarray) -> list[Detection]:
@@ -182,7 +182,7 @@ class FrameFillingDetector(ScriptedDetector):
     """Sees parts of a face that fills the frame as weak faces; the padded
     retry finds the whole face."""
 
-    def frame_filling(self, image: np.ndarray) -> list[Detection]:
+    def frame_filling(self, image: np.ndarray, floor: float | None = None) -> list[Detection]:
         return [face(0, 0, 600, 0.94)]
 
 
@@ -195,6 +195,31 @@ def test_weak_parts_of_a_face_filling_the_frame_do_not_stand_in_for_the_whole_fa
     found = find_faces(detector, blank(), check=check)
 
     assert [(d.box, d.score) for d in found] == [((0, 0, 600, 600), 0.94)]
+
+
+class WeakFrameFillingDetector(ScriptedDetector):
+    """Sees nothing at first; the padded retry sees a face that fills the
+    frame, but only under the detector's threshold (a full profile)."""
+
+    def frame_filling(self, image: np.ndarray, floor: float | None = None) -> list[Detection]:
+        whole = face(0, 0, 600, 0.72)
+        return [whole] if floor is not None and whole.score >= floor else []
+
+
+def test_a_weak_face_filling_the_frame_is_kept_when_the_check_calls_it_a_face() -> None:
+    check = ScriptedCheck(faces_left_of=1000)
+
+    found = find_faces(WeakFrameFillingDetector({}), blank(), check=check)
+
+    assert [(d.box, d.score) for d in found] == [((0, 0, 600, 600), 0.72)]
+    assert check.asked == [(0, 0, 600, 600)]
+
+
+def test_a_weak_face_filling_the_frame_is_dropped_unless_the_check_calls_it_a_face() -> None:
+    assert find_faces(WeakFrameFillingDetector({}), blank()) == []
+    refusing = ScriptedCheck(faces_left_of=-1)
+    assert find_faces(WeakFrameFillingDetector({}), blank(), check=refusing) == []
+    assert refusing.asked == [(0, 0, 600, 600)]
 
 
 def test_a_turned_photo_s_face_wins_over_weak_upright_faces_the_check_confirms() -> None:

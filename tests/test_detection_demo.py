@@ -144,7 +144,9 @@ def test_the_upright_retry_pads_by_a_half_then_a_quarter_and_stops_at_the_first_
 
     tried: list[tuple[float, int]] = []
 
-    def none(bgr: np.ndarray, pad: float = yunet.PAD_RETRY, side: int = 0) -> list[Detection]:
+    def none(
+        bgr: np.ndarray, pad: float = yunet.PAD_RETRY, side: int = 0, floor: float | None = None
+    ) -> list[Detection]:
         tried.append((pad, side))
         return []
 
@@ -157,7 +159,9 @@ def test_the_upright_retry_pads_by_a_half_then_a_quarter_and_stops_at_the_first_
 
     face = Detection(box=(1.0, 1.0, 60.0, 80.0), landmarks=np.zeros((5, 2), np.float32), score=0.9)
 
-    def on_the_quarter(bgr: np.ndarray, pad: float = 0.5, side: int = 0) -> list[Detection]:
+    def on_the_quarter(
+        bgr: np.ndarray, pad: float = 0.5, side: int = 0, floor: float | None = None
+    ) -> list[Detection]:
         tried.append((pad, side))
         return [face] if pad == 0.25 else []
 
@@ -165,3 +169,20 @@ def test_the_upright_retry_pads_by_a_half_then_a_quarter_and_stops_at_the_first_
     monkeypatch.setattr(detector, "_detect_padded", on_the_quarter)
     assert detector.frame_filling(np.zeros((90, 70, 3), np.uint8)) == [face]
     assert tried == [(0.5, 0), (0.25, 0)]
+
+
+def test_the_upright_retry_gives_its_weak_faces_only_when_asked_and_none_is_strong(
+    detector: YuNetDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weak = Detection(box=(1.0, 1.0, 60.0, 80.0), landmarks=np.zeros((5, 2), np.float32), score=0.7)
+
+    def weak_everywhere(
+        bgr: np.ndarray, pad: float = 0.5, side: int = 0, floor: float | None = None
+    ) -> list[Detection]:
+        return [weak] if floor is not None and floor <= weak.score else []
+
+    monkeypatch.setattr(detector, "_detect_padded", weak_everywhere)
+    image = np.zeros((90, 70, 3), np.uint8)
+    assert detector.frame_filling(image) == []
+    assert detector.frame_filling(image, 0.6) == [weak] * 4  # every retry's, for a check
+    assert detector.frame_filling(image, 0.75) == []

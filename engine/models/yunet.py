@@ -122,19 +122,24 @@ class YuNetDetector(Detector):
         """
         return self._detect(_bgr(image), floor)
 
-    def frame_filling(self, image: np.ndarray) -> list[Detection]:
-        """The padded retries alone, at the detector's own threshold: every
-        padding of ``FRAME_PADS`` at the photo's size (at most ``RETRY_SIDE``),
-        then, for a photo smaller than ``RETRY_SIDE``, every padding again
-        brought up to it; the faces of the first retry that finds any."""
+    def frame_filling(self, image: np.ndarray, floor: float | None = None) -> list[Detection]:
+        """The padded retries alone: every padding of ``FRAME_PADS`` at the
+        photo's size (at most ``RETRY_SIDE``), then, for a photo smaller than
+        ``RETRY_SIDE``, every padding again brought up to it; the faces at the
+        detector's own threshold of the first retry that finds any. When none
+        does, and ``floor`` is given, the weaker faces (scoring ``floor`` or
+        more) of every retry, for the caller to confirm."""
         bgr = _bgr(image)
         sides = [0] if max(bgr.shape[:2]) >= RETRY_SIDE else [0, RETRY_SIDE]
+        weak: list[Detection] = []
         for side in sides:
             for pad in FRAME_PADS:
-                found = self._detect_padded(bgr, pad, side)
+                seen = self._detect_padded(bgr, pad, side, floor)
+                found = [d for d in seen if d.score >= self.score_threshold]
                 if found:
                     return found
-        return []
+                weak += seen
+        return weak
 
     def _detect(self, bgr: np.ndarray, floor: float) -> list[Detection]:
         self.load()
@@ -163,11 +168,12 @@ class YuNetDetector(Detector):
         return out
 
     def _detect_padded(
-        self, bgr: np.ndarray, pad: float = PAD_RETRY, side: int = 0
+        self, bgr: np.ndarray, pad: float = PAD_RETRY, side: int = 0, floor: float | None = None
     ) -> list[Detection]:
         """Detect on a copy padded on every side by ``pad`` of its long side;
         map the faces back to ``bgr``'s pixels. The padded copy is as long as
-        the photo, at most ``RETRY_SIDE``, or ``side`` if given.
+        the photo, at most ``RETRY_SIDE``, or ``side`` if given. Faces score
+        the detector's threshold or more, or ``floor`` if given and lower.
 
         The copy is resized before it is padded: padding first made OpenCV
         resample four times the photo's pixels, most of them border.
@@ -182,7 +188,8 @@ class YuNetDetector(Detector):
         margin = round(pad * max(size))
         padded = cv2.copyMakeBorder(small, margin, margin, margin, margin, cv2.BORDER_CONSTANT)
         found = []
-        for det in self._detect(padded, self.score_threshold):
+        floor = self.score_threshold if floor is None else min(floor, self.score_threshold)
+        for det in self._detect(padded, floor):
             x, y, w, h = det.box
             found.append(
                 Detection(
