@@ -71,6 +71,28 @@ def test_exiftool_reads_the_regions_and_names_the_catalog_holds(tmp_path: Path) 
 
 
 @needs_exiftool
+def test_a_face_cut_by_the_photo_s_edges_is_written_as_the_part_inside_the_photo(
+    tmp_path: Path,
+) -> None:
+    # A face filling the frame is found on a padded copy: its box runs past
+    # the photo's edges. Other tools read regions as parts of the photo.
+    cut = Shot("cut.jpg", [((-20, -10, 100, 120), ANN), ((600, 400, 80, 100), BOB)],
+               size=(640, 480))
+    catalog, folder = build(tmp_path, [cut])
+    target = folder / "cut.jpg.xmp"
+    assert _write(catalog, target, "cut.jpg")
+    regions = {r["Name"]: r["Area"] for r in exiftool_json(target)["RegionInfo"]["RegionList"]}
+    assert regions[ANN]["X"] == pytest.approx(40 / 640, abs=1e-5)
+    assert regions[ANN]["Y"] == pytest.approx(55 / 480, abs=1e-5)
+    assert regions[ANN]["W"] == pytest.approx(80 / 640, abs=1e-5)
+    assert regions[ANN]["H"] == pytest.approx(110 / 480, abs=1e-5)
+    assert regions[BOB]["X"] == pytest.approx(620 / 640, abs=1e-5)
+    assert regions[BOB]["Y"] == pytest.approx(440 / 480, abs=1e-5)
+    assert regions[BOB]["W"] == pytest.approx(40 / 640, abs=1e-5)
+    assert regions[BOB]["H"] == pytest.approx(80 / 480, abs=1e-5)
+
+
+@needs_exiftool
 def test_a_sidecar_with_foreign_fields_keeps_them_after_our_write(tmp_path: Path) -> None:
     catalog, folder = build(tmp_path, [GROUP])
     target = folder / "group.jpg.xmp"

@@ -154,10 +154,18 @@ class Region:
     def from_box(
         cls, name: str | None, box: Sequence[float], size: tuple[int, int], kind: str = "Face"
     ) -> "Region":
-        """The region of a pixel box ``(x, y, w, h)`` in a photo of ``size`` (w, h)."""
+        """The region of a pixel box ``(x, y, w, h)`` in a photo of ``size`` (w, h):
+        its part inside the photo (a face filling the frame, found on a padded
+        copy, has a box running past the photo's edges; a region is a part of
+        the photo to every tool that reads it)."""
         width, height = size
         x, y, w, h = (float(v) for v in box)
-        return cls(name, (x + w / 2) / width, (y + h / 2) / height, w / width, h / height, kind)
+        left, top = min(max(x, 0.0), width), min(max(y, 0.0), height)
+        right, bottom = min(max(x + w, left), width), min(max(y + h, top), height)
+        return cls(
+            name, (left + right) / 2 / width, (top + bottom) / 2 / height,
+            (right - left) / width, (bottom - top) / height, kind,
+        )
 
     def box(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
         """The pixel box ``(x, y, w, h)`` of this region in a photo of ``size`` (w, h)."""
