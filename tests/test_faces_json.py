@@ -170,3 +170,25 @@ def test_faces_with_neither_a_person_nor_all_says_what_to_give(
     assert "PERSON id or --all" in err and len(err.strip().splitlines()) == 1
     code, _, err = _run(capsys, catalog, "faces", "3", "--all")
     assert code == 2 and "got both" in err
+
+
+def test_a_box_running_past_the_photo_s_edges_is_given_as_its_part_inside_the_photo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A face filling the frame is found on a padded copy, and the detector's
+    # box runs past the edges; a script slicing the photo by it must not get
+    # negative or out-of-range pixels.
+    path = tmp_path / "c.facealbum"
+    with Catalog(path) as cat:
+        photo = cat.add_photo(cat.root_id(tmp_path), b"close.jpg", size=1, mtime_ns=1,
+                              sha256="0" * 64, width=640, height=480, status=PhotoStatus.OK,
+                              detector="yunet")
+        cat.add_face(photo, (-20.0, -10.0, 100.0, 120.0), None, score=0.9, quality=0.5,
+                     sharpness=10.0, detector="yunet")
+        cat.add_face(photo, (600.0, 400.0, 80.0, 100.0), None, score=0.9, quality=0.5,
+                     sharpness=10.0, detector="yunet")
+        person_id = people.split_faces(cat, [f.id for f in cat.faces()][:1])
+    faces = json.loads(_run(capsys, path, "faces", "--all", "--json")[1])
+    assert [f["box"] for f in faces] == [[0.0, 0.0, 80.0, 110.0], [600.0, 400.0, 40.0, 80.0]]
+    listed = json.loads(_run(capsys, path, "faces", str(person_id), "--json")[1])
+    assert [f["box"] for f in listed] == [[0.0, 0.0, 80.0, 110.0]]

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from engine.catalog.persons import final_persons
-from engine.catalog.records import FaceState
+from engine.catalog.records import FaceState, box_in_photo
 from engine.catalog.store import Catalog
 
 
@@ -27,7 +27,8 @@ class ExportedFace:
     id: int
     photo_id: int
     relpath: bytes  # os.fsencode, relative to the scanned folder
-    box: tuple[float, float, float, float]  # x, y, w, h in pixels of the upright photo
+    # x, y, w, h in pixels of the upright photo, the part inside the photo
+    box: tuple[float, float, float, float]
     score: float
     person_id: int | None  # the person holding the face now; None: in no person
     state: FaceState
@@ -39,7 +40,7 @@ class ExportedFace:
 # faces_photo index serves the order without a sort of the whole table.
 _ALL_FACES = (
     "SELECT f.id, f.photo_id, p.relpath, f.x, f.y, f.w, f.h, f.score, f.person_id, f.state,"
-    " p.taken, f.age"
+    " p.taken, f.age, p.width, p.height"
     " FROM faces f JOIN photos p ON p.id = f.photo_id ORDER BY f.photo_id, f.id"
 )
 
@@ -53,7 +54,9 @@ def iter_all_faces(cat: Catalog) -> Iterator[ExportedFace]:
             id=int(row[0]),
             photo_id=int(row[1]),
             relpath=bytes(row[2]),
-            box=(float(row[3]), float(row[4]), float(row[5]), float(row[6])),
+            box=box_in_photo(
+                (float(row[3]), float(row[4]), float(row[5]), float(row[6])), row[12], row[13]
+            ),
             score=float(row[7]),
             person_id=None if person is None else merged.get(int(person), int(person)),
             state=FaceState(row[9]),

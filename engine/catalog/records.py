@@ -128,3 +128,18 @@ class Operation:
     summary: str
     payload: str
     undone: bool
+
+
+def box_in_photo(
+    box: tuple[float, float, float, float], width: int | None, height: int | None
+) -> tuple[float, float, float, float]:
+    """The part of a face's ``box`` (x, y, w, h) inside a photo of ``width`` x
+    ``height``, as other tools and scripts read a face's place: a face filling
+    the frame, found on a padded copy, has a box running past the photo's
+    edges. The box as it is where the photo's size is unknown."""
+    if not width or not height:
+        return box
+    x, y, w, h = box
+    left, top = min(max(x, 0.0), width), min(max(y, 0.0), height)
+    right, bottom = min(max(x + w, left), width), min(max(y + h, top), height)
+    return (left, top, right - left, bottom - top)

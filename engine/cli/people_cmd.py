@@ -11,6 +11,7 @@ from pathlib import Path
 
 from engine import people
 from engine.catalog import Catalog
+from engine.catalog.records import box_in_photo
 from engine.cli import faces_cmd
 from engine.cli.common import add_command, catalog_id, open_catalog, stop_on_interrupt
 from engine.cli.output import ProgressBar, emit, emit_json, table, warn
@@ -181,10 +182,12 @@ def cmd_faces(args: argparse.Namespace) -> int:
         return faces_cmd.faces_all_or_explain(args)
     with open_catalog(args) as cat:
         faces = people.person_faces(cat, args.person)
-        paths = {f.photo_id: cat.photo(f.photo_id).display_path for f in faces}
+        photos = {f.photo_id: cat.photo(f.photo_id) for f in faces}
     rows = [
-        {"id": f.id, "photo": paths[f.photo_id], "confirmed": f.confirmed,
-         "quality": round(f.quality, 3), "box": [round(v, 1) for v in f.box]}
+        {"id": f.id, "photo": photos[f.photo_id].display_path, "confirmed": f.confirmed,
+         "quality": round(f.quality, 3),
+         "box": [round(v, 1) for v in box_in_photo(
+             f.box, photos[f.photo_id].width, photos[f.photo_id].height)]}
         for f in faces
     ]
     if args.json:

@@ -49,6 +49,7 @@ from io import BytesIO
 import defusedxml.ElementTree as SafeET
 from PIL import Image, UnidentifiedImageError
 
+from engine.catalog.records import box_in_photo
 from engine.export.errors import XmpError
 from engine.imageio import NotRegularFileError, open_regular
 
@@ -159,13 +160,9 @@ class Region:
         copy, has a box running past the photo's edges; a region is a part of
         the photo to every tool that reads it)."""
         width, height = size
-        x, y, w, h = (float(v) for v in box)
-        left, top = min(max(x, 0.0), width), min(max(y, 0.0), height)
-        right, bottom = min(max(x + w, left), width), min(max(y + h, top), height)
-        return cls(
-            name, (left + right) / 2 / width, (top + bottom) / 2 / height,
-            (right - left) / width, (bottom - top) / height, kind,
-        )
+        x, y, w, h = box_in_photo((float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                                  width, height)
+        return cls(name, (x + w / 2) / width, (y + h / 2) / height, w / width, h / height, kind)
 
     def box(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
         """The pixel box ``(x, y, w, h)`` of this region in a photo of ``size`` (w, h)."""
