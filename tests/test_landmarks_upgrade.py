@@ -161,4 +161,5 @@ def test_an_older_catalog_s_video_is_read_again_on_both_networks_keeping_its_nam
     for i, face in after.items():
         assert face.second_landmarks == "mtcnn-onet"
         assert face.landmarks == pytest.approx(fresh[i], abs=0.05)
-    assert (_scan(catalog, folder).reembedded, _scan(catalog, folder).scanned) == (0, 0)
+    again = _scan(catalog, folder)
+    assert (again.reembedded, again.scanned) == (0, 0)
