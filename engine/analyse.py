@@ -21,6 +21,7 @@ from engine.detect import (
     FaceCheck,
     LandmarkOpinion,
     find_faces,
+    find_in_box,
     in_original,
     second_landmarks,
 )
@@ -80,6 +81,10 @@ class Job:
     # placed again with the second network first (a catalog from before
     # landmarks were averaged); empty: none.
     place_again: tuple[bool, ...] = ()
+    # Which of ``old_faces`` a user drew (their box is the user's; their
+    # landmarks are the detector's face found in it): placed again as
+    # drawing them now would (``engine.detect.find_in_box``); empty: none.
+    drawn: tuple[bool, ...] = ()
 
 
 @dataclass
@@ -252,7 +257,7 @@ class Analyser:
             if any(result.job.place_again) and self.landmark_opinion is not None:
                 clock = time.perf_counter()
                 detections, landmarks, second = self._place_again(
-                    decoded, detections, result.job.place_again
+                    decoded, detections, result.job.place_again, result.job.drawn
                 )
                 self.stage_seconds["detect"] += time.perf_counter() - clock
         else:
@@ -278,11 +283,17 @@ class Analyser:
         return None if opinion is None else opinion.name
 
     def _place_again(
-        self, decoded: Decoded, faces: list[Detection], which: tuple[bool, ...]
+        self, decoded: Decoded, faces: list[Detection], which: tuple[bool, ...],
+        drawn: tuple[bool, ...] = (),
     ) -> tuple[list[Detection], list[np.ndarray], list[str | None]]:
         """Stored faces (original pixels) with the landmarks of those ``which``
         marks averaged with the second network's, as a scan now places them;
-        and every face's landmarks in working pixels."""
+        and every face's landmarks in working pixels.
+
+        A face the user drew (``drawn``) keeps its box: the second network
+        reads the detector's face found in it, as drawing it now would
+        (``engine.people.tagging.measure_face``); where the detector no
+        longer finds one there, the stored box and landmarks are used."""
         assert self.landmark_opinion is not None
         scale = decoded.scale
         working = [
@@ -291,12 +302,16 @@ class Analyser:
             for d in faces
         ]
         chosen = [i for i, again in enumerate(which) if again]
-        placed = second_landmarks(
-            decoded.image, [working[i] for i in chosen], self.landmark_opinion
-        )
+        by_hand = {i for i, was_drawn in enumerate(drawn) if was_drawn}
+        looked = [
+            (find_in_box(decoded.image, working[i].box, self.detector) if i in by_hand else None)
+            or working[i]
+            for i in chosen
+        ]
+        placed = second_landmarks(decoded.image, looked, self.landmark_opinion)
         second: list[str | None] = [None] * len(faces)
         for i, det in zip(chosen, placed, strict=True):
-            working[i] = det
+            working[i] = replace(working[i], landmarks=det.landmarks)
             second[i] = self.landmark_opinion.name
         return in_original(working, scale), [d.landmarks for d in working], second
 

@@ -102,6 +102,17 @@ TURNS = (1, 2, 3)
 # turns at 640 px cost 1.3 looks at 960 px instead of 3. A face a fifteenth of
 # the photo's long side is still 43 px there, where YuNet is reliable.
 TURN_SIDE = 640
+# A face drawn by the user (``find_in_box``): the crop the detector sees
+# spans this many times the drawn box's long side...
+BOX_CONTEXT = 3.0
+# ...scaled so that the box's long side is this many pixels: YuNet finds faces
+# of 40 to 200 px best, and a face drawn loosely is a little smaller than its box.
+BOX_LOOK_SIDE = 96.0
+# The user said there is a face: weak detections count, down to this score.
+BOX_FLOOR = 0.3
+# A detection is the drawn face when its centre lies in the box and its long
+# side is at least this share of the box's.
+BOX_MIN_SHARE = 0.25
 # OpenCV's rotation for each of np.rot90's counter-clockwise quarter turns.
 _ROTATIONS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
 
@@ -231,6 +242,51 @@ class LandmarkOpinion(Protocol):
     ) -> np.ndarray:
         """(N, 5, 2) landmarks of the upright faces in ``boxes`` of ``image``,
         in its pixels, in the detector's order (the person's right eye first)."""
+
+
+def find_in_box(
+    image: np.ndarray, box: tuple[float, ...], detector: Detector
+) -> Detection | None:
+    """The detector's best face in and around ``box`` (a face a user drew:
+    working pixels), in working pixels; None where it sees none.
+
+    The detector looks at a crop ``BOX_CONTEXT`` times the box's long side,
+    scaled so that the box's long side is ``BOX_LOOK_SIDE`` pixels; weak
+    faces count down to ``BOX_FLOOR``. A face counts when its centre lies in
+    the box and its long side is at least ``BOX_MIN_SHARE`` of the box's.
+    """
+    x, y, w, h = box
+    side = BOX_CONTEXT * max(w, h)
+    cx, cy = x + w / 2, y + h / 2
+    height, width = image.shape[:2]
+    x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+    x1, y1 = min(width, int(np.ceil(cx + side / 2))), min(height, int(np.ceil(cy + side / 2)))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    factor = BOX_LOOK_SIDE / max(w, h)
+    size = (max(1, round((x1 - x0) * factor)), max(1, round((y1 - y0) * factor)))
+    interpolation = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_CUBIC
+    crop = cv2.resize(np.ascontiguousarray(image[y0:y1, x0:x1]), size,
+                      interpolation=interpolation)
+    if isinstance(detector, WeakFaceDetector):
+        seen = detector.candidates(crop, BOX_FLOOR)
+    else:
+        seen = detector.predict(crop)
+    best: Detection | None = None
+    for det in seen:
+        dx, dy, dw, dh = (v / factor for v in det.box)
+        dx, dy = dx + x0, dy + y0
+        centre_x, centre_y = dx + dw / 2, dy + dh / 2
+        inside = x <= centre_x <= x + w and y <= centre_y <= y + h
+        if not inside or max(dw, dh) < BOX_MIN_SHARE * max(w, h):
+            continue
+        if best is None or det.score > best.score:
+            best = Detection(
+                box=(dx, dy, dw, dh),
+                landmarks=(det.landmarks / factor + [x0, y0]).astype(np.float32),
+                score=det.score,
+            )
+    return best
 
 
 def second_landmarks(

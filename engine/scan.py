@@ -271,17 +271,19 @@ def _scan_locked(
                 for f in stored if f.landmarks is not None
             )
             again = tuple(
-                old.id in needs_landmarks and f.source is FaceSource.DETECTED
+                old.id in needs_landmarks
+                and f.source in (FaceSource.DETECTED, FaceSource.MANUAL)
                 and f.detector == detector.name and f.second_landmarks is None
                 for f in stored
             )
+            drawn = tuple(f.source is FaceSource.MANUAL for f in stored)
             # Ages alone are read at the faces' places; a video is analysed whole.
             ages_only = (
                 old.id not in needs_embedding and old.id not in needs_landmarks
                 and not is_video_name(relpath)
             )
             jobs.append(Job(relpath, size, mtime_ns, old, reembed_only=True, old_faces=faces,
-                            ages_only=ages_only, place_again=again))
+                            ages_only=ages_only, place_again=again, drawn=drawn))
         elif (
             unchanged and old is not None and options.import_xmp
             and old.status is PhotoStatus.OK and _sidecar_since(relpath, old, listing)

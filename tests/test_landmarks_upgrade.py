@@ -163,3 +163,55 @@ def test_an_older_catalog_s_video_is_read_again_on_both_networks_keeping_its_nam
         assert face.landmarks == pytest.approx(fresh[i], abs=0.05)
     again = _scan(catalog, folder)
     assert (again.reembedded, again.scanned) == (0, 0)
+
+
+@pytest.mark.slow
+def test_an_older_catalog_s_drawn_face_is_placed_again_as_drawing_it_now_would(
+    scanned_demo: Path,
+) -> None:
+    from engine.detect import find_in_box
+    from engine.models.registry import get_embedder
+    from engine.people.tagging import draw_face
+
+    yunet = YuNetDetector()
+    with Catalog(scanned_demo) as cat:
+        face = next(f for f in cat.faces()
+                    if os.fsdecode(cat.photo(f.photo_id).relpath).startswith("obama_"))
+        photo = cat.photo(face.photo_id)
+        # The scan missed this face and the user drew it: the detector finds
+        # it in the drawn box, so the drawn face has the detector's landmarks.
+        cat._conn.execute("DELETE FROM faces WHERE id = ?", (face.id,))
+        drawn_id = draw_face(cat, photo, face.box, name="Barack Obama", detector=yunet,
+                             embedder=get_embedder("sface"))
+        fresh = cat.face(drawn_id)
+        ids, vectors = cat.embeddings("sface")
+        fresh_vector = vectors[list(ids).index(drawn_id)]
+        assert fresh.source is FaceSource.MANUAL and fresh.detector == "yunet"
+        assert fresh.second_landmarks == "mtcnn-onet" and fresh.landmarks is not None
+        # As the version before drew it: YuNet's own landmarks, embedded on them.
+        decoded = decode(read_bytes(photo.path), min_side=4096, max_side=4096)
+        own = find_in_box(decoded.image, tuple(v * decoded.scale for v in face.box), yunet)
+        assert own is not None
+        older = (own.landmarks / decoded.scale).astype(np.float32)
+        assert not np.allclose(older, fresh.landmarks, atol=0.5)
+        cat._conn.execute(
+            "UPDATE faces SET landmarks = ?, second_landmarks = NULL WHERE id = ?",
+            (older.tobytes(), drawn_id),
+        )
+        cat._conn.execute("UPDATE embeddings SET vector = ? WHERE face_id = ?",
+                          (np.zeros(128, np.float32).tobytes(), drawn_id))
+        cat.checkpoint()
+
+    summary = _scan(scanned_demo, Path(os.fsdecode(photo.root)))
+
+    assert summary.reembedded == 1
+    with Catalog(scanned_demo) as cat:
+        after = cat.face(drawn_id)
+        ids, vectors = cat.embeddings("sface")
+        assert cat.person(after.person_id).name == "Barack Obama"
+    assert after.source is FaceSource.MANUAL and after.box == fresh.box
+    assert after.second_landmarks == "mtcnn-onet"
+    assert after.landmarks == pytest.approx(fresh.landmarks, abs=0.05)
+    assert np.allclose(vectors[list(ids).index(drawn_id)], fresh_vector, atol=1e-3)
+    again = _scan(scanned_demo, Path(os.fsdecode(photo.root)))
+    assert (again.reembedded, again.scanned) == (0, 0)

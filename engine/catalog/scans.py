@@ -59,14 +59,14 @@ def photos_missing_ages(cat: Catalog, root_id: int) -> set[int]:
 
 def photos_missing_second_landmarks(cat: Catalog, root_id: int, detector: str) -> set[int]:
     """Photos and videos of the folder ``root_id`` with a face ``detector``
-    found whose landmarks are its own alone (a catalog from before they were
-    averaged with a second network's): their next scan places them again (a
-    video is analysed whole again)."""
+    found, or found in a box a user drew, whose landmarks are its own alone
+    (a catalog from before they were averaged with a second network's): their
+    next scan places them again (a video is analysed whole again)."""
     rows = cat._conn.execute(
         "SELECT DISTINCT f.photo_id FROM faces f JOIN photos p ON p.id = f.photo_id"
-        " WHERE p.root_id = ? AND f.source = ? AND f.detector = ?"
+        " WHERE p.root_id = ? AND f.source IN (?, ?) AND f.detector = ?"
         " AND f.landmarks IS NOT NULL AND f.second_landmarks IS NULL",
-        (root_id, str(FaceSource.DETECTED), detector),
+        (root_id, str(FaceSource.DETECTED), str(FaceSource.MANUAL), detector),
     )
     return {int(r[0]) for r in rows}
 

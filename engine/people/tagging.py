@@ -20,18 +20,17 @@ transaction), never reads a file inside a transaction, and never prints.
 import os
 import threading
 
-import cv2
 import numpy as np
 
 from engine.align import align_faces, landmarks_in_box
 from engine.analyse import embed_crops, turned_aside
 from engine.catalog import Catalog, Photo
 from engine.catalog.faces import DrawnFace, photos_at
-from engine.detect import WeakFaceDetector, second_landmarks
+from engine.detect import find_in_box, second_landmarks
 from engine.errors import NotFoundError, PhotoError
 from engine.imageio import Decoded, decode, read_bytes
 from engine.models.age import AgeEstimator
-from engine.models.base import Detection, Detector, Embedder
+from engine.models.base import Detector, Embedder
 from engine.models.defaults import DEFAULT_DETECTOR
 from engine.models.mtcnn import MtcnnCheck
 from engine.people.facts import (
@@ -44,16 +43,6 @@ from engine.people.facts import (
 from engine.people.update import active_embedder
 from engine.quality import face_quality
 
-# The crop the detector sees spans this many times the drawn box's long side...
-CONTEXT = 3.0
-# ...scaled so that the box's long side is this many pixels: YuNet finds faces
-# of 40 to 200 px best, and a face drawn loosely is a little smaller than its box.
-LOOK_SIDE = 96.0
-# The user said there is a face: weak detections count, down to this score.
-FLOOR = 0.3
-# A detection is the drawn face when its centre lies in the box and its long
-# side is at least this share of the box's.
-MIN_SHARE = 0.25
 # The photo is decoded with a long side of up to this many pixels, so that a
 # small face in a large photo keeps the detail its embedding needs.
 READ_SIDE = 4096
@@ -130,7 +119,7 @@ def measure_face(
     the face in ``box`` (upright original pixels)."""
     scale = decoded.scale
     work_box = tuple(v * scale for v in box)
-    found = _find_in_box(decoded.image, work_box, detector)
+    found = find_in_box(decoded.image, work_box, detector)
     second = None
     if found is not None and detector.wants_second_landmarks:
         # As the scan places a found face's landmarks (engine.analyse).
@@ -240,40 +229,3 @@ _LANDMARKS = threading.local()
 _MODELS: dict[tuple[str, str, str], tuple[Detector, Embedder]] = {}
 _MODELS_LOCK = threading.Lock()
 
-
-def _find_in_box(
-    image: np.ndarray, box: tuple[float, ...], detector: Detector
-) -> Detection | None:
-    """The detector's best face in and around ``box`` (working pixels), in working pixels."""
-    x, y, w, h = box
-    side = CONTEXT * max(w, h)
-    cx, cy = x + w / 2, y + h / 2
-    height, width = image.shape[:2]
-    x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
-    x1, y1 = min(width, int(np.ceil(cx + side / 2))), min(height, int(np.ceil(cy + side / 2)))
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    factor = LOOK_SIDE / max(w, h)
-    size = (max(1, round((x1 - x0) * factor)), max(1, round((y1 - y0) * factor)))
-    interpolation = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_CUBIC
-    crop = cv2.resize(np.ascontiguousarray(image[y0:y1, x0:x1]), size,
-                      interpolation=interpolation)
-    if isinstance(detector, WeakFaceDetector):
-        seen = detector.candidates(crop, FLOOR)
-    else:
-        seen = detector.predict(crop)
-    best: Detection | None = None
-    for det in seen:
-        dx, dy, dw, dh = (v / factor for v in det.box)
-        dx, dy = dx + x0, dy + y0
-        centre_x, centre_y = dx + dw / 2, dy + dh / 2
-        inside = x <= centre_x <= x + w and y <= centre_y <= y + h
-        if not inside or max(dw, dh) < MIN_SHARE * max(w, h):
-            continue
-        if best is None or det.score > best.score:
-            best = Detection(
-                box=(dx, dy, dw, dh),
-                landmarks=(det.landmarks / factor + [x0, y0]).astype(np.float32),
-                score=det.score,
-            )
-    return best
