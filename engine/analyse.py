@@ -292,8 +292,10 @@ class Analyser:
 
         A face the user drew (``drawn``) keeps its box: the second network
         reads the detector's face found in it, as drawing it now would
-        (``engine.people.tagging.measure_face``); where the detector no
-        longer finds one there, the stored box and landmarks are used."""
+        (``engine.people.tagging.measure_face``, which reads the photo at up
+        to 4,096 px where the scan reads it at up to 1,920); where the
+        detector no longer finds one there, the stored box and landmarks
+        are used."""
         assert self.landmark_opinion is not None
         scale = decoded.scale
         working = [

@@ -44,6 +44,10 @@ second network places (``LandmarkOpinion``; the scan asks MTCNN's ONet,
 shown each face upright): the aligned crop rests on the landmarks, and two
 networks' mean is nearer the face than either's points.
 
+``find_in_box`` finds the face in a box a user drew: the detector looks at
+a crop around the box, enlarged so that the face is of the size it finds
+best, weak faces included (the user said a face is there).
+
 This module never reads or decodes photos, never writes the catalog and
 never embeds faces; it knows detectors only through ``Detector`` and the two
 extra calls of ``WeakFaceDetector``.
