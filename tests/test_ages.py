@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from catalogs import older_catalog, scan_into
 from standins import BrightnessAges, FaceAt, MeanColourEmbedder
 from test_capture_dates import CountingFaceAt, photo_bytes
 
@@ -23,7 +24,7 @@ from engine.models.age import AgeEstimator
 from engine.people.cluster import ClusterParams, cluster
 from engine.people.facts import name_faces
 from engine.people.update import AssignIndex, FaceTable
-from engine.scan import ScanOptions, ScanSummary, scan_folder
+from engine.scan import ScanOptions, ScanSummary
 
 _DIM = 128
 
@@ -101,15 +102,9 @@ class CountingEmbedder(MeanColourEmbedder):
 def _scan(catalog: Path, folder: Path, detector: FaceAt | None = None,
           ages: AgeEstimator | None = None,
           embedder: MeanColourEmbedder | None = None) -> ScanSummary:
-    summary = ScanSummary()
-    with Catalog(catalog) as cat:
-        for _ in scan_folder(
-            cat, folder, ScanOptions(device="cpu", workers=1), summary=summary,
-            detector=detector or FaceAt((0.4, 0.3, 0.2, 0.3)),
-            embedder=embedder or MeanColourEmbedder(), ages=ages,
-        ):
-            pass
-    return summary
+    return scan_into(catalog, folder, ScanOptions(device="cpu", workers=1),
+                     detector=detector or FaceAt((0.4, 0.3, 0.2, 0.3)),
+                     embedder=embedder or MeanColourEmbedder(), ages=ages)
 
 
 def _library(folder: Path) -> Path:
@@ -308,13 +303,8 @@ def test_a_scan_that_reads_no_ages_does_not_analyse_the_photos_again(tmp_path: P
 
 
 def test_a_version_6_catalog_opens_with_its_faces_ages_unknown(tmp_path: Path) -> None:
-    from engine.catalog.schema import MIGRATIONS
-
     path = tmp_path / "c.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for step in MIGRATIONS[:6]:
-        step(conn)
-    conn.execute("PRAGMA user_version = 6")
+    conn = older_catalog(path, 6)
     conn.execute("INSERT INTO roots(id, path) VALUES (1, x'2f70')")
     conn.execute(
         "INSERT INTO photos(id, root_id, relpath, size, mtime_ns, sha256, width, height, status,"

@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from catalogs import scan_into
 from PIL import Image
 from standins import FaceAt, MeanColourEmbedder
 from test_raw import _ifd, write_dng
@@ -28,7 +29,7 @@ from engine.analyse import Job, Result
 from engine.catalog import Catalog
 from engine.imageio import Decoded, decode, read_taken, taken_from_text
 from engine.models.base import Detection
-from engine.scan import ScanOptions, ScanSummary, scan_folder
+from engine.scan import ScanOptions, ScanSummary
 from engine.video import sample_video
 
 JULY_4TH = "2009:07:04 10:00:00"
@@ -237,14 +238,9 @@ def _library(folder: Path) -> Path:
 
 
 def _scan(catalog_path: Path, folder: Path, detector: FaceAt | None = None) -> ScanSummary:
-    summary = ScanSummary()
-    with Catalog(catalog_path) as catalog:
-        for _ in scan_folder(
-            catalog, folder, ScanOptions(device="cpu", workers=1), summary=summary,
-            detector=detector or FaceAt((0.4, 0.3, 0.2, 0.3)), embedder=MeanColourEmbedder(),
-        ):
-            pass
-    return summary
+    return scan_into(catalog_path, folder, ScanOptions(device="cpu", workers=1),
+                     detector=detector or FaceAt((0.4, 0.3, 0.2, 0.3)),
+                     embedder=MeanColourEmbedder())
 
 
 def _dates(catalog_path: Path) -> dict[str, tuple[float | None, bool]]:

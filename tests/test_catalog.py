@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from catalogs import older_catalog
 
 from engine.catalog import Catalog, PhotoStatus
 from engine.catalog.schema import SCHEMA_VERSION
@@ -111,13 +112,8 @@ def test_a_file_that_is_not_a_catalog_is_refused_with_a_way_out(tmp_path: Path) 
 
 def test_an_older_catalog_is_upgraded_in_place_and_keeps_its_facts(tmp_path: Path) -> None:
     from engine.catalog.imports import queue_regions, take_queued_regions
-    from engine.catalog.schema import MIGRATIONS
-
     path = tmp_path / "c.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for step in MIGRATIONS[:2]:  # a catalog as version 2 of the program wrote it
-        step(conn)
-    conn.execute("PRAGMA user_version = 2")
+    conn = older_catalog(path, 2)
     conn.execute("INSERT INTO roots(id, path) VALUES (1, x'2f70')")
     conn.execute(
         "INSERT INTO photos(id, root_id, relpath, size, mtime_ns, sha256, status, scanned_at)"
@@ -139,13 +135,8 @@ def test_an_older_catalog_is_upgraded_in_place_and_keeps_its_facts(tmp_path: Pat
 def test_a_version_5_catalog_keeps_its_photos_and_faces_and_has_dates_to_read(
     tmp_path: Path,
 ) -> None:
-    from engine.catalog.schema import MIGRATIONS
-
     path = tmp_path / "c.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for step in MIGRATIONS[:5]:  # a catalog as version 5 of the program wrote it
-        step(conn)
-    conn.execute("PRAGMA user_version = 5")
+    conn = older_catalog(path, 5)
     conn.execute("INSERT INTO roots(id, path) VALUES (1, x'2f70')")
     conn.execute(
         "INSERT INTO photos(id, root_id, relpath, size, mtime_ns, sha256, width, height, status,"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from catalogs import older_catalog, scan_into
 
 from engine.catalog import Catalog, FaceSource
 from engine.cli.main import main
@@ -18,28 +19,15 @@ from engine.imageio import decode, read_bytes
 from engine.models.mtcnn import MtcnnCheck
 from engine.models.yunet import YuNetDetector
 from engine.people.facts import name_faces
-from engine.scan import ScanOptions, ScanSummary, scan_folder
-
-
-def _scan(catalog: Path, folder: Path) -> ScanSummary:
-    """A scan as the session's demo catalog was made (``tests/conftest.py``)."""
-    summary = ScanSummary()
-    with Catalog(catalog) as cat:
-        for _ in scan_folder(cat, folder, ScanOptions(device="cpu"), summary=summary):
-            pass
-    return summary
 
 
 def test_a_version_7_catalog_opens_with_its_faces_landmarks_the_detector_s_own(
     tmp_path: Path,
 ) -> None:
-    from engine.catalog.schema import MIGRATIONS, SCHEMA_VERSION
+    from engine.catalog.schema import SCHEMA_VERSION
 
     path = tmp_path / "c.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for step in MIGRATIONS[:7]:
-        step(conn)
-    conn.execute("PRAGMA user_version = 7")
+    conn = older_catalog(path, 7)
     conn.execute("INSERT INTO roots(id, path) VALUES (1, x'2f70')")
     conn.execute(
         "INSERT INTO photos(id, root_id, relpath, size, mtime_ns, sha256, width, height, status,"
@@ -121,7 +109,7 @@ def test_an_older_catalog_s_faces_end_where_a_fresh_scan_puts_them_keeping_their
     assert list(after_ids) == list(ids)
     assert np.allclose(after_vectors, fresh_vectors, atol=1e-3)
 
-    again = _scan(scanned_demo, demo_dir)
+    again = scan_into(scanned_demo, demo_dir)
     assert (again.reembedded, again.scanned) == (0, 0)
 
 
@@ -135,7 +123,7 @@ def test_an_older_catalog_s_video_is_read_again_on_both_networks_keeping_its_nam
     folder.mkdir()
     write_video(folder / "clip.mp4", ["obama_1.jpg", "chirac_1.jpg"])
     catalog = tmp_path / "c.sqlite"
-    _scan(catalog, folder)
+    scan_into(catalog, folder)
     with Catalog(catalog) as cat:
         (video,) = cat.photos()
         faces = cat.faces(photo_id=video.id)
@@ -150,7 +138,7 @@ def test_an_older_catalog_s_video_is_read_again_on_both_networks_keeping_its_nam
             )
         cat.checkpoint()
 
-    summary = _scan(catalog, folder)
+    summary = scan_into(catalog, folder)
 
     assert summary.scanned == 1  # a video is analysed whole: its faces come from many frames
     with Catalog(catalog) as cat:
@@ -161,7 +149,7 @@ def test_an_older_catalog_s_video_is_read_again_on_both_networks_keeping_its_nam
     for i, face in after.items():
         assert face.second_landmarks == "mtcnn-onet"
         assert face.landmarks == pytest.approx(fresh[i], abs=0.05)
-    again = _scan(catalog, folder)
+    again = scan_into(catalog, folder)
     assert (again.reembedded, again.scanned) == (0, 0)
 
 
@@ -202,7 +190,7 @@ def test_an_older_catalog_s_drawn_face_is_placed_again_as_drawing_it_now_would(
                           (np.zeros(128, np.float32).tobytes(), drawn_id))
         cat.checkpoint()
 
-    summary = _scan(scanned_demo, Path(os.fsdecode(photo.root)))
+    summary = scan_into(scanned_demo, Path(os.fsdecode(photo.root)))
 
     assert summary.reembedded == 1
     with Catalog(scanned_demo) as cat:
@@ -213,5 +201,5 @@ def test_an_older_catalog_s_drawn_face_is_placed_again_as_drawing_it_now_would(
     assert after.second_landmarks == "mtcnn-onet"
     assert after.landmarks == pytest.approx(fresh.landmarks, abs=0.05)
     assert np.allclose(vectors[list(ids).index(drawn_id)], fresh_vector, atol=1e-3)
-    again = _scan(scanned_demo, Path(os.fsdecode(photo.root)))
+    again = scan_into(scanned_demo, Path(os.fsdecode(photo.root)))
     assert (again.reembedded, again.scanned) == (0, 0)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from catalogs import scan_into
 from PIL import Image
 
 from engine import people
@@ -31,13 +32,7 @@ def _folder(tmp_path: Path, names: list[str] = PORTRAITS) -> Path:
 
 
 def _scan(folder: Path, catalog_path: Path, **options: str) -> ScanSummary:
-    summary = ScanSummary()
-    with Catalog(catalog_path) as catalog:
-        for _ in scan_folder(
-            catalog, folder, ScanOptions(device="cpu", **options), summary=summary
-        ):
-            pass
-    return summary
+    return scan_into(catalog_path, folder, ScanOptions(device="cpu", **options))
 
 
 def _face_of(catalog: Catalog, relpath: str) -> int:

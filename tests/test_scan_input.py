@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from catalogs import scan_into
 from PIL import Image
 
 from engine.catalog import Catalog, PhotoStatus
 from engine.errors import PhotoError
 from engine.imageio import decode, read_bytes
-from engine.scan import ScanOptions, ScanSummary, scan_folder
+from engine.scan import ScanSummary
 
 FACE = Path(__file__).resolve().parent.parent / "resources" / "demo" / "obama_1.jpg"
 
@@ -24,11 +25,7 @@ def _face_image(side: int = 400) -> Image.Image:
 
 
 def _scan(folder: Path, catalog_path: Path) -> ScanSummary:
-    summary = ScanSummary()
-    with Catalog(catalog_path) as catalog:
-        for _ in scan_folder(catalog, folder, ScanOptions(device="cpu"), summary=summary):
-            pass
-    return summary
+    return scan_into(catalog_path, folder)
 
 
 def _problems(catalog_path: Path) -> dict[str, str]:
