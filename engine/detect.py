@@ -19,17 +19,21 @@ upright original's pixels. The search, cheapest first:
    Weak faces no look confirmed get a second opinion from a detector of
    another design (``FaceCheck``; the scan asks MTCNN's last two stages,
    ``engine.models.mtcnn``), and those it calls faces are kept too.
-3. Nothing found: the detector's padded retries for faces filling the frame
-   (two paddings; a small photo also brought up to the retry's size; where
-   none scores the threshold, their weak faces go to the second opinion
-   with the first look's, so a full profile filling the frame, which YuNet
-   scores under its threshold at every padding, is kept when MTCNN calls
-   it a face), then a
-   smaller copy (long side at most ``TURN_SIDE``) turned by 90, 180
-   and 270 degrees (scanned prints and sideways photos), keeping the turn
-   whose best face scores highest. The second opinion's weak faces do not
-   count as found here: they are asked for after the padded retry, and a
-   turn's faces replace them.
+3. No face at the detector's threshold: the detector's padded retries for
+   faces filling the frame (two paddings; a small photo also brought up to
+   the retry's size). A face filling the frame may have been seen only in
+   weak parts the looks agreed on (an ear cut by the edge): a face the
+   retries find at the threshold replaces the weak faces touching it,
+   unless the looks saw that face itself (the same box), which stays as
+   they saw it. Where no retry scores the threshold, their weak faces go
+   to the second opinion with the first look's, so a full profile filling
+   the frame, which YuNet scores under its threshold at every padding, is
+   kept when MTCNN calls it a face.
+4. Still no face: a smaller copy (long side at most ``TURN_SIDE``) turned
+   by 90, 180 and 270 degrees (scanned prints and sideways photos), keeping
+   the turn whose best face scores highest. The second opinion's weak faces
+   do not count as found here: they are asked for after the padded retry,
+   and a turn's faces replace them.
 
 A look at the mirrored copy (``mirror_look``, ``mirror_detail``) was
 measured as a third opinion on weak faces no other look confirmed and is
@@ -211,10 +215,17 @@ def find_faces(
         if extra:
             looks.append(_kept_size(extra, factor))
             found = _confirmed(looks, threshold)
-    if not found:
+    if all(d.score < threshold for d in found):
+        # Nothing at the threshold: a face filling the frame may have been
+        # seen only in weak parts (an ear, an eye) that the looks agreed on.
         filled = _kept_size(_scaled(detector.frame_filling(copy, FLOOR), 1.0 / factor), factor)
-        found = [d for d in filled if d.score >= threshold]
-        if not found:
+        whole = [d for d in filled if d.score >= threshold]
+        # A whole face the looks already saw (the same box) stays as they saw
+        # it; a new one takes the place of the weak faces touching it.
+        new = [w for w in whole if not any(_iou(d.box, w.box) >= SAME_FACE for d in found)]
+        if new:
+            found = new + [d for d in found if not any(_inside(d.box, w.box) > 0.0 for w in new)]
+        elif not whole:
             # Weak faces that fill the frame (a full profile) go to the check
             # like the first look's weak faces.
             looks.append(filled)

@@ -197,6 +197,45 @@ def test_weak_parts_of_a_face_filling_the_frame_do_not_stand_in_for_the_whole_fa
     assert [(d.box, d.score) for d in found] == [((0, 0, 600, 600), 0.94)]
 
 
+class EdgeFillingDetector(ScriptedDetector):
+    """The padded retry finds a face filling the right of the frame at the
+    detector's threshold (a profile close up, its ear at the photo's edge)."""
+
+    def frame_filling(self, image: np.ndarray, floor: float | None = None) -> list[Detection]:
+        return [face(300, 0, 640, 0.93)]
+
+
+def test_a_face_filling_the_frame_is_looked_for_when_the_looks_agree_only_on_weak_faces() -> None:
+    # The ordinary look and the moved grid agree on a weak face cut by the
+    # edge (an ear), and on one at the left edge; nothing reaches the
+    # threshold, so the padded retry is asked too. Its whole face is kept,
+    # the weak face touching it goes as a part of it, the other stays.
+    detector = EdgeFillingDetector({
+        960: [face(930, 300, 60, 0.78), face(-20, 300, 60, 0.75)],
+        964: [face(934, 304, 60, 0.79), face(-16, 304, 60, 0.75)],
+    })
+    assert [d.score for d in find_faces(ScriptedDetector(detector.script), blank())] == [
+        pytest.approx(0.79), pytest.approx(0.75)]
+
+    found = find_faces(detector, blank())
+
+    assert [(d.box[0], d.score) for d in found] == [
+        (300, 0.93), (pytest.approx(-20), pytest.approx(0.75))]
+
+
+def test_a_weak_face_the_padded_retry_finds_again_stays_as_the_looks_saw_it() -> None:
+    detector = EdgeFillingDetector({
+        960: [face(340, 5, 630, 0.76)],
+        964: [face(344, 9, 630, 0.78)],
+    })
+    assert [d.score for d in find_faces(ScriptedDetector(detector.script), blank())] == [
+        pytest.approx(0.78)]
+
+    found = find_faces(detector, blank())
+
+    assert [(d.box[0], d.score) for d in found] == [(pytest.approx(340), pytest.approx(0.78))]
+
+
 class WeakFrameFillingDetector(ScriptedDetector):
     """Sees nothing at first; the padded retry sees a face that fills the
     frame, but only under the detector's threshold (a full profile)."""
