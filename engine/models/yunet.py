@@ -50,8 +50,9 @@ TOP_K = 5000
 # Retry on a copy padded by this fraction of the long side when nothing is found.
 PAD_RETRY = 0.5
 # ...and shrunk to this long side: the retry is for faces that fill the frame,
-# which stay large at this size, and it runs on every photo without a face,
-# so it must cost a fraction of the first pass (about 1/9 at 960 px).
+# which stay large at this size, and it runs on every photo without a face at
+# the threshold, so it must cost a fraction of the first pass (about 1/9 at
+# 960 px).
 RETRY_SIDE = 320
 # The upright retry of a photo without a face (``frame_filling``) also pads
 # by a quarter: YuNet scores a full profile that fills the frame near its
